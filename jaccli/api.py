@@ -1,0 +1,81 @@
+"""The Python face of jaccli: ``batch_jacobian``, the same path the CLI takes, on NumPy arrays."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Union
+
+import numpy as np
+import sympy
+
+from .engine import make_scope, plan_jacobian, resolve_dtype, run
+from .errors import InputError, UsageError
+
+ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
+
+
+def _as_arrays(x: ArrayInput, name: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Split the input into per-example arrays (batch first) and scalars (0-d entries of a mapping)."""
+    items = dict(x) if isinstance(x, Mapping) else {name: x}
+    arrays, scalars = {}, {}
+    for key, value in items.items():
+        a = np.asarray(value)
+        if a.dtype.kind not in "fiu":
+            raise InputError(f"array '{key}' has dtype {a.dtype}; numbers are needed",
+                             hint="pass integer or floating arrays")
+        if a.ndim == 0:
+            scalars[key] = float(a)
+        else:
+            arrays[key] = a
+    if not arrays:
+        raise InputError("no array with a batch axis in the input", hint="the first axis is the batch")
+    sizes = {k: a.shape[0] for k, a in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        raise InputError(f"arrays have different batch sizes: {sizes}", hint="every array needs the same first axis")
+    return arrays, scalars
+
+
+def _check_finite(arrays: Mapping[str, np.ndarray]) -> None:
+    for key, a in arrays.items():
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            raise InputError(f"non-finite value {a[tuple(bad[0])]} in array '{key}' at index {tuple(int(i) for i in bad[0])}",
+                             hint="pass allow_nonfinite=True to compute with it anyway")
+
+
+def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str = "x",
+                   constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
+                   pfor: bool = True, allow_nonfinite: bool = False) -> Optional[np.ndarray]:
+    """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
+
+    ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
+    the others are per-example constants; 0-d entries are scalars). ``names`` name the columns of a 2-D ``x``
+    like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars. A target
+    that does not reference the source gives ``None`` (``unconnected='zero'``: zeros).
+
+    >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
+    array([[48.,  0.],
+           [ 0., 12.]])
+    """
+    if unconnected not in ("none", "zero"):
+        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
+    row = "x" if names and wrt in names else wrt
+    arrays, scalars = _as_arrays(x, row)
+    if names is not None:
+        if isinstance(x, Mapping) or arrays[row].ndim != 2 or arrays[row].shape[1] != len(names):
+            raise UsageError("names need a 2-D array with one name per column")
+    if not allow_nonfinite:
+        _check_finite(arrays)
+    defines = {k: (v if isinstance(v, int) else float(v)) for k, v in (constants or {}).items()}
+    scope = make_scope({k: a.shape[1:] for k, a in arrays.items()}, scalars=scalars, defines=defines,
+                       columns=names, row=row, wrt=wrt)
+    source_leaf = scope.source().leaf
+    plan = plan_jacobian(expression, scope, order, resolve_dtype(dtype, arrays[source_leaf].dtype))
+    batch = next(iter(arrays.values())).shape[0]
+    if not plan.connected and unconnected == "none":
+        return None
+    step = plan.chunk_size(parallel_iterations)
+    chunks = ({k: a[i:i + step] for k, a in arrays.items()} for i in range(0, batch, step))
+    parts = list(run(plan, chunks, pfor=pfor))
+    if not parts:
+        return np.zeros((0,) + plan.example_shape, plan.dtype)
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -1,0 +1,131 @@
+"""The ``jaccli`` command line (click). Library errors become one ``Error: ...`` message here, in one place."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import click
+
+from . import __version__
+from .errors import JaccliError
+
+INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
+OUTPUT_FORMATS = ["text", "json", "csv", "npy"]
+
+
+class JaccliGroup(click.Group):
+    """A click group whose errors all look alike: ``Error: ...`` (+ caret / location) + hint, documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .sink import ClosedPipe
+
+        try:
+            return super().invoke(ctx)
+        except JaccliError as exc:
+            click.echo(exc.render(), err=True)
+            ctx.exit(exc.exit_code)
+        except ClosedPipe:
+            ctx.exit(0)  # `jaccli ... | head`: the reader left; that is not an error
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, **extra: Any) -> Any:
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2 only
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            code = 2
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "jaccli"
+            click.echo(f"Error: {exc.format_message()}\n  hint: see '{command} --help'", err=True)
+            code = 2
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = 130
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=JaccliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="jaccli")
+def cli() -> None:
+    """Per-example (batch) Jacobians of any order, in TensorFlow's layout (B, *T, *S, ...).
+
+    \b
+    Example:
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32
+    """
+
+
+@cli.command("batch-jacobian")
+@click.argument("expression")
+@click.argument("input", default="-", required=False, metavar="[INPUT]")
+@click.option("-k", "--order", type=click.IntRange(min=1), default=1, show_default=True, help="Derivative order.")
+@click.option("--wrt", default="x", show_default=True, metavar="NAME",
+              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column.")
+@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
+@click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
+              help="auto = by extension; standard input is CSV.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
+              help="auto = the input's float dtype (float64 for text formats and integers).")
+@click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
+              help="A target that never reads the source gives None, or zeros of the full shape.")
+@click.option("--parallel-iterations", type=click.IntRange(min=1), metavar="N",
+              help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
+@click.option("--pfor/--no-pfor", default=True, show_default=True,
+              help="Vectorised evaluation, or a per-example loop (bit-identical results).")
+@click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
+@click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
+@click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
+def batch_jacobian_command(output: Optional[str], **kwargs: Any) -> None:
+    """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
+
+    EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
+    names are its columns. The result has TensorFlow's batch_jacobian layout (B, *T, *S, ..., *S).
+
+    \b
+    Example:
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32
+      Tensor(
+      [[[48.  0.]
+        [ 0. 12.]]
+    \b
+       [[ 3.  0.]
+        [ 0. 27.]]], shape=(2, 2, 2), dtype=float32)
+    \b
+      $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
+      $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
+    """
+    from .outputs import make_writer, write_none
+    from .run import Options, Report, consume, open_input, results
+    from .sink import open_sink
+
+    opts = Options(**kwargs)
+    stdin = click.get_binary_stream("stdin") if opts.input == "-" else None
+    with open_sink(output) as sink:
+        batch, plan = open_input(opts, stdin=stdin)
+        report = Report()
+        if not plan.connected and opts.unconnected == "none":
+            if opts.fmt in ("csv", "npy"):
+                write_none(opts.fmt, sink.file, shape=(0,), dtype=plan.dtype, order=opts.order, layout=[])
+            consume(batch, plan, opts, report)
+            write_none(opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape, dtype=plan.dtype,
+                       order=opts.order, layout=plan.layout())
+        else:
+            writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
+            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
+            for chunk in results(batch, plan, opts, report):
+                writer.write_chunk(chunk)
+            writer.finish()
+        sink.commit()
+    if report.nonfinite:
+        click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
+                   f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)
+
+
+def main() -> None:
+    """Console-script entry point (``jaccli``) and ``python -m jaccli``."""
+    cli.main(prog_name="jaccli")

@@ -1,0 +1,141 @@
+"""Plans run over batches: gather slot inputs, run each template's kernel, scatter into ``(b, *T, *S^k)``.
+
+``plan_jacobian`` is the whole symbolic half (parse -> tape -> derive -> kernels), done once per run.
+``evaluate`` is the numeric half, done once per chunk of examples; it never mixes examples, so any chunking
+(``--parallel-iterations``) and the per-example loop (``--no-pfor``) give bit-identical results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Mapping, Optional
+
+import numpy as np
+
+from .derive import Derivative, derive
+from .errors import UsageError
+from .parse import parse_expression
+from .tape import Scope, Tape, build_tape
+
+WORK_PER_CHUNK = 1 << 22  # ~4M values of output plus intermediates per chunk: bounded memory, big NumPy calls
+
+
+@dataclass
+class Plan:
+    expression: str
+    tape: Tape
+    derivative: Derivative
+    dtype: np.dtype
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """Per-example result shape ``(*T, *S, ..., *S)``."""
+        return self.derivative.shape
+
+    @property
+    def connected(self) -> bool:
+        return self.derivative.connected
+
+    def layout(self) -> list[str]:
+        """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
+        d = self.derivative
+        names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
+        for k in range(1, d.order + 1):
+            names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
+        return names
+
+    def work_per_example(self) -> int:
+        lanes = sum(p.lanes * (len(p.kernel.program) + len(p.slots) + 1) for p in self.derivative.programs)
+        return self.derivative.size + lanes
+
+    def chunk_size(self, parallel_iterations: Optional[int]) -> int:
+        if parallel_iterations is not None:
+            if parallel_iterations < 1:
+                raise UsageError("--parallel-iterations must be at least 1")
+            return parallel_iterations
+        return max(1, WORK_PER_CHUNK // max(1, self.work_per_example()))
+
+
+def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
+    """``auto``: float32 stays float32 (float16 widens to it); float64, integers and text data give float64."""
+    if requested == "auto":
+        return np.dtype(np.float32) if np.dtype(source_dtype) in (np.float16, np.float32) else np.dtype(np.float64)
+    if requested not in ("float32", "float64"):
+        raise UsageError(f"unknown dtype '{requested}'", hint="choose auto, float32 or float64")
+    return np.dtype(requested)
+
+
+def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+    """Parse, build the tape and derive: everything that does not depend on the data values."""
+    if order < 1:
+        raise UsageError(f"--order must be 1 or more, got {order}")
+    tree = parse_expression(expression)
+    tape = build_tape(tree, scope, expression)
+    return Plan(expression, tape, derive(tape, order), np.dtype(dtype))
+
+
+def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
+    n = flat.shape[1]
+    if len(index) == n and index[0] == 0 and np.array_equal(index, np.arange(n)):
+        return flat
+    if len(index) > 1 and (index == index[0]).all():
+        index = index[:1]
+    return np.ascontiguousarray(flat[:, index])
+
+
+def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``."""
+    d = plan.derivative
+    b = next(iter(arrays.values())).shape[0]
+    out = np.zeros((b, d.size), plan.dtype)
+    flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    for prog in d.programs:
+        parts = prog.kernel([_gather(flats[s.leaf], s.index) for s in prog.slots])
+        for pl in prog.placements:
+            value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
+            if pl.lanes is not None:
+                value = value[:, pl.lanes]
+            if pl.mode == "assign":
+                out[:, pl.flat] = value
+            elif pl.mode == "add":
+                out[:, pl.flat] += value
+            else:
+                np.add.at(out, (slice(None), pl.flat), value)
+    return out.reshape((b,) + d.shape)
+
+
+def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True) -> Iterator[np.ndarray]:
+    """Results chunk by chunk. ``pfor=False`` evaluates one example at a time (TF's per-example loop)."""
+    for chunk in chunks:
+        arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
+        if pfor:
+            yield evaluate(plan, arrays)
+            continue
+        b = next(iter(arrays.values())).shape[0]
+        out = np.empty((b,) + plan.example_shape, plan.dtype)
+        for i in range(b):
+            out[i] = evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()})[0]
+        yield out
+
+
+def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
+               defines: Optional[Mapping[str, float]] = None, columns: Optional[list[str]] = None,
+               row: Optional[str] = None, wrt: str = "x") -> Scope:
+    """Names for the expression: input arrays, file scalars and ``-D`` constants, CSV header columns.
+
+    ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
+    shadow an input name (that would silently ignore data).
+    """
+    from .functions import number
+
+    constants = {}
+    for source_name, values in (("file scalar", scalars or {}), ("-D", defines or {})):
+        for name, value in values.items():
+            if name in arrays or name in (columns or []) or name in constants:
+                raise UsageError(f"{source_name} '{name}' clashes with another input name",
+                                 hint="rename the constant")
+            constants[name] = value if not isinstance(value, float) else number(value)
+    aliases = {}
+    if columns and row is not None:
+        aliases = {c: (row, i) for i, c in enumerate(columns)}
+    return Scope(dict(arrays), constants, aliases, wrt)

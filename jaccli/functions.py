@@ -1,0 +1,187 @@
+"""The function table: the single place where an expression function is defined.
+
+One ``Row`` per function (as in HIPS/autograd's ``numpy_vjps.py``): the name users write, how many arguments it
+takes, the NumPy implementation the kernel calls, the partial derivatives (SymPy expressions built from other rows,
+one per argument), and the derivative convention at kinks that the README documents.
+
+Every row becomes a SymPy ``Function`` subclass (``SYMPY[name]``) whose ``fdiff`` is the row's rule, so SymPy
+differentiates any composition to any order without ever inventing forms of its own (no ``DiracDelta``, no
+``Heaviside``, no ``re``/``im``). Derivative forms are chosen for numerical stability over the whole float64 range:
+``tanh' = sech**2`` instead of ``1 - tanh**2``, ``sigmoid' = sigmoid(x)*sigmoid(-x)``, ``atan2`` via ``hypot``.
+Rows marked ``internal`` are helpers that derivatives use (``sech``, ``step``...); users cannot call them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Callable, Optional
+
+import numpy as np
+import sympy
+
+F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
+half = sympy.Rational(1, 2)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    nargs: Optional[int]  # None = any number (the reductions' n-ary helpers)
+    numpy: Callable[..., np.ndarray]
+    derivative: Callable[..., tuple]  # args -> one partial derivative per argument
+    convention: str  # the derivative, as the README states it
+    internal: bool = False
+
+
+def _float_like(*args: object) -> np.dtype:
+    return np.result_type(*[np.asarray(a) if not isinstance(a, float) else a for a in args], np.float32)
+
+
+def _indicator(mask: np.ndarray, *args: object) -> np.ndarray:
+    """1.0 where ``mask`` holds, else 0.0, in the arguments' float dtype (float32 stays float32)."""
+    return np.asarray(mask).astype(_float_like(*args))
+
+
+def _sigmoid(x):
+    # exp of a non-positive number never overflows; each branch is exact in its own half-line.
+    e = np.exp(-np.abs(x))
+    return np.where(np.asarray(x) >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _vectorize_libm(fn: Callable[[float], float]) -> Callable:
+    """A C-library scalar function (math.erf) over arrays, keeping float32 as float32."""
+    ufunc = np.frompyfunc(fn, 1, 1)
+
+    def apply(x):
+        x = np.asarray(x)
+        dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        return ufunc(x).astype(dtype)
+
+    return apply
+
+
+def _norm(*xs):
+    # Scale by the largest magnitude so that squares never overflow or underflow.
+    a = np.abs(np.stack(np.broadcast_arrays(*xs)))
+    m = a.max(axis=0)
+    ok = np.isfinite(m) & (m > 0)
+    scale = np.where(ok, m, 1)
+    return np.where(ok, scale * np.sqrt(np.sum((a / scale) ** 2, axis=0)), m)
+
+
+def _logsumexp(*xs):
+    a = np.stack(np.broadcast_arrays(*xs))
+    m = a.max(axis=0)
+    shift = np.where(np.isfinite(m), m, 0)
+    return shift + np.log(np.sum(np.exp(a - shift), axis=0))
+
+
+def _logpos(x):
+    return np.where(np.asarray(x) > 0, np.log(np.where(np.asarray(x) > 0, x, 1)), 0 * np.asarray(x))
+
+
+def _recippos(x):
+    return np.where(np.asarray(x) > 0, 1 / np.where(np.asarray(x) > 0, x, 1), 0 * np.asarray(x))
+
+
+LN2, LN10 = sympy.log(2), sympy.log(10)
+
+ROWS: list[Row] = [
+    # --- powers, roots, exponentials, logarithms
+    Row("sqrt", 1, np.sqrt, lambda x: (half / F.sqrt(x),), "1/(2*sqrt(x)); sqrt'(0) = inf"),
+    Row("cbrt", 1, np.cbrt, lambda x: (1 / (3 * F.cbrt(x) ** 2),), "1/(3*cbrt(x)**2); inf at 0"),
+    Row("exp", 1, np.exp, lambda x: (F.exp(x),), "exp(x)"),
+    Row("expm1", 1, np.expm1, lambda x: (F.exp(x),), "exp(x)"),
+    Row("log", 1, np.log, lambda x: (1 / x,), "1/x"),
+    Row("log1p", 1, np.log1p, lambda x: (1 / (1 + x),), "1/(1+x)"),
+    Row("log2", 1, np.log2, lambda x: (1 / (x * LN2),), "1/(x*log(2))"),
+    Row("log10", 1, np.log10, lambda x: (1 / (x * LN10),), "1/(x*log(10))"),
+    Row("pow", 2, np.power, lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a)),
+        "d/da = b*a**(b-1); d/db = a**b*log(a) where a > 0, else 0 (TF)"),
+    # --- trigonometric and hyperbolic
+    Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
+    Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
+    Row("tan", 1, np.tan, lambda x: (1 / F.cos(x) ** 2,), "1/cos(x)**2"),
+    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt((1 - x) * (1 + x)),), "1/sqrt(1-x**2)"),
+    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt((1 - x) * (1 + x)),), "-1/sqrt(1-x**2)"),
+    Row("atan", 1, np.arctan, lambda x: (1 / (1 + x**2),), "1/(1+x**2)"),
+    Row("sinh", 1, np.sinh, lambda x: (F.cosh(x),), "cosh(x)"),
+    Row("cosh", 1, np.cosh, lambda x: (F.sinh(x),), "sinh(x)"),
+    Row("tanh", 1, np.tanh, lambda x: (F.sech(x) ** 2,), "sech(x)**2 (stays accurate where 1-tanh**2 rounds to 0)"),
+    Row("asinh", 1, np.arcsinh, lambda x: (1 / F.hypot(x, 1),), "1/hypot(x, 1)"),
+    Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
+    Row("atanh", 1, np.arctanh, lambda x: (1 / ((1 - x) * (1 + x)),), "1/((1-x)*(1+x))"),
+    Row("atan2", 2, np.arctan2, lambda y, x: (x / F.hypot(y, x) ** 2, -y / F.hypot(y, x) ** 2),
+        "d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
+    Row("hypot", 2, np.hypot, lambda a, b: (a / F.hypot(a, b), b / F.hypot(a, b)), "a/hypot(a,b), b/hypot(a,b)"),
+    # --- special functions
+    Row("erf", 1, _vectorize_libm(math.erf), lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
+        "2/sqrt(pi)*exp(-x**2)"),
+    Row("erfc", 1, _vectorize_libm(math.erfc), lambda x: (-2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
+        "-2/sqrt(pi)*exp(-x**2)"),
+    Row("sigmoid", 1, _sigmoid, lambda x: (F.sigmoid(x) * F.sigmoid(-x),),
+        "sigmoid(x)*sigmoid(-x) (exact 0 limits at |x| = 1000)"),
+    Row("softplus", 1, lambda x: np.logaddexp(0, x), lambda x: (F.sigmoid(x),), "sigmoid(x)"),
+    # --- kinks: TensorFlow's conventions
+    Row("abs", 1, np.abs, lambda x: (F.sign(x),), "sign(x); abs'(0) = 0"),
+    Row("sign", 1, np.sign, lambda x: (0,), "0 everywhere (also at 0)"),
+    Row("relu", 1, lambda x: np.maximum(x, 0), lambda x: (F.step(x),), "1 where x > 0, else 0; relu'(0) = 0"),
+    Row("floor", 1, np.floor, lambda x: (0,), "0 everywhere"),
+    Row("ceil", 1, np.ceil, lambda x: (0,), "0 everywhere"),
+    Row("maximum", 2, np.maximum, lambda a, b: (F.ge(a, b), 1 - F.ge(a, b)),
+        "to a where a >= b, else to b (a tie goes to a)"),
+    Row("minimum", 2, np.minimum, lambda a, b: (F.le(a, b), 1 - F.le(a, b)),
+        "to a where a <= b, else to b (a tie goes to a)"),
+    # --- n-ary helpers behind the reductions norm(v) and logsumexp(v)
+    Row("norm", None, _norm, lambda *v: tuple(a / F.norm(*v) for a in v), "x/norm(x); nan at x = 0", True),
+    Row("logsumexp", None, _logsumexp, lambda *v: tuple(F.exp(a - F.logsumexp(*v)) for a in v),
+        "softmax(x) = exp(x - logsumexp(x))", True),
+    # --- internal helpers that derivative rules use
+    Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
+    Row("step", 1, lambda x: _indicator(np.asarray(x) > 0, x), lambda x: (0,), "0", True),
+    Row("ge", 2, lambda a, b: _indicator(np.greater_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("le", 2, lambda a, b: _indicator(np.less_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("logpos", 1, _logpos, lambda x: (F.recippos(x),), "1/x where x > 0, else 0", True),
+    Row("recippos", 1, _recippos, lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0", True),
+]
+
+TABLE: dict[str, Row] = {row.name: row for row in ROWS}
+ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
+REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in tape.py
+CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
+
+
+def number(value: float) -> sympy.Expr:
+    """A float as a SymPy number, with the IEEE specials mapped to their SymPy counterparts."""
+    if math.isnan(value):
+        return sympy.nan
+    if math.isinf(value):
+        return sympy.oo if value > 0 else -sympy.oo
+    return sympy.Float(value)
+
+
+def _make_class(row: Row) -> type:
+    def fdiff(self, argindex: int = 1):
+        return sympy.sympify(row.derivative(*self.args)[argindex - 1])
+
+    def eval(cls, *args):  # noqa: A001 - SymPy's hook name
+        # Fold functions of numbers in float64, as a numeric framework would; never exact big arithmetic.
+        if args and all(a.is_number for a in args):
+            try:
+                values = [float(a) for a in args]
+            except (TypeError, ValueError):
+                return None  # complex constants (cannot arise from the parser) stay symbolic
+            with np.errstate(all="ignore"):
+                return number(float(row.numpy(*values)))
+        return None
+
+    attrs = {"fdiff": fdiff, "eval": classmethod(eval), "jaccli_row": row}
+    if row.nargs is not None:
+        attrs["nargs"] = row.nargs
+    return type(row.name, (sympy.Function,), attrs)
+
+
+SYMPY: dict[str, type] = {row.name: _make_class(row) for row in ROWS}
+for _name, _cls in SYMPY.items():
+    setattr(F, _name, _cls)

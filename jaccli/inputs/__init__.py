@@ -1,0 +1,77 @@
+"""Batched input files: ``read_batch`` turns CSV/TSV/NPY/NPZ/JSON (or standard input) into a ``Batch``.
+
+``Batch.arrays`` and ``Batch.columns`` describe the data right away (shapes, dtypes, names); the values come
+later, ``n`` examples at a time, from ``Batch.chunks(n)``, so a big CSV or NPY file is never held whole. Bad data
+raises ``InputError`` (exit 3) naming ``file:line:column`` (text) or ``file: array 'name' index (i, j)``.
+
+    batch = read_batch("data.csv")            # header 'a,b' -> columns ['a', 'b'], arrays {'x': ((2,), float64)}
+    for chunk in batch.chunks(10_000):
+        x = chunk["x"]                        # (b, 2) float64, b <= 10 000
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import BinaryIO, Optional, Union
+
+from ..errors import InputError, UsageError, did_you_mean
+from .batch import ArraySpec, Batch, Chunk, batch_from_arrays
+from .csv import read_csv
+from .jsonfile import read_json
+from .npy import read_npy, read_npz
+
+__all__ = ["ArraySpec", "Batch", "Chunk", "FORMATS", "batch_from_arrays", "read_batch", "resolve_format"]
+
+FORMATS = ("auto", "csv", "tsv", "json", "npy", "npz")
+EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".npy": "npy", ".npz": "npz"}
+STDIN_LABEL = "<stdin>"
+
+
+def resolve_format(path: str, fmt: str = "auto") -> str:
+    """The concrete format for ``path``: ``fmt`` unless 'auto', then by extension; standard input is CSV."""
+    if fmt not in FORMATS:
+        guess = did_you_mean(fmt, FORMATS)
+        raise UsageError(f"unknown input format {fmt!r}" + (f" (did you mean {guess!r}?)" if guess else ""),
+                         hint="choose one of " + ", ".join(FORMATS))
+    if fmt != "auto":
+        return fmt
+    if path == "-":
+        return "csv"
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in EXTENSIONS:
+        raise InputError(f"cannot tell the format from the extension {extension or '(none)'!r}", where=path,
+                         hint="use --input-format (" + ", ".join(FORMATS[1:]) + ")")
+    return EXTENSIONS[extension]
+
+
+def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, single_name: str = "x",
+               allow_nonfinite: bool = False, stdin: Optional[BinaryIO] = None) -> Batch:
+    """Open a batched input. ``path == '-'`` reads ``stdin`` (default ``sys.stdin.buffer``).
+
+    Single-array formats (CSV/TSV, NPY, JSON array) give one array named ``single_name`` of shape ``(B, *S)``;
+    CSV/TSV always have ``S == (ncols,)``. NPZ and JSON objects give several arrays sharing B, and 0-d scalars.
+    Raises ``UsageError`` for an unknown ``fmt`` and ``InputError`` for anything wrong with the input that can
+    be seen from its head (format, header, dtype, shapes, empty input); bad values surface in ``chunks``."""
+    path = os.fspath(path)
+    fmt = resolve_format(path, fmt)
+    stream: Optional[BinaryIO] = None
+    label = path
+    if path == "-":
+        label = STDIN_LABEL
+        stream = stdin if stdin is not None else _stdin_buffer()
+    file_path = None if stream is not None else path
+    if fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        return read_csv(file_path, stream, label, delimiter, single_name, allow_nonfinite)
+    if fmt == "npy":
+        return read_npy(file_path, stream, label, single_name, allow_nonfinite)
+    if fmt == "npz":
+        return read_npz(file_path, stream, label, allow_nonfinite)
+    return read_json(file_path, stream, label, single_name, allow_nonfinite)
+
+
+def _stdin_buffer() -> BinaryIO:
+    if sys.stdin is None or not hasattr(sys.stdin, "buffer"):
+        raise InputError("standard input is not available", where=STDIN_LABEL,
+                         hint="give an input file instead of '-'")
+    return sys.stdin.buffer

@@ -1,0 +1,173 @@
+"""JSON input: an array (one example per item) or an object of named arrays and scalars.
+
+A nested list must be rectangular and hold only numbers (``NaN``/``Infinity`` literals are non-finite numbers);
+booleans, null, strings and objects inside it are refused with their path (``data.json: at [3][1]``). Hostile
+nesting is refused before ``json.loads`` by a linear bracket scan (and ``RecursionError`` is caught as well), so
+``[[[[...`` 100 000 deep is an ordinary error, not a crash.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import BinaryIO, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from .batch import Batch, batch_from_arrays, check_name, read_all
+
+MAX_DEPTH = 32  # bracket nesting, the outer object included
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_DEPTH_HINT = f"arrays may have at most {MAX_DEPTH} axes"
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))  # for bytes.translate(None, delete)
+
+
+def _line_column(data: bytes, position: int) -> Tuple[int, int]:
+    """1-based line and character column of a byte position."""
+    line_start = data.rfind(b"\n", 0, position) + 1
+    column = len(data[line_start:position].decode("utf-8", "replace")) + 1
+    return data.count(b"\n", 0, position) + 1, column
+
+
+def _check_depth(data: bytes, label: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH in linear time, without recursion (brackets in strings ignored)."""
+    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    depth = np.cumsum(np.where((steps == ord("[")) | (steps == ord("{")), 1, -1), dtype=np.int64)
+    if depth.max() <= MAX_DEPTH:
+        return
+    # Only on failure: walk again to find where the limit is crossed, for the message.
+    level, position = 0, 0
+    for match in _STRING_OR_BRACKET.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            level += 1
+            if level > MAX_DEPTH:
+                position = match.start()
+                break
+        elif token in (b"]", b"}"):
+            level -= 1
+    line, column = _line_column(data, position)
+    raise InputError(f"JSON nested more than {MAX_DEPTH} levels deep", where=f"{label}:{line}:{column}",
+                     hint=_DEPTH_HINT)
+
+
+def _unique_keys(pairs: List[Tuple[str, object]]) -> Dict[str, object]:
+    """json's object hook: a repeated key would silently drop a value, so it is an error."""
+    result: Dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InputError(f"key {key!r} appears twice in an object", hint="remove or rename one of them")
+        result[key] = value
+    return result
+
+
+def _describe(value: object) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"a string {value[:30]!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number"
+
+
+def _path(flat_index: int, shape: List[int]) -> str:
+    """``[i][j]`` of the ``flat_index``-th item at a level whose parents have ``shape``."""
+    index = np.unravel_index(flat_index, shape) if shape else ()
+    return "".join(f"[{int(i)}]" for i in index)
+
+
+def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
+    """A rectangular nested list of numbers as a float64 array; raises with the path of the first bad item.
+
+    The shape comes from the first item at each level; each level is then checked as a flat list (no
+    recursion, so cost is linear and depth was already bounded by ``_check_depth``)."""
+    shape: List[int] = []
+    probe: object = value
+    while type(probe) is list:
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = probe[0]
+    level: list = [value]
+    for depth, length in enumerate(shape):
+        what = "numbers" if depth == len(shape) - 1 else "lists"
+        following: list = []
+        for i, item in enumerate(level):
+            if type(item) is not list or len(item) != length:
+                raise InputError(f"expected a list of {length} {what}, found {_describe(item)}",
+                                 where=f"{label}: at {prefix}{_path(i, shape[:depth])}",
+                                 hint="nested lists must be rectangular: every example has the same shape")
+            following.extend(item)
+        level = following
+    # parse_int=float made every JSON number a float; anything else (bool, null, str, ...) is refused here.
+    if set(map(type, level)) - {float}:
+        i = next(i for i, item in enumerate(level) if type(item) is not float)
+        hint = "booleans are refused; write 1 or 0" if isinstance(level[i], bool) else \
+            "every item must be a number (NaN and Infinity count as non-finite numbers)"
+        raise InputError(f"expected a number, found {_describe(level[i])}",
+                         where=f"{label}: at {prefix}{_path(i, shape)}", hint=hint)
+    return np.array(level, dtype=np.float64).reshape(shape)
+
+
+def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+              allow_nonfinite: bool) -> Batch:
+    """A JSON array -> one array ``(B, *S)`` named ``single_name``; a JSON object -> named arrays (nested lists,
+    sharing B) and scalars (numbers)."""
+    data = read_all(path, stream, label)
+    _check_depth(data, label)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data, exc.start)
+        raise InputError(f"invalid UTF-8 byte 0x{data[exc.start]:02x}", where=f"{label}:{line}:{column}",
+                         hint="save the file as UTF-8 text") from None
+    try:
+        document = json.loads(text.lstrip("\ufeff"), parse_int=float, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}",
+                         hint="check the brackets, commas and quotes near there") from None
+    except RecursionError:  # belt and braces: _check_depth should already have refused it
+        raise InputError("JSON nested too deeply", where=label, hint=_DEPTH_HINT) from None
+    except InputError as exc:  # from _unique_keys, which does not know the file name
+        raise InputError(exc.message, where=label, hint=exc.hint) from None
+    if isinstance(document, list):
+        if not document:
+            raise InputError("empty input: the JSON array has no examples", where=label)
+        return batch_from_arrays(label, {single_name: _to_array(document, label, "")},
+                                 allow_nonfinite=allow_nonfinite)
+    if isinstance(document, dict):
+        return batch_from_arrays(label, _named_arrays(document, label), allow_nonfinite=allow_nonfinite)
+    if type(document) is float:
+        raise InputError("the JSON input is a single number but needs a batch axis", where=label,
+                         hint="give a list with one item per example")
+    raise InputError(f"the JSON input is {_describe(document)}", where=label,
+                     hint="give an array (one item per example) or an object of named arrays")
+
+
+def _named_arrays(document: Dict[str, object], label: str) -> Dict[str, object]:
+    """The members of a JSON object: nested lists -> arrays, numbers -> scalars (0-d)."""
+    if not document:
+        raise InputError("empty input: the JSON object has no arrays", where=label)
+    arrays: Dict[str, object] = {}
+    for key, value in document.items():
+        check_name(key, "array name", where=label)
+        prefix = "[" + json.dumps(key) + "]"
+        if type(value) is float:
+            arrays[key] = np.float64(value)
+        elif type(value) is list:
+            if not value:
+                raise InputError(f"empty input: array {key!r} has no examples", where=label)
+            arrays[key] = _to_array(value, label, prefix)
+        else:
+            raise InputError(f"expected a number or a list, found {_describe(value)}",
+                             where=f"{label}: at {prefix}", hint="each member is a nested list or a number")
+    return arrays

@@ -1,0 +1,291 @@
+"""The four output formats of SPEC §5, written chunk by chunk.
+
+A result has layout ``(B, *T, *S, ..., *S)``. The CLI computes it a few examples at a time, so every format is a
+``TensorWriter``: ``begin`` once with the per-example shape, ``write_chunk`` with arrays of shape
+``(b, *per_example_shape)``, ``finish`` once. The bytes depend only on the whole result, never on how it was cut into
+chunks, and never on the time or the environment (golden files depend on it).
+
+- text: TensorFlow's tensor print without ``tf.``, never summarised; collected in memory (text is for small results).
+- json: one object ``{"shape", "dtype", "order", "layout", "data"}``; floats in shortest round-trip form.
+- csv:  a header row ``J[0][0],J[0][1],...`` and one row per example; streams.
+- npy:  exactly ``np.save``'s bytes; streams when the batch size is known up front.
+
+A None result (target not connected to the source) is written with ``write_none``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+import tempfile
+from typing import IO, BinaryIO, Optional, Protocol, Sequence
+
+import numpy as np
+
+from .errors import UsageError, did_you_mean
+
+FORMATS = ("text", "json", "csv", "npy")
+
+# numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.
+_NUMPY_DEFAULT_PRINT = dict(
+    edgeitems=3, linewidth=75, suppress=False, nanstr="nan", infstr="inf",
+    sign="-", floatmode="maxprec", formatter=None, legacy=False,
+)
+_DEFAULT_PRECISION = 8
+_SPOOL_MAX_SIZE = 32 * 1024 * 1024
+_SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+class TensorWriter(Protocol):
+    """Streams one result: ``begin``, any number of ``write_chunk``, ``finish``."""
+
+    def begin(
+        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
+        layout: list[str],
+    ) -> None: ...
+
+    def write_chunk(self, chunk: np.ndarray) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+# -- number formatting ------------------------------------------------------------------------------------------------
+
+def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) -> str:
+    """The seed article's tensor print without ``tf.`` and without a trailing newline; ``"None"`` for None.
+
+    ``str(array)`` under numpy's default print options except that nothing is summarised with ``...`` and
+    ``precision`` (default 8) digits are shown, wrapped as TensorFlow's ``EagerTensor.__str__`` does::
+
+        Tensor(
+        [[48.  0.]
+         [ 0. 12.]], shape=(2, 2), dtype=float32)
+    """
+    if array is None:
+        return "None"
+    array = np.asarray(array)
+    digits = _DEFAULT_PRECISION if precision is None else precision
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
+    with np.printoptions(**_NUMPY_DEFAULT_PRINT, precision=int(digits), threshold=sys.maxsize):
+        text = str(array)
+    newline = "\n" if "\n" in text else ""
+    return f"Tensor({newline}{text}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
+
+
+def _shortest_as_float64(values: np.ndarray) -> np.ndarray:
+    """float64 values whose ``repr`` is the shortest decimal that round-trips to ``values`` in their own dtype.
+
+    float64 is returned as is (Python's ``repr`` is already shortest round-trip). For float32/float16, each distinct
+    value's shortest string (numpy's Dragon4) is parsed back as float64: a decimal of at most 9 significant digits
+    survives float64 exactly, so ``repr`` of the result prints the same digits. Python's layout rules are then used
+    for both dtypes (``0.0001``, ``1e-05``, ``1e+20``). Formatting only the distinct values keeps this fast for
+    Jacobians, which repeat values (zeros above all).
+    """
+    if values.dtype == np.float64:
+        return values
+    flat = values.reshape(-1)
+    distinct, where = np.unique(flat, return_inverse=True)
+    shadow = np.array([float(str(v)) for v in distinct], dtype=np.float64)
+    return shadow[where.reshape(-1)].reshape(values.shape)
+
+
+def _json_ready(values: np.ndarray) -> np.ndarray:
+    """Values ready for ``json.dumps(....tolist())``: shortest floats, non-finite values as the strings nan/inf/-inf."""
+    shadow = _shortest_as_float64(values)
+    finite = np.isfinite(shadow)
+    if finite.all():
+        return shadow
+    ready = shadow.astype(object)
+    ready[np.isnan(shadow)] = "nan"
+    ready[shadow == np.inf] = "inf"
+    ready[shadow == -np.inf] = "-inf"
+    return ready
+
+
+def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
+    """Everything before the data, in the fixed key order of SPEC §5."""
+    head = json.dumps({"shape": [int(n) for n in shape], "dtype": dtype.name, "order": int(order),
+                       "layout": list(layout)})
+    return head[:-1] + ', "data": '
+
+
+# -- writers ----------------------------------------------------------------------------------------------------------
+
+class _Writer:
+    """Checks the begin/write_chunk/finish protocol; subclasses implement ``_start``, ``_write`` and ``_end``."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.count = 0
+        self.shape: tuple[int, ...] = ()
+        self.dtype = np.dtype(np.float64)
+        self.batch_size: Optional[int] = None
+        self.order = 1
+        self.layout: list[str] = []
+
+    def begin(
+        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
+        layout: list[str],
+    ) -> None:
+        self.shape = tuple(int(n) for n in per_example_shape)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _SUPPORTED_DTYPES:
+            raise ValueError(f"results are float16/32/64, not {self.dtype}")
+        self.batch_size, self.order, self.layout = batch_size, order, list(layout)
+        self._start()
+
+    def write_chunk(self, chunk: np.ndarray) -> None:
+        chunk = np.asarray(chunk)
+        if chunk.ndim != 1 + len(self.shape) or chunk.shape[1:] != self.shape:
+            raise ValueError(f"chunk of shape {chunk.shape} does not fit per-example shape {self.shape}")
+        if chunk.shape[0] == 0:
+            return
+        self._write(np.ascontiguousarray(chunk, dtype=self.dtype))
+        self.count += chunk.shape[0]
+
+    def finish(self) -> None:
+        if self.batch_size is not None and self.count != self.batch_size:
+            raise ValueError(f"{self.count} examples were written, but the batch size is {self.batch_size}")
+        self._end()
+
+    def full_shape(self) -> tuple[int, ...]:
+        return (self.count if self.batch_size is None else self.batch_size, *self.shape)
+
+    def _start(self) -> None: ...
+
+    def _write(self, chunk: np.ndarray) -> None: ...
+
+    def _end(self) -> None: ...
+
+
+class _HeaderFirstWriter(_Writer):
+    """A format whose header holds the batch size B: streams when B is known, else spools the data until ``finish``."""
+
+    def _start(self) -> None:
+        if self.batch_size is not None:
+            self.data: IO[bytes] = self.file
+            self.file.write(self._header())
+        else:
+            self.data = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX_SIZE, mode="w+b")
+
+    def _end(self) -> None:
+        if self.data is not self.file:
+            self.file.write(self._header())
+            self.data.seek(0)
+            shutil.copyfileobj(self.data, self.file, 1024 * 1024)
+            self.data.close()
+        self.file.write(self._footer())
+
+    def _header(self) -> bytes:
+        raise NotImplementedError
+
+    def _footer(self) -> bytes:
+        return b""
+
+
+class TextWriter(_Writer):
+    """Collects the chunks (text is for small results), then prints the whole tensor."""
+
+    def __init__(self, file: BinaryIO, precision: Optional[int] = None) -> None:
+        super().__init__(file)
+        self.precision = precision
+        self.chunks: list[np.ndarray] = []
+
+    def _write(self, chunk: np.ndarray) -> None:
+        self.chunks.append(chunk.copy())  # the caller may reuse its buffer for the next chunk
+
+    def _end(self) -> None:
+        whole = np.concatenate(self.chunks) if self.chunks else np.zeros((0, *self.shape), self.dtype)
+        self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
+
+
+class JsonWriter(_HeaderFirstWriter):
+    """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline."""
+
+    def _header(self) -> bytes:
+        return (_json_header(self.full_shape(), self.dtype, self.order, self.layout) + "[").encode("ascii")
+
+    def _write(self, chunk: np.ndarray) -> None:
+        # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
+        items = json.dumps(_json_ready(chunk).tolist(), allow_nan=False)[1:-1]
+        self.data.write(((", " if self.count else "") + items).encode("ascii"))
+
+    def _footer(self) -> bytes:
+        return b"]}\n"
+
+
+class CsvWriter(_Writer):
+    """A header row of per-example indices, then one row per example (C order); streams."""
+
+    def _start(self) -> None:
+        if self.shape:
+            cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*self.shape)]
+        else:
+            cells = ["J"]
+        self.file.write((",".join(cells) + "\n").encode("ascii"))
+
+    def _write(self, chunk: np.ndarray) -> None:
+        # repr of a float64 is shortest round-trip and spells non-finite values nan, inf, -inf.
+        rows = _shortest_as_float64(chunk).reshape(chunk.shape[0], -1).tolist()
+        self.file.write("".join(",".join(map(repr, row)) + "\n" for row in rows).encode("ascii"))
+
+
+class NpyWriter(_HeaderFirstWriter):
+    """numpy's ``.npy`` format 1.0, byte-identical to ``np.save`` of the whole result."""
+
+    def _header(self) -> bytes:
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": self.full_shape()}
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, header)
+        return buffer.getvalue()
+
+    def _write(self, chunk: np.ndarray) -> None:
+        self.data.write(memoryview(chunk).cast("B"))  # C-order raw bytes, like np.save; no extra copy
+
+
+# -- entry points -----------------------------------------------------------------------------------------------------
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        guess = did_you_mean(fmt, FORMATS)
+        raise UsageError(f"unknown output format '{fmt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+                         hint="the formats are " + ", ".join(FORMATS))
+
+
+def make_writer(fmt: str, file: BinaryIO, *, precision: Optional[int] = None) -> TensorWriter:
+    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text."""
+    _check_format(fmt)
+    if fmt == "text":
+        return TextWriter(file, precision)
+    return {"json": JsonWriter, "csv": CsvWriter, "npy": NpyWriter}[fmt](file)
+
+
+def write_tensor(
+    fmt: str, file: BinaryIO, array: np.ndarray, *, order: int, layout: list[str], precision: Optional[int] = None,
+) -> None:
+    """Write a whole result ``(B, ...)`` in one go (one chunk)."""
+    array = np.asarray(array)
+    writer = make_writer(fmt, file, precision=precision)
+    writer.begin(array.shape[1:], array.dtype, array.shape[0], order, layout)
+    writer.write_chunk(array)
+    writer.finish()
+
+
+def write_none(
+    fmt: str, file: BinaryIO, *, shape: Sequence[int], dtype: np.dtype, order: int, layout: list[str],
+) -> None:
+    """Write a None result: ``None`` in text, ``"data": null`` in json; csv and npy cannot represent it.
+
+    ``shape`` and ``dtype`` describe the result that would be there (the full shape, batch axis first).
+    """
+    _check_format(fmt)
+    if fmt == "text":
+        file.write(b"None\n")
+    elif fmt == "json":
+        file.write((_json_header(shape, np.dtype(dtype), order, layout) + "null}\n").encode("ascii"))
+    else:
+        raise UsageError(f"a None result cannot be written as {fmt}",
+                         hint="use --unconnected zero to get zeros, or -f text/json")

@@ -1,0 +1,317 @@
+"""Expression text -> syntax tree (``jaccli.syntax``), safely: ``ast.parse`` plus an allow-list walk, never ``eval``.
+
+Grammar (a small subset of Python expression syntax)::
+
+    expr   := expr ('+' | '-' | '*' | '/' | '**') expr | ('-' | '+') expr | '(' expr ')'
+            | NUMBER | NAME | NAME '(' [expr (',' expr)*] ')'          # call by bare name, positional only
+            | expr '[' item (',' item)* ']'                           # index inside one example
+            | '[' expr (',' expr)* ']'                                # stack along a new leading axis
+    item   := INT | INT? ':' INT? [':' INT?]                           # INT is an integer literal, '-' allowed
+
+Everything else (strings, complex, attributes, comparisons, lambda, comprehensions, tuples, ...) is an
+``ExpressionError`` with a caret under the offending part. Hostile text is refused before or right after
+``ast.parse``: at most ``MAX_LENGTH`` characters, ``MAX_NODES`` nodes and ``MAX_DEPTH`` levels of nesting.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import re
+import warnings
+from typing import Optional
+
+from .errors import ExpressionError, Span
+from .syntax import Binary, Call, Index, IndexItem, Name, Node, Num, Slice, Stack, Unary
+
+__all__ = ["parse_expression", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT", "MAX_INT_LITERAL"]
+
+MAX_LENGTH = 10_000
+MAX_NODES = 2_000
+MAX_DEPTH = 200
+MAX_INT_EXPONENT = 1024
+MAX_INT_LITERAL = 2**63
+
+_BINARY_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_UNARY_OPS = {ast.USub: "-", ast.UAdd: "+"}
+_OPERATORS_HINT = "the operators are + - * / ** and unary -"
+_REJECTED_BINARY = {  # '^' (BitXor) has its own message: people mean a power
+    ast.FloorDiv: ("//", "use floor(a / b)"), ast.MatMult: ("@", "use dot(a, b)"),
+    **{op: (symbol, _OPERATORS_HINT) for op, symbol in
+       [(ast.Mod, "%"), (ast.LShift, "<<"), (ast.RShift, ">>"), (ast.BitOr, "|"), (ast.BitAnd, "&")]},
+}
+_PIECEWISE_HINT = "there are no booleans; use maximum, minimum, relu or sign for piecewise functions"
+_CMP_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+            ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_STACK_HINT = "use [a, b] to stack values"
+_REJECTED_NODES: dict[type, tuple[str, str]] = {
+    ast.Attribute: ("attribute access is not allowed", "call functions by bare name, like sin(x), not np.sin(x)"),
+    ast.Lambda: ("lambda is not allowed", "write the expression itself"),
+    **dict.fromkeys((ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp),
+                    ("comprehensions are not allowed", "write the list out: [e1, e2, ...]")),
+    ast.Tuple: ("tuples are not allowed", _STACK_HINT),
+    ast.Dict: ("dicts are not allowed", _STACK_HINT),
+    ast.Set: ("sets are not allowed", _STACK_HINT),
+    ast.IfExp: ("conditional expressions are not allowed", _PIECEWISE_HINT),
+    ast.NamedExpr: ("assignment (':=') is not allowed", "write the expression itself"),
+    ast.Starred: ("'*' unpacking is not allowed", "pass arguments one by one: f(a, b)"),
+    ast.JoinedStr: ("strings are not allowed", "expressions work on numbers; names are written without quotes"),
+}
+_INDEX_HINT = "indices must be integer literals like x[0] or x[1:3]"
+_SYNTAX_HINT = "expressions use Python syntax, e.g. sin(x) * y**2; newlines are allowed only inside brackets"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the parser's universal newlines: line numbers must agree with it
+_LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # what Python refuses to convert
+
+
+def parse_expression(text: str) -> Node:
+    """Parse ``text`` into a ``syntax.Node``; raise ``ExpressionError`` (exit 2) for anything outside the grammar."""
+    return _Parser(text).parse()
+
+
+class _Parser:
+    """One parse: holds the text and its line table, which every span conversion and error needs."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # ast.parse refuses leading indentation; strip it and shift every position back by its length.
+        self.base = len(text) - len(text.lstrip(" \t\f\r\n"))
+        body = text[self.base:]
+        self.line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(body)]
+        self.lines = [body[a:b] for a, b in zip(self.line_starts, self.line_starts[1:] + [len(body)])]
+        self._utf8: dict[int, bytes] = {}
+
+    def error(self, message: str, span: Optional[Span], hint: Optional[str] = None) -> ExpressionError:
+        return ExpressionError(message, self.text, span, hint=hint)
+
+    # -- positions -------------------------------------------------------------------------------------------
+
+    def offset(self, lineno: int, col: int, *, col_in_bytes: bool = True) -> int:
+        """Absolute character offset in ``text`` of (1-based line, column); ast columns are UTF-8 byte offsets."""
+        line_index = min(max(lineno, 1), len(self.lines)) - 1
+        line = self.lines[line_index]
+        if col_in_bytes and not line.isascii():
+            encoded = self._utf8.setdefault(line_index, line.encode("utf-8"))
+            col = len(encoded[:col].decode("utf-8", errors="ignore"))
+        return self.base + self.line_starts[line_index] + min(max(col, 0), len(line))
+
+    def span(self, node: ast.AST) -> Span:
+        return Span(self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset))
+
+    def op_span(self, start: int, end: int, symbol: str, fallback: Span) -> Span:
+        """Span of ``symbol`` in the gap ``text[start:end]`` between operands (ast keeps no operator positions)."""
+        i = start
+        while i < end and (self.text[i] in " \t\f\r\n()\\" or self.text[i] == "#"):
+            if self.text[i] == "#":  # a comment runs to the end of its line
+                while i < end and self.text[i] not in "\r\n":
+                    i += 1
+            else:
+                i += 1
+        return Span(i, i + len(symbol)) if self.text.startswith(symbol, i) else fallback
+
+    # -- limits and parsing ----------------------------------------------------------------------------------
+
+    def parse(self) -> Node:
+        text = self.text
+        if len(text) > MAX_LENGTH:
+            raise self.error(f"expression is too long ({len(text)} characters, at most {MAX_LENGTH})", None,
+                             "write a shorter expression; use sum([...]) or dot(a, b) instead of long sums")
+        if not text.strip():
+            raise self.error("expression is empty", None, "write an expression such as 'x*x*x'")
+        self.prescan()
+        try:
+            with warnings.catch_warnings():  # Python's own SyntaxWarnings about the user's text are noise here
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text[self.base:], mode="eval")
+        except SyntaxError as exc:
+            raise self.syntax_error(exc) from None
+        except (RecursionError, MemoryError):
+            raise self.too_deep(None) from None
+        except ValueError as exc:  # e.g. text the parser cannot encode; prescan should have caught it
+            raise self.error(f"cannot parse the expression ({exc})", None, _SYNTAX_HINT) from None
+        self.check_size(tree.body)
+        return self.convert(tree.body)
+
+    def prescan(self) -> None:
+        """Refuse deep bracket nesting and unparseable characters in one cheap pass, before the parser sees them."""
+        depth, in_comment = 0, False
+        for i, ch in enumerate(self.text):
+            if ch in "\r\n":
+                in_comment = False
+            elif ch == "\0" or "\ud800" <= ch <= "\udfff":
+                raise self.error(f"invalid character U+{ord(ch):04X}", Span(i, i + 1), _SYNTAX_HINT)
+            elif in_comment:
+                continue
+            elif ch == "#":
+                in_comment = True
+            elif ch in "([{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise self.too_deep(Span(i, i + 1))
+            elif ch in ")]}":
+                depth = max(depth - 1, 0)
+
+    def too_deep(self, span: Optional[Span]) -> ExpressionError:
+        return self.error(f"expression is nested too deeply (more than {MAX_DEPTH} levels)", span,
+                          "each operator, call or bracket is a level; write long sums as sum([a, b, c, ...])")
+
+    def syntax_error(self, exc: SyntaxError) -> ExpressionError:
+        message = exc.msg or "invalid syntax"
+        if message.startswith("Exceeds the limit"):  # Python's own guard against huge decimal literals
+            match = _LONG_DECIMAL.search(self.text)
+            span = Span(match.start(), match.end()) if match else None
+            return self.error("integer literal too large", span, "integer literals must be at most 2**63 in size")
+        if "too many nested" in message:
+            return self.too_deep(None)
+        if exc.lineno and exc.offset and exc.offset >= 1:  # SyntaxError columns from str input are characters
+            start = self.offset(exc.lineno, exc.offset - 1, col_in_bytes=False)
+            end = start + 1
+            if exc.end_lineno == exc.lineno and exc.end_offset and exc.end_offset > exc.offset:
+                end = self.offset(exc.lineno, exc.end_offset - 1, col_in_bytes=False)
+        else:  # no usable position (e.g. input ends early): point just past the end
+            start = end = len(self.text.rstrip())
+        return self.error(message, Span(start, max(end, start + 1)), _SYNTAX_HINT)
+
+    def check_size(self, root: ast.expr) -> None:
+        """Count nodes and nesting iteratively, so that ``convert`` may recurse safely afterwards."""
+        skip = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+        count, stack = 0, [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            count += 1
+            if count > MAX_NODES:
+                raise self.error(f"expression is too long (more than {MAX_NODES} terms)", None,
+                                 "write a shorter expression")
+            if depth > MAX_DEPTH:
+                raise self.too_deep(self.span(node) if hasattr(node, "end_lineno") else None)
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if not isinstance(child, skip))
+
+    # -- conversion ------------------------------------------------------------------------------------------
+
+    def convert(self, node: ast.expr) -> Node:
+        span = self.span(node)
+        if isinstance(node, ast.Constant):
+            return Num(self.number(node), span)
+        if isinstance(node, ast.Name):
+            written = self.text[span.start:span.end]
+            if written != node.id:  # Python NFKC-normalises identifiers; names must mean what they show
+                raise self.error(f"name {written!r} is not in normal form (Python reads it as {node.id!r})", span,
+                                 f"write {node.id!r}")
+            return Name(node.id, span)
+        if isinstance(node, ast.UnaryOp):
+            op = _UNARY_OPS.get(type(node.op))
+            if op is None:
+                symbol = "not" if isinstance(node.op, ast.Not) else "~"
+                raise self.error(f"operator '{symbol}' is not allowed", Span(span.start, span.start + len(symbol)),
+                                 _PIECEWISE_HINT if symbol == "not" else _OPERATORS_HINT)
+            return Unary(op, self.convert(node.operand), span)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node, span)
+        if isinstance(node, ast.Call):
+            return self.call(node, span)
+        if isinstance(node, ast.Subscript):
+            return Index(self.convert(node.value), self.index_items(node.slice), span)
+        if isinstance(node, ast.List):
+            if not node.elts:
+                raise self.error("an empty list [] has no value", span, "stack at least one value: [a, b]")
+            return Stack(tuple(self.convert(item) for item in node.elts), span)
+        if isinstance(node, ast.Compare):
+            symbol = _CMP_OPS[type(node.ops[0])]
+            where = self.op_span(self.span(node.left).end, self.span(node.comparators[0]).start, symbol, span)
+            raise self.error("comparisons are not allowed", where, _PIECEWISE_HINT)
+        if isinstance(node, ast.BoolOp):
+            symbol = "and" if isinstance(node.op, ast.And) else "or"
+            where = self.op_span(self.span(node.values[0]).end, self.span(node.values[1]).start, symbol, span)
+            raise self.error(f"'{symbol}' is not allowed", where, _PIECEWISE_HINT)
+        message, hint = _REJECTED_NODES.get(type(node), (f"'{self.text[span.start:span.end]}' is not allowed", None))
+        if isinstance(node, ast.Attribute):  # caret under '.name', the part that is not allowed
+            span = self.op_span(self.span(node.value).end, span.end, ".", span)
+            span = Span(span.start, self.span(node).end)
+        raise self.error(message, span, hint or _SYNTAX_HINT)
+
+    def number(self, node: ast.Constant) -> int | float:
+        value, span = node.value, self.span(node)
+        written = self.text[span.start:span.end]
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise self.error(f"'{written}' is not a number", span, "write a number, e.g. 1 or 0")
+        if isinstance(value, (str, bytes)):
+            raise self.error("strings are not allowed", span,
+                             "expressions work on numbers; names are written without quotes")
+        if isinstance(value, complex):
+            raise self.error("complex numbers are not allowed", span, "only real numbers: write 2.5, not 2.5j")
+        if isinstance(value, int):
+            if abs(value) > MAX_INT_LITERAL:
+                raise self.error("integer literal too large", span, "integer literals must be at most 2**63 in size")
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return value
+        if isinstance(value, float):
+            raise self.error("number literal too large", span, "numbers must be finite (at most about 1.8e308)")
+        raise self.error(f"'{written}' is not a number", span, _SYNTAX_HINT)
+
+    def int_literal(self, node: ast.expr) -> Optional[int]:
+        """The value of an integer literal with an optional sign, or None if ``node`` is something else."""
+        sign = 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            node = node.operand
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            return sign * self.number(node)
+        return None
+
+    def binary(self, node: ast.BinOp, span: Span) -> Binary:
+        op = _BINARY_OPS.get(type(node.op))
+        left, right = self.span(node.left), self.span(node.right)
+        if isinstance(node.op, ast.BitXor):
+            raise self.error("'^' is not a power operator", self.op_span(left.end, right.start, "^", span),
+                             "use '**' for powers (x**2)")
+        if op is None:
+            symbol, hint = _REJECTED_BINARY[type(node.op)]
+            raise self.error(f"operator '{symbol}' is not allowed", self.op_span(left.end, right.start, symbol, span),
+                             hint)
+        if op == "**":
+            exponent = self.int_literal(node.right)
+            if exponent is not None and abs(exponent) > MAX_INT_EXPONENT:
+                raise self.error("exponent too large", right,
+                                 f"integer exponents must be between -{MAX_INT_EXPONENT} and {MAX_INT_EXPONENT}")
+        return Binary(op, self.convert(node.left), self.convert(node.right), span)
+
+    def call(self, node: ast.Call, span: Span) -> Call:
+        if isinstance(node.func, ast.Attribute):
+            self.convert(node.func)  # raises 'attribute access is not allowed' with its caret
+        if not isinstance(node.func, ast.Name):
+            raise self.error("only a function name can be called", self.span(node.func),
+                             "call functions by name, like sin(x)")
+        func = self.convert(node.func)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error("'**' unpacking is not allowed", self.span(keyword),
+                                 "pass arguments one by one: f(a, b)")
+            raise self.error("keyword arguments are not allowed", self.span(keyword),
+                             "pass arguments by position: f(a, b)")
+        return Call(func.id, tuple(self.convert(arg) for arg in node.args), span, func.span)
+
+    def index_items(self, node: ast.expr) -> tuple[IndexItem, ...]:
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        if not items:
+            raise self.error("empty index", self.span(node), _INDEX_HINT)
+        return tuple(self.index_item(item) for item in items)
+
+    def index_item(self, node: ast.expr) -> IndexItem:
+        span = self.span(node)
+        if isinstance(node, ast.Slice):
+            parts = []
+            for part in (node.lower, node.upper, node.step):
+                value = None if part is None else self.int_literal(part)
+                if part is not None and value is None:
+                    raise self.bad_index(part)
+                parts.append(value)
+            if node.step is not None and parts[2] == 0:
+                raise self.error("slice step cannot be zero", self.span(node.step), "use a step like 1, 2 or -1")
+            return IndexItem(Slice(parts[0], parts[1], parts[2], span), span)
+        value = self.int_literal(node)
+        if value is None:
+            raise self.bad_index(node)
+        return IndexItem(value, span)
+
+    def bad_index(self, node: ast.expr) -> ExpressionError:
+        span = self.span(node)
+        return self.error(f"index '{self.text[span.start:span.end]}' is not an integer literal", span, _INDEX_HINT)

@@ -1,0 +1,156 @@
+"""One ``batch-jacobian`` run, end to end and streaming: read -> plan -> evaluate chunk by chunk -> write.
+
+Kept apart from the click layer so that the flow reads top to bottom and the checks of issue 3 (``--expect``,
+``--verify``) can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for the
+streaming formats (csv, npy); text and json collect the whole result, as their layouts require.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, Optional
+
+import numpy as np
+
+from .engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from .errors import NonFiniteError, UsageError
+from .inputs import Batch, read_batch
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf")}
+
+
+@dataclass
+class Options:
+    expression: str
+    input: str = "-"
+    order: int = 1
+    wrt: str = "x"
+    defines: tuple[str, ...] = ()
+    fmt: str = "text"
+    input_format: str = "auto"
+    dtype: str = "auto"
+    unconnected: str = "none"
+    parallel_iterations: Optional[int] = None
+    pfor: bool = True
+    precision: Optional[int] = None
+    strict: bool = False
+    allow_nonfinite: bool = False
+
+
+@dataclass
+class Report:
+    """What a run saw: examples, values and the non-finite ones (the first one's full index, for messages)."""
+
+    examples: int = 0
+    values: int = 0
+    nonfinite: int = 0
+    first_nonfinite: Optional[tuple[int, ...]] = None
+    chunks: list = field(default_factory=list)
+
+
+def parse_defines(defines: tuple[str, ...], allow_nonfinite: bool) -> dict[str, float]:
+    """``-D NAME=VALUE`` items: integers stay exact (``x**n``), other numbers are floats."""
+    out: dict[str, float] = {}
+    for item in defines:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
+        if name in out:
+            raise UsageError(f"-D {name} is given twice")
+        if text.lower() in _NONFINITE:
+            if not allow_nonfinite:
+                raise UsageError(f"-D {name}={text}: non-finite constant", hint="pass --allow-nonfinite to accept it")
+            out[name] = _NONFINITE[text.lower()]
+        elif _NUMBER.fullmatch(text):
+            value = float(text)
+            out[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) and abs(int(text)) <= 2**53 else value
+            if not np.isfinite(value):
+                raise UsageError(f"-D {name}={text}: the value overflows a float")
+        else:
+            raise UsageError(f"-D {name}={text!r}: not a number", hint="VALUE is a number like 2, -0.5 or 1e-3")
+    return out
+
+
+def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
+    """Read the input's head and build the plan: all that can fail before any value is computed."""
+    defines = parse_defines(opts.defines, opts.allow_nonfinite)
+    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
+                       stdin=stdin)
+    single = next(iter(batch.arrays)) if batch.columns else None  # CSV/TSV: the one row array
+    arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
+    row = None
+    if single is not None and opts.wrt in (batch.columns or []):
+        # --wrt names a CSV column: the source is that column and the whole row keeps the name 'x'.
+        row = "x"
+        arrays = {"x": arrays[single]}
+        batch = _renamed(batch, single, "x")
+    elif single is not None:
+        row = single
+    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
+    source_spec = batch.arrays[scope.source().leaf]
+    plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
+    return batch, plan
+
+
+def _renamed(batch: Batch, old: str, new: str) -> Batch:
+    if old == new:
+        return batch
+    chunker = batch._chunker
+    arrays = {new if k == old else k: v for k, v in batch.arrays.items()}
+    return dataclasses.replace(batch, arrays=arrays, _chunker=lambda n: (
+        {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
+
+
+def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
+    """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
+    step = plan.chunk_size(opts.parallel_iterations)
+    progress = Progress(batch.size)
+    for out in run(plan, batch.chunks(step), pfor=opts.pfor):
+        bad = ~np.isfinite(out)
+        count = int(np.count_nonzero(bad))
+        if count and report.first_nonfinite is None:
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            report.first_nonfinite = (first[0] + report.examples,) + first[1:]
+        report.nonfinite += count
+        report.examples += out.shape[0]
+        report.values += out.size
+        if count and opts.strict:
+            raise NonFiniteError(f"non-finite derivative at index {report.first_nonfinite}",
+                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+        progress.update(report.examples)
+        yield out
+    progress.done()
+
+
+def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
+    """A None result still reads (and so validates) every example, to count them and catch bad data."""
+    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+        report.examples += next(iter(chunk.values())).shape[0]
+
+
+class Progress:
+    """``examples done / total`` on stderr, redrawn at most twice a second, only when stderr is a terminal."""
+
+    def __init__(self, total: Optional[int]) -> None:
+        self.total, self.start, self.last = total, time.monotonic(), 0.0
+        self.active = sys.stderr.isatty()
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.active or now - self.start < 1.0 or now - self.last < 0.5:
+            return
+        self.last, self.shown = now, True
+        total = f"/{self.total}" if self.total else ""
+        sys.stderr.write(f"\rjaccli: {done}{total} examples")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
