@@ -15,6 +15,7 @@ scatter *adds*, which is exactly the chain rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import comb
 from itertools import combinations_with_replacement, permutations
 from typing import Optional
 
@@ -26,6 +27,7 @@ from .field import Piece, Slot, slot_symbol
 from .kernel import Kernel, compile_kernel
 from .tape import Source, Tape
 
+MAX_DERIVATIVE_WORK = 3_000_000  # summed tree sizes of all derivatives built: bounds SymPy time and memory
 MAX_PARTIALS = 50_000  # distinct symbolic partials per expression; beyond it SymPy time would explode
 
 
@@ -75,9 +77,68 @@ def _watched_slots(piece: Piece, source: Source) -> list[int]:
     return [j for j, s in enumerate(piece.slots) if s.leaf == source.leaf and bool((source.smap[s.index] >= 0).any())]
 
 
+def _has(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> bool:
+    """``s in e.free_symbols``, memoised: SymPy recomputes free symbols of function applications on every call."""
+    key = ("free", e)
+    if key not in memo:
+        memo[key] = e.free_symbols
+    return s in memo[key]
+
+
+def differentiate(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
+    """d e / d s over the closed set of nodes the tape builds, memoised across all partials of a plan.
+
+    SymPy's ``diff`` goes through ``Derivative.__new__`` (tree walks and assumption queries at every node); over
+    a 200-argument ``norm`` that is O(n) per step. Here each node type has its rule, like an interpreter's
+    ``match`` over ops, and sub-derivatives are shared: the second derivatives reuse the first ones.
+    """
+    key = (e, s)
+    if key in memo:
+        return memo[key]
+    if not _has(e, s, memo):
+        out = sympy.S.Zero
+    elif e == s:
+        out = sympy.S.One
+    elif e.is_Add:
+        out = sympy.Add(*[differentiate(a, s, memo) for a in e.args])
+    elif e.is_Mul:
+        args = e.args
+        out = sympy.Add(*[sympy.Mul(*(args[:i] + (differentiate(a, s, memo),) + args[i + 1:]))
+                          for i, a in enumerate(args) if _has(a, s, memo)])
+    elif e.is_Pow and not _has(e.exp, s, memo):
+        out = e.exp * sympy.Pow(e.base, e.exp - 1) * differentiate(e.base, s, memo)
+    elif isinstance(e, sympy.exp):
+        out = e * differentiate(e.args[0], s, memo)
+    elif isinstance(e, sympy.log) and len(e.args) == 1:
+        out = differentiate(e.args[0], s, memo) / e.args[0]
+    elif getattr(type(e), "jaccli_row", None) is not None:
+        partials = type(e).jaccli_row.derivative(*e.args)
+        out = sympy.Add(*[differentiate(a, s, memo) * sympy.sympify(partials[i])
+                          for i, a in enumerate(e.args) if _has(a, s, memo)])
+    else:  # anything else SymPy produced on its own (e.g. x**y): its general rule
+        out = sympy.diff(e, s)
+    memo["work"] = memo.get("work", 0) + _size(out, memo)
+    if memo["work"] > MAX_DERIVATIVE_WORK or len(memo) > MAX_DERIVATIVE_WORK:
+        # Faa di Bruno: the k-th derivative of a deep composition grows like depth**k terms. Refuse early,
+        # while the pieces are still small, instead of spending minutes in SymPy's canonical ordering.
+        raise UsageError(f"the symbolic derivative grows past {MAX_DERIVATIVE_WORK} terms",
+                         hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
+    memo[key] = out
+    return out
+
+
+def _size(e: sympy.Expr, memo: dict) -> int:
+    """Tree size of ``e`` (what SymPy's canonical ordering and our kernel emission pay for), memoised per node."""
+    key = ("size", e)
+    if key not in memo:
+        memo[key] = 1 + sum(_size(a, memo) for a in e.args)
+    return memo[key]
+
+
 def _partials(expr: sympy.Expr, watched: list[int], order: int) -> list[tuple[tuple[int, ...], sympy.Expr]]:
     """Non-zero k-th partials by multiset of slots, each built from its (k-1)-th parent: d(ab) = d(d(a)/db)."""
     level: dict[tuple[int, ...], sympy.Expr] = {(): expr}
+    memo: dict = {}
     for _ in range(order):
         nxt: dict[tuple[int, ...], sympy.Expr] = {}
         for multiset, e in level.items():
@@ -85,7 +146,7 @@ def _partials(expr: sympy.Expr, watched: list[int], order: int) -> list[tuple[tu
             for j in watched:
                 if j < start:
                     continue
-                d = sympy.diff(e, slot_symbol(j))
+                d = differentiate(e, slot_symbol(j), memo)
                 if d != 0:
                     nxt[multiset + (j,)] = d
         level = nxt
@@ -93,12 +154,15 @@ def _partials(expr: sympy.Expr, watched: list[int], order: int) -> list[tuple[tu
 
 
 def _count(m: int, k: int) -> int:
-    from math import comb
-    return comb(m + k - 1, k)
+    """Multisets of size k from m slots: the distinct k-th partials of an m-slot template."""
+    return comb(m + k - 1, k) if m else int(k == 0)
 
 
 def derive(tape: Tape, order: int) -> Derivative:
-    """Plan the order-``order`` batch Jacobian of ``tape.target`` w.r.t. ``tape.source``: shape ``(*T, *S^k)``."""
+    """Plan the order-``order`` batch Jacobian of ``tape.target`` w.r.t. ``tape.source``: shape ``(*T, *S^k)``.
+
+    Order 0 plans the target's value itself (shape ``T``): ``--verify`` differentiates it numerically.
+    """
     target, source = tape.target, tape.source
     n = source.size
     budget = sum(_count(len(_watched_slots(p, source)), order) for p in target.pieces)
@@ -106,10 +170,10 @@ def derive(tape: Tape, order: int) -> Derivative:
         raise UsageError(f"order {order} needs up to {budget} distinct symbolic partials (the limit is {MAX_PARTIALS})",
                          hint="lower --order, or reduce over fewer elements inside nonlinear functions")
     result = Derivative(target.shape, source, order, bool(target.connected.any()), [])
-    written = np.zeros(int(np.prod(target.shape, dtype=np.int64)) * n**order, bool)
+    written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
-        found = _partials(piece.expr, watched, order) if watched else []
+        found = _partials(piece.expr, watched, order) if watched or order == 0 else []
         if not found:
             continue
         multisets = [m for m, _ in found]
@@ -128,9 +192,10 @@ def derive(tape: Tape, order: int) -> Derivative:
                     flat = flat[lanes]
                 if len(flat) == 0:
                     continue
-                unique = len(np.unique(flat)) == len(flat)
-                mode = "add_at" if not unique else "add" if written[flat].any() else "assign"
-                written[flat] = True
+                values = flat.tolist()
+                unique = len(set(values)) == len(values)
+                mode = "add_at" if not unique else "assign" if written.isdisjoint(values) else "add"
+                written.update(values)
                 placements.append(Placement(part, lanes, flat, mode))
         kernel = compile_kernel(symbols, exprs)
         result.programs.append(PieceProgram(piece.slots, kernel, exprs, multisets, placements, piece, len(piece.pos)))

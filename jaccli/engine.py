@@ -25,6 +25,7 @@ class Plan:
     tape: Tape
     derivative: Derivative
     dtype: np.dtype
+    scope: Scope
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -65,12 +66,15 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
 
 
 def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
-    """Parse, build the tape and derive: everything that does not depend on the data values."""
-    if order < 1:
+    """Parse, build the tape and derive: everything that does not depend on the data values.
+
+    ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
+    """
+    if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype))
+    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
 
 
 def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ class Row:
     derivative: Callable[..., tuple]  # args -> one partial derivative per argument
     convention: str  # the derivative, as the README states it
     internal: bool = False
+    display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -49,6 +50,11 @@ def _sigmoid(x):
     return np.where(np.asarray(x) >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _dsigmoid(x):
+    e = np.exp(-np.abs(x))  # sigmoid(x)*sigmoid(-x) = e/(1+e)**2 for either sign of x, never overflowing
+    return e / ((1 + e) * (1 + e))
+
+
 def _vectorize_libm(fn: Callable[[float], float]) -> Callable:
     """A C-library scalar function (math.erf) over arrays, keeping float32 as float32."""
     ufunc = np.frompyfunc(fn, 1, 1)
@@ -56,7 +62,7 @@ def _vectorize_libm(fn: Callable[[float], float]) -> Callable:
     def apply(x):
         x = np.asarray(x)
         dtype = x.dtype if x.dtype.kind == "f" else np.float64
-        return ufunc(x).astype(dtype)
+        return np.asarray(ufunc(x)).astype(dtype)  # frompyfunc gives a bare float for 0-d input
 
     return apply
 
@@ -87,6 +93,18 @@ def _recippos(x):
 
 LN2, LN10 = sympy.log(2), sympy.log(10)
 
+
+class _Each:
+    """Partials of a symmetric n-ary function, built on demand: ``rule(v[i], f(*v))`` for argument i.
+
+    A tuple of all n partials would cost O(n) SymPy constructions per derivative step."""
+
+    def __init__(self, args: tuple, rule: Callable, name: str) -> None:
+        self.args, self.rule, self.name = args, rule, name
+
+    def __getitem__(self, i: int) -> sympy.Expr:
+        return self.rule(self.args[i], getattr(F, self.name)(*self.args))
+
 ROWS: list[Row] = [
     # --- powers, roots, exponentials, logarithms
     Row("sqrt", 1, np.sqrt, lambda x: (half / F.sqrt(x),), "1/(2*sqrt(x)); sqrt'(0) = inf"),
@@ -103,15 +121,15 @@ ROWS: list[Row] = [
     Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
     Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
     Row("tan", 1, np.tan, lambda x: (1 / F.cos(x) ** 2,), "1/cos(x)**2"),
-    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt((1 - x) * (1 + x)),), "1/sqrt(1-x**2)"),
-    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt((1 - x) * (1 + x)),), "-1/sqrt(1-x**2)"),
+    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(F.omx2(x)),), "1/sqrt(1-x**2)"),
+    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(F.omx2(x)),), "-1/sqrt(1-x**2)"),
     Row("atan", 1, np.arctan, lambda x: (1 / (1 + x**2),), "1/(1+x**2)"),
     Row("sinh", 1, np.sinh, lambda x: (F.cosh(x),), "cosh(x)"),
     Row("cosh", 1, np.cosh, lambda x: (F.sinh(x),), "sinh(x)"),
     Row("tanh", 1, np.tanh, lambda x: (F.sech(x) ** 2,), "sech(x)**2 (stays accurate where 1-tanh**2 rounds to 0)"),
     Row("asinh", 1, np.arcsinh, lambda x: (1 / F.hypot(x, 1),), "1/hypot(x, 1)"),
     Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
-    Row("atanh", 1, np.arctanh, lambda x: (1 / ((1 - x) * (1 + x)),), "1/((1-x)*(1+x))"),
+    Row("atanh", 1, np.arctanh, lambda x: (1 / F.omx2(x),), "1/(1-x**2)"),
     Row("atan2", 2, np.arctan2, lambda y, x: (x / F.hypot(y, x) ** 2, -y / F.hypot(y, x) ** 2),
         "d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
     Row("hypot", 2, np.hypot, lambda a, b: (a / F.hypot(a, b), b / F.hypot(a, b)), "a/hypot(a,b), b/hypot(a,b)"),
@@ -120,7 +138,7 @@ ROWS: list[Row] = [
         "2/sqrt(pi)*exp(-x**2)"),
     Row("erfc", 1, _vectorize_libm(math.erfc), lambda x: (-2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
         "-2/sqrt(pi)*exp(-x**2)"),
-    Row("sigmoid", 1, _sigmoid, lambda x: (F.sigmoid(x) * F.sigmoid(-x),),
+    Row("sigmoid", 1, _sigmoid, lambda x: (F.dsigmoid(x),),
         "sigmoid(x)*sigmoid(-x) (exact 0 limits at |x| = 1000)"),
     Row("softplus", 1, lambda x: np.logaddexp(0, x), lambda x: (F.sigmoid(x),), "sigmoid(x)"),
     # --- kinks: TensorFlow's conventions
@@ -134,11 +152,16 @@ ROWS: list[Row] = [
     Row("minimum", 2, np.minimum, lambda a, b: (F.le(a, b), 1 - F.le(a, b)),
         "to a where a <= b, else to b (a tie goes to a)"),
     # --- n-ary helpers behind the reductions norm(v) and logsumexp(v)
-    Row("norm", None, _norm, lambda *v: tuple(a / F.norm(*v) for a in v), "x/norm(x); nan at x = 0", True),
-    Row("logsumexp", None, _logsumexp, lambda *v: tuple(F.exp(a - F.logsumexp(*v)) for a in v),
+    Row("norm", None, _norm, lambda *v: _Each(v, lambda a, whole: a / whole, "norm"), "x/norm(x); nan at x = 0", True),
+    Row("logsumexp", None, _logsumexp, lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp"),
         "softmax(x) = exp(x - logsumexp(x))", True),
     # --- internal helpers that derivative rules use
     Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
+    # 1 - x**2 as one unit, so its derivative is -2x exactly: (1/(1-x) + 1/(1+x)) would cancel near 0.
+    Row("omx2", 1, lambda x: (1 - x) * (1 + x), lambda x: (-2 * x,), "-2x", True, lambda x: 1 - x**2),
+    # sigmoid' as one unit with derivative -tanh(x/2)*sigmoid': sigmoid(-x) - sigmoid(x) would cancel near 0.
+    Row("dsigmoid", 1, lambda x: _dsigmoid(x), lambda x: (-F.tanh(x / 2) * F.dsigmoid(x),),
+        "-tanh(x/2)*dsigmoid(x)", True, lambda x: F.sigmoid(x) * F.sigmoid(-x)),
     Row("step", 1, lambda x: _indicator(np.asarray(x) > 0, x), lambda x: (0,), "0", True),
     Row("ge", 2, lambda a, b: _indicator(np.greater_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("le", 2, lambda a, b: _indicator(np.less_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
@@ -183,5 +206,14 @@ def _make_class(row: Row) -> type:
 
 
 SYMPY: dict[str, type] = {row.name: _make_class(row) for row in ROWS}
+
+
+def for_display(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with the internal helpers that have a plain spelling (``omx2(x)`` -> ``1 - x**2``) spelled out."""
+    def is_helper(e: sympy.Expr) -> bool:
+        row = getattr(type(e), "jaccli_row", None)
+        return row is not None and row.display is not None
+
+    return expr.replace(is_helper, lambda e: type(e).jaccli_row.display(*e.args))
 for _name, _cls in SYMPY.items():
     setattr(F, _name, _cls)

@@ -1,7 +1,8 @@
 """SymPy expressions -> a NumPy kernel: a straight-line program evaluated over whole arrays.
 
-``compile_kernel(inputs, outputs)`` hoists common subexpressions (``sympy.cse``: Jacobians and Hessians repeat a
-lot), then flattens every expression into ``Instr`` steps that call NumPy. The kernel is *interpreted*, not
+``compile_kernel(inputs, outputs)`` flattens every expression into ``Instr`` steps that call NumPy, emitting each
+distinct subexpression once (hash-consing: SymPy expressions are hashable, so the 20 000 partials of a Hessian
+share every subtree they have in common; ``sympy.cse`` finds a little more but costs seconds on such sets). The kernel is *interpreted*, not
 generated as source and ``exec``'d: nothing is ever compiled from text, and the per-step overhead (microseconds)
 vanishes next to array work over a batch.
 
@@ -76,10 +77,7 @@ class Kernel:
         self.program: list[Instr] = []
         self._regs: dict[sympy.Expr, Ref] = {s: i for i, s in enumerate(inputs)}
         self._n = len(inputs)
-        replacements, reduced = sympy.cse(list(outputs), symbols=sympy.numbered_symbols("_t"), order="none")
-        for sym, expr in replacements:
-            self._regs[sym] = self._emit(expr)
-        self.outputs: list[Ref] = [self._emit(e) for e in reduced]
+        self.outputs: list[Ref] = [self._emit(e) for e in outputs]
 
     # --- compilation -------------------------------------------------------------------------------------
     def _new(self, name: str, fn: Callable, *args: Ref) -> int:

@@ -92,7 +92,7 @@ def _from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
 def _single(array: np.ndarray, header: NpyHeader, label: str, single_name: str,
             allow_nonfinite: bool) -> Batch:
     if not header.shape:
-        raise InputError(f"the array is 0-d (a single number) but needs a batch axis", where=label,
+        raise InputError("the array is 0-d (a single number) but needs a batch axis", where=label,
                          hint="save an array whose first axis is the batch (shape (B, ...))")
     if header.shape[0] == 0:
         raise InputError(f"empty input: the array has shape {header.shape} (no examples)", where=label)
