@@ -1,13 +1,14 @@
 """The ``jaccli`` command line (click). Library errors become one ``Error: ...`` message here, in one place."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Optional
 
 import click
 
 from . import __version__
-from .errors import JaccliError
+from .errors import CheckFailed, JaccliError
 
 INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
 OUTPUT_FORMATS = ["text", "json", "csv", "npy"]
@@ -80,7 +81,16 @@ def cli() -> None:
 @click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
-def batch_jacobian_command(output: Optional[str], **kwargs: Any) -> None:
+@click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
+@click.option("--rtol", type=float, help="Relative tolerance for --expect [float64: 1e-12, float32: 1e-5].")
+@click.option("--atol", type=float, help="Absolute tolerance for --expect [float64: 1e-12, float32: 1e-6].")
+@click.option("--verify", is_flag=True, help="Cross-check against finite differences; exit 1 if it disagrees.")
+@click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
+              help="Rows --verify samples (seeded).")
+@click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
+                           atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
+                           **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
@@ -98,15 +108,27 @@ def batch_jacobian_command(output: Optional[str], **kwargs: Any) -> None:
     \b
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
+    
+    With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from .outputs import make_writer, write_none
-    from .run import Options, Report, consume, open_input, results
+    from .run import Checks, Options, Report, consume, open_input, results
     from .sink import open_sink
 
     opts = Options(**kwargs)
     stdin = click.get_binary_stream("stdin") if opts.input == "-" else None
-    with open_sink(output) as sink:
+    checks = Checks(expect, rtol, atol, verify_rows if verify else None)
+    # A check reports on stderr; the result itself then goes only where -o says.
+    discard = open(os.devnull, "wb") if checks.active and output is None else None
+    with open_sink(output, stdout=discard) as sink:
         batch, plan = open_input(opts, stdin=stdin)
+        if show_layout:
+            from .symbolic import render_layout
+
+            click.echo(render_layout(plan), err=True)
+        if checks.active:
+            batch = checks.remember(batch)
         report = Report()
         if not plan.connected and opts.unconnected == "none":
             if opts.fmt in ("csv", "npy"):
@@ -119,13 +141,22 @@ def batch_jacobian_command(output: Optional[str], **kwargs: Any) -> None:
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)
+                checks.collect(chunk)
             writer.finish()
+        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
     if report.nonfinite:
         click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
                    f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)
+    if verdict:
+        click.echo(verdict.text, err=True)
+        if not verdict.ok:
+            raise CheckFailed(verdict.failure, hint=verdict.hint)
 
 
 def main() -> None:
     """Console-script entry point (``jaccli``) and ``python -m jaccli``."""
     cli.main(prog_name="jaccli")
+
+
+from . import cli_tools  # noqa: E402,F401  - registers compare, symbolic, functions on the group

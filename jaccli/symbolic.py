@@ -356,7 +356,7 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     d = plan.derivative
     if not d.connected:
         return f"None (the target does not reference {d.source.name})"
-    namer = _Namer(plan, scope if scope is not None else getattr(plan, "scope", None))
+    namer = _Namer(plan, scope if scope is not None else plan.scope)
     lines = _lines(_merge(_blocks(plan), d.source.size), namer)
     out: list[str] = []
     for at, line in enumerate(lines):
@@ -372,7 +372,7 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
 def render_layout(plan: Plan) -> str:
     """One line per axis of the full result ``(B, *T, *S^k)``: its ``plan.layout()`` name, size and meaning."""
     d, names = plan.derivative, plan.layout()
-    source, y = d.source, _Namer(plan, getattr(plan, "scope", None)).y
+    source, y = d.source, _Namer(plan, plan.scope).y
 
     def ranges(shape: tuple[int, ...], axis: int) -> str:
         return ",".join(f"0..{n - 1}" if a == axis else ":" for a, n in enumerate(shape))
@@ -405,7 +405,4 @@ def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: in
         scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt)
     else:
         scope = make_scope({wrt: tuple(shape or ())}, defines=defines, wrt=wrt)
-    plan = plan_jacobian(expression, scope, order, np.dtype(np.float64))
-    if not hasattr(plan, "scope"):
-        plan.scope = scope  # type: ignore[attr-defined]  # until engine.Plan carries its scope itself
-    return plan
+    return plan_jacobian(expression, scope, order, np.dtype(np.float64))

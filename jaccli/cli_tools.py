@@ -1,0 +1,103 @@
+"""The other commands of the ``jaccli`` group: ``compare``, ``symbolic``, ``functions``."""
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from .cli import INPUT_FORMATS, OUTPUT_FORMATS, cli
+from .errors import CheckFailed
+
+
+@cli.command("compare")
+@click.argument("expected", metavar="GOLDEN")
+@click.argument("actual", metavar="RESULT")
+@click.option("--rtol", type=float, help="Relative tolerance [float64: 1e-12, float32: 1e-5].")
+@click.option("--atol", type=float, help="Absolute tolerance [float64: 1e-12, float32: 1e-6].")
+@click.option("--format-a", "fmt_a", type=click.Choice(["auto", "text", *OUTPUT_FORMATS[1:]]), default="auto",
+              show_default=True, help="Format of GOLDEN (auto: by extension, then by content).")
+@click.option("--format-b", "fmt_b", type=click.Choice(["auto", "text", *OUTPUT_FORMATS[1:]]), default="auto",
+              show_default=True, help="Format of RESULT.")
+def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Optional[float], fmt_a: str,
+                    fmt_b: str) -> None:
+    """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
+
+    A value matches when |actual - golden| <= atol + rtol*|golden|; nan matches only nan, inf only the same inf.
+    Shapes and (where both files record it) dtypes must agree.
+
+    \b
+    Example:
+      $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
+      match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
+    """
+    from .compare import compare
+    from .golden import read_result
+
+    result = compare(read_result(expected, fmt_a), read_result(actual, fmt_b), rtol=rtol, atol=atol)
+    click.echo(result.report(), err=True)
+    if not result.ok:
+        raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
+
+
+@cli.command("symbolic")
+@click.argument("expression")
+@click.argument("input", required=False, metavar="[INPUT]")
+@click.option("--shape", help="Source event shape, like 2 or 2,3 (instead of an INPUT file).")
+@click.option("--columns", help="Source columns, like r,theta (a CSV header, instead of an INPUT file).")
+@click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
+@click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
+@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
+@click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True)
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
+@click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
+              help="Print at most N entries.")
+@click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
+def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
+                     order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
+                     max_lines: int, show_tape: bool) -> None:
+    """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
+
+    The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
+
+    \b
+    Example:
+      $ jaccli symbolic 'x*x*x' --shape 2
+      d y[i] / d x[i] = 3*x[i]**2    for i in 0..1
+      $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
+    """
+    from .run import Options, open_input, parse_defines
+    from .symbolic import parse_shape, plan_from_shape, render_symbolic
+
+    if input is not None and (shape or columns):
+        raise click.UsageError("give either INPUT or --shape/--columns")
+    if input is not None:
+        opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
+                       dtype="float64")
+        _, plan = open_input(opts, stdin=click.get_binary_stream("stdin") if input == "-" else None)
+    else:
+        plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
+                               columns=columns.split(",") if columns else None,
+                               defines=parse_defines(defines, allow_nonfinite=False))
+    if show_tape:
+        click.echo(str(plan.tape))
+    click.echo(render_symbolic(plan, form, max_lines=max_lines))
+
+
+@cli.command("functions")
+def functions_command() -> None:
+    """List the expression language's functions with their derivative conventions.
+
+    \b
+    Example:
+      $ jaccli functions
+    """
+    from .functions import ELEMENTWISE, REDUCTIONS
+
+    width = max(len(n) for n in ELEMENTWISE) + 2
+    for name, row in ELEMENTWISE.items():
+        args = "x" if row.nargs == 1 else "a, b"
+        click.echo(f"{name + '(' + args + ')':<{width + 6}} d/dx: {row.convention}")
+    click.echo("reductions over all event axes: " + ", ".join(f"{r}(v)" for r in REDUCTIONS if r != "dot")
+               + ", dot(a, b)")
+    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1]; "
+               "stacking [a, b]")
