@@ -131,7 +131,7 @@ ROWS: list[Row] = [
     Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
     Row("atanh", 1, np.arctanh, lambda x: (1 / F.omx2(x),), "1/(1-x**2)"),
     Row("atan2", 2, np.arctan2, lambda y, x: (x / F.hypot(y, x) ** 2, -y / F.hypot(y, x) ** 2),
-        "d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
+        "atan2(y, x): d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
     Row("hypot", 2, np.hypot, lambda a, b: (a / F.hypot(a, b), b / F.hypot(a, b)), "a/hypot(a,b), b/hypot(a,b)"),
     # --- special functions
     Row("erf", 1, _vectorize_libm(math.erf), lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
@@ -139,7 +139,7 @@ ROWS: list[Row] = [
     Row("erfc", 1, _vectorize_libm(math.erfc), lambda x: (-2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
         "-2/sqrt(pi)*exp(-x**2)"),
     Row("sigmoid", 1, _sigmoid, lambda x: (F.dsigmoid(x),),
-        "sigmoid(x)*sigmoid(-x) (exact 0 limits at |x| = 1000)"),
+        "sigmoid(x)*sigmoid(-x); exact 0 limits at x = ±1000"),
     Row("softplus", 1, lambda x: np.logaddexp(0, x), lambda x: (F.sigmoid(x),), "sigmoid(x)"),
     # --- kinks: TensorFlow's conventions
     Row("abs", 1, np.abs, lambda x: (F.sign(x),), "sign(x); abs'(0) = 0"),
