@@ -41,7 +41,7 @@ import numpy as np
 
 import jaccli
 import sympy
-from jaccli.engine import make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.engine import _gather, make_scope, plan_jacobian, resolve_dtype, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -201,6 +201,73 @@ def api_pieces(expression: str, x: np.ndarray, order: int):
     return plan, plan_cold, evaluate, step
 
 
+STAGES = ("zeros", "gather", "kernel", "scatter", "concat")
+
+
+def eval_breakdown(plan, x: np.ndarray, step: int, expected: np.ndarray, repeats: int,
+                   preallocate: bool = False) -> dict[str, float]:
+    """Seconds per stage of the API's evaluation (median over repeats), by an instrumented copy of
+    ``engine.evaluate``: output ``np.zeros``, slot gathers, kernel (the NumPy program), scatter into the output,
+    and the final ``np.concatenate`` of the chunks. Checked bit-for-bit against the real result.
+
+    ``np.zeros`` is lazy (calloc): the page faults of a fresh output are paid by the first write, i.e. in
+    ``scatter``. ``preallocate=True`` is a what-if: one ``np.zeros`` of the whole result, each chunk scattered
+    into its slice, no ``concatenate`` (the same values, bit for bit)."""
+    d = plan.derivative
+    samples: dict[str, list[float]] = {s: [] for s in STAGES}
+    for _ in range(repeats + 1):
+        spent = dict.fromkeys(STAGES, 0.0)
+        parts = []
+        if preallocate:
+            t0 = time.perf_counter()
+            whole = np.zeros((x.shape[0], d.size), plan.dtype)
+            spent["zeros"] += time.perf_counter() - t0
+        for i in range(0, x.shape[0], step):
+            chunk = np.asarray(x[i:i + step], dtype=plan.dtype)
+            b = chunk.shape[0]
+            t0 = time.perf_counter()
+            out = whole[i:i + b] if preallocate else np.zeros((b, d.size), plan.dtype)
+            t1 = time.perf_counter()
+            flat = np.ascontiguousarray(chunk).reshape(b, -1)
+            spent["zeros"] += t1 - t0
+            for prog in d.programs:
+                t0 = time.perf_counter()
+                inputs = [_gather(flat, s.index) for s in prog.slots]
+                t1 = time.perf_counter()
+                values = prog.kernel(inputs)
+                t2 = time.perf_counter()
+                for pl in prog.placements:
+                    value = np.broadcast_to(np.asarray(values[pl.part], dtype=plan.dtype), (b, prog.lanes))
+                    if pl.lanes is not None:
+                        value = value[:, pl.lanes]
+                    if pl.mode == "assign":
+                        out[:, pl.flat] = value
+                    elif pl.mode == "add":
+                        out[:, pl.flat] += value
+                    else:
+                        np.add.at(out, (slice(None), pl.flat), value)
+                t3 = time.perf_counter()
+                spent["gather"] += t1 - t0
+                spent["kernel"] += t2 - t1
+                spent["scatter"] += t3 - t2
+                del inputs, values
+            parts.append(out.reshape((b,) + d.shape))
+        t0 = time.perf_counter()
+        if preallocate:
+            result = whole.reshape((x.shape[0],) + d.shape)
+        else:
+            result = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        spent["concat"] += time.perf_counter() - t0
+        if not np.array_equal(result, expected):
+            raise AssertionError("instrumented evaluation differs from engine.evaluate: update eval_breakdown")
+        del parts, result
+        if preallocate:
+            del whole
+        for s in STAGES:
+            samples[s].append(spent[s])
+    return {s: statistics.median(v[1:]) for s, v in samples.items()}  # the first pass is a warm-up
+
+
 def rel_diffs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(normwise, elementwise) relative difference of ``a`` from reference ``b``.
 
@@ -260,6 +327,10 @@ class Row:
     jax: Optional[float] = None
     jax_compile: Optional[float] = None
     jax_rel: Optional[tuple[float, float]] = None
+    stages: Optional[dict] = None
+    prealloc: Optional[dict] = None
+    instructions: int = 0
+    placements: int = 0
 
 
 def bench_api(repeats: int, jax, jnp, rng: np.random.Generator) -> list[Row]:
@@ -283,6 +354,11 @@ def bench_api(repeats: int, jax, jnp, rng: np.random.Generator) -> list[Row]:
                       evaluate=median_time(evaluate, repeats),
                       floor=median_time(lambda: w.floor(x, k), repeats),
                       floor_ok=floor_ok, floor_diff=floor_diff)
+            p = plan()
+            row.stages = eval_breakdown(p, x, step, result, repeats)
+            row.prealloc = eval_breakdown(p, x, step, result, repeats, preallocate=True)
+            row.instructions = sum(len(prog.kernel.program) for prog in p.derivative.programs)
+            row.placements = sum(len(prog.placements) for prog in p.derivative.programs)
             if jax is not None:
                 fn = jax_batch_jacobian(jax, w.jax_f(jnp), k)
                 xj = jnp.asarray(x)
@@ -379,6 +455,21 @@ def print_api_table(rows: list[Row], with_jax: bool) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
+def print_breakdown_table(rows: list[Row]) -> None:
+    head = ["workload", "k", "chunk (examples) × n", "kernel instrs", "placements", "jaccli (ms)", "plan",
+            "input checks + other", *STAGES, "Σ eval stages", "what-if: preallocated result"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for r in rows:
+        s = r.stages
+        other = r.jaccli - r.plan - sum(s.values())
+        nchunks = -(-r.shape[0] // r.chunk)
+        cells = [f"`{r.label}`", str(r.order), f"{r.chunk} × {nchunks}", str(r.instructions), str(r.placements),
+                 ms(r.jaccli), ms(r.plan), ms(max(other, 0.0)), *(ms(s[k]) for k in STAGES),
+                 ms(sum(s.values())), ms(sum(r.prealloc.values()))]
+        print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under a minute)")
@@ -403,6 +494,8 @@ def main() -> None:
     rows = bench_api(repeats, jax, jnp, np.random.default_rng(0))
     print("## Python API (`jaccli.batch_jacobian`)\n")
     print_api_table(rows, jax is not None)
+    print("\n### Where jaccli's time goes (ms; instrumented copy of `engine.evaluate`, same chunks as the API)\n")
+    print_breakdown_table(rows)
     bad = [r for r in rows if not r.floor_ok]
     if bad:
         print("\n**WARNING**: the NumPy floor disagrees with jaccli for: "

@@ -6,7 +6,7 @@ from typing import Mapping, Optional, Union
 import numpy as np
 import sympy
 
-from .engine import make_scope, plan_jacobian, resolve_dtype, run
+from .engine import evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from .errors import InputError, UsageError
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -74,8 +74,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     if not plan.connected and unconnected == "none":
         return None
     step = plan.chunk_size(parallel_iterations)
-    chunks = ({k: a[i:i + step] for k, a in arrays.items()} for i in range(0, batch, step))
-    parts = list(run(plan, chunks, pfor=pfor))
-    if not parts:
-        return np.zeros((0,) + plan.example_shape, plan.dtype)
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    result = np.zeros((batch,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
+    for i in range(0, batch, step):
+        evaluate_chunk(plan, {k: a[i:i + step] for k, a in arrays.items()}, pfor=pfor, out=result[i:i + step])
+    return result

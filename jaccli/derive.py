@@ -14,6 +14,7 @@ scatter *adds*, which is exactly the chain rule.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from math import comb
 from itertools import combinations_with_replacement, permutations
@@ -27,7 +28,8 @@ from .field import Piece, Slot, slot_symbol
 from .kernel import Kernel, compile_kernel
 from .tape import Source, Tape
 
-MAX_DERIVATIVE_WORK = 3_000_000  # summed tree sizes of all derivatives built: bounds SymPy time and memory
+MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
+MAX_SYMBOLIC_SECONDS = 10.0  # a backstop: deep compositions make SymPy's canonical ordering slow per term
 MAX_PARTIALS = 50_000  # distinct symbolic partials per expression; beyond it SymPy time would explode
 
 
@@ -117,28 +119,41 @@ def differentiate(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
                           for i, a in enumerate(e.args) if _has(a, s, memo)])
     else:  # anything else SymPy produced on its own (e.g. x**y): its general rule
         out = sympy.diff(e, s)
-    memo["work"] = memo.get("work", 0) + _size(out, memo)
-    if memo["work"] > MAX_DERIVATIVE_WORK or len(memo) > MAX_DERIVATIVE_WORK:
+    if _account(out, memo) > MAX_DERIVATIVE_WORK or time.monotonic() > memo["deadline"]:
         # Faa di Bruno: the k-th derivative of a deep composition grows like depth**k terms. Refuse early,
         # while the pieces are still small, instead of spending minutes in SymPy's canonical ordering.
-        raise UsageError(f"the symbolic derivative grows past {MAX_DERIVATIVE_WORK} terms",
+        raise UsageError(f"the symbolic derivative is too large (over {MAX_DERIVATIVE_WORK} terms or "
+                         f"{MAX_SYMBOLIC_SECONDS:g} s of symbolic work)",
                          hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     memo[key] = out
     return out
 
 
-def _size(e: sympy.Expr, memo: dict) -> int:
-    """Tree size of ``e`` (what SymPy's canonical ordering and our kernel emission pay for), memoised per node."""
-    key = ("size", e)
-    if key not in memo:
-        memo[key] = 1 + sum(_size(a, memo) for a in e.args)
-    return memo[key]
+def _account(e: sympy.Expr, memo: dict) -> int:
+    """Add the arguments of the nodes of ``e`` not seen before to the plan's work count, and return the count.
+
+    Shared subtrees count once (a 200-argument ``logsumexp`` in 20 000 partials is one node), while the
+    products of a deep composition's higher derivatives count every factor: that is what SymPy pays for.
+    """
+    seen = memo.setdefault("seen", set())
+    work = memo.get("work", 0)
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        work += 1 + len(node.args)
+        stack.extend(node.args)
+    memo["work"] = work
+    return work
 
 
-def _partials(expr: sympy.Expr, watched: list[int], order: int) -> list[tuple[tuple[int, ...], sympy.Expr]]:
+def _partials(expr: sympy.Expr, watched: list[int], order: int,
+              deadline: float) -> list[tuple[tuple[int, ...], sympy.Expr]]:
     """Non-zero k-th partials by multiset of slots, each built from its (k-1)-th parent: d(ab) = d(d(a)/db)."""
     level: dict[tuple[int, ...], sympy.Expr] = {(): expr}
-    memo: dict = {}
+    memo: dict = {"deadline": deadline}
     for _ in range(order):
         nxt: dict[tuple[int, ...], sympy.Expr] = {}
         for multiset, e in level.items():
@@ -170,10 +185,11 @@ def derive(tape: Tape, order: int) -> Derivative:
         raise UsageError(f"order {order} needs up to {budget} distinct symbolic partials (the limit is {MAX_PARTIALS})",
                          hint="lower --order, or reduce over fewer elements inside nonlinear functions")
     result = Derivative(target.shape, source, order, bool(target.connected.any()), [])
+    deadline = time.monotonic() + MAX_SYMBOLIC_SECONDS  # for the whole plan, all pieces together
     written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
-        found = _partials(piece.expr, watched, order) if watched or order == 0 else []
+        found = _partials(piece.expr, watched, order, deadline) if watched or order == 0 else []
         if not found:
             continue
         multisets = [m for m, _ in found]

@@ -87,11 +87,40 @@ def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(flat[:, index])
 
 
-def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-    """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``."""
+def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
+    """``out[:, flat] (+)= value`` for ``out (b, n)``, ``value (b, L)``.
+
+    NumPy's 2-D fancy assignment is slow into a view of a big array (seconds for a few thousand values), so
+    few columns are written one strided column at a time and many through flat indices with ``np.put``.
+    """
+    if mode != "add_at" and len(flat) <= 16:
+        for j, f in enumerate(flat.tolist()):
+            if mode == "assign":
+                out[:, f] = value[:, j]
+            else:
+                out[:, f] += value[:, j]
+        return
+    b, n = out.shape
+    index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
+    whole = out.reshape(-1)
+    if mode == "assign":
+        np.put(whole, index, value)
+    elif mode == "add":
+        np.put(whole, index, np.take(whole, index) + value.reshape(-1))
+    else:  # repeated indices: accumulate in order, deterministically
+        np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
+
+
+def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+    """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
+
+    ``out``, if given, is a zero-filled C-contiguous ``(b, *T, *S^k)`` array to fill (the API's whole result, one
+    slice per chunk: no copy of a multi-gigabyte result at the end).
+    """
     d = plan.derivative
     b = next(iter(arrays.values())).shape[0]
-    out = np.zeros((b, d.size), plan.dtype)
+    result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
+    out = result.reshape(b, d.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
     for prog in d.programs:
         parts = prog.kernel([_gather(flats[s.leaf], s.index) for s in prog.slots])
@@ -99,27 +128,28 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
             value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
             if pl.lanes is not None:
                 value = value[:, pl.lanes]
-            if pl.mode == "assign":
-                out[:, pl.flat] = value
-            elif pl.mode == "add":
-                out[:, pl.flat] += value
-            else:
-                np.add.at(out, (slice(None), pl.flat), value)
-    return out.reshape((b,) + d.shape)
+            _scatter(out, pl.flat, value, pl.mode)
+    return result
+
+
+def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
+                   out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``evaluate`` after conversion to the plan's dtype; ``pfor=False`` loops one example at a time (TF's
+    ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
+    arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
+    if pfor:
+        return evaluate(plan, arrays, out)
+    b = next(iter(arrays.values())).shape[0]
+    result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
+    for i in range(b):
+        evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
+    return result
 
 
 def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True) -> Iterator[np.ndarray]:
-    """Results chunk by chunk. ``pfor=False`` evaluates one example at a time (TF's per-example loop)."""
+    """Results chunk by chunk, each ``(b, *T, *S^k)``."""
     for chunk in chunks:
-        arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
-        if pfor:
-            yield evaluate(plan, arrays)
-            continue
-        b = next(iter(arrays.values())).shape[0]
-        out = np.empty((b,) + plan.example_shape, plan.dtype)
-        for i in range(b):
-            out[i] = evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()})[0]
-        yield out
+        yield evaluate_chunk(plan, chunk, pfor=pfor)
 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
