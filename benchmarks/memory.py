@@ -164,6 +164,11 @@ print('{"rc": %s, "maxrss_kb": %d}' % (code or 0, hwm))
 
 
 def cli_command() -> list[str]:
+    """The ``jaccli`` console script installed next to this interpreter (not a pyenv shim, which adds ~50 ms of
+    bash per call), else the one on PATH, else ``python -m jaccli``."""
+    here = Path(sys.executable).parent / "jaccli"
+    if here.exists():
+        return [str(here)]
     exe = shutil.which("jaccli")
     return [exe] if exe else [sys.executable, "-m", "jaccli"]
 
