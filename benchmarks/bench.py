@@ -169,14 +169,25 @@ WORKLOADS = [
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls."""
+    return median_times({"fn": fn}, repeats, warmup)["fn"]
+
+
+def median_times(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median wall time (s) of each function, measured round-robin (one call of each per round), so that load
+    from other processes on the machine hits every candidate alike instead of skewing one of them."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - t0)
+            del result  # free a big result before the next candidate allocates its own
+    out = {name: statistics.median(t) for name, t in times.items()}
+    out.update({f"{name}:min": min(t) for name, t in times.items()})
+    return out
 
 
 def api_pieces(expression: str, x: np.ndarray, order: int):
@@ -327,6 +338,8 @@ class Row:
     jax: Optional[float] = None
     jax_compile: Optional[float] = None
     jax_rel: Optional[tuple[float, float]] = None
+    jaccli_min: float = 0.0
+    floor_min: float = 0.0
     stages: Optional[dict] = None
     prealloc: Optional[dict] = None
     instructions: int = 0
@@ -347,27 +360,30 @@ def bench_api(repeats: int, jax, jnp, rng: np.random.Generator) -> list[Row]:
             del floor
             plan, plan_cold, evaluate, step = api_pieces(w.expression, x, k)
             assert np.array_equal(evaluate(), result)
-            row = Row(w.label, k, w.shape, result.shape, step,
-                      jaccli=median_time(call, repeats, warmup=0),
-                      plan=median_time(plan, repeats),
-                      plan_cold=median_time(plan_cold, max(3, repeats // 2), warmup=0),
-                      evaluate=median_time(evaluate, repeats),
-                      floor=median_time(lambda: w.floor(x, k), repeats),
-                      floor_ok=floor_ok, floor_diff=floor_diff)
-            p = plan()
-            row.stages = eval_breakdown(p, x, step, result, repeats)
-            row.prealloc = eval_breakdown(p, x, step, result, repeats, preallocate=True)
-            row.instructions = sum(len(prog.kernel.program) for prog in p.derivative.programs)
-            row.placements = sum(len(prog.placements) for prog in p.derivative.programs)
+            fns = {"jaccli": call, "plan": plan, "evaluate": evaluate, "floor": lambda: w.floor(x, k)}
+            fn = xj = None
+            compile_time = None
             if jax is not None:
                 fn = jax_batch_jacobian(jax, w.jax_f(jnp), k)
                 xj = jnp.asarray(x)
                 t0 = time.perf_counter()
                 ref = fn(xj).block_until_ready()
-                row.jax_compile = time.perf_counter() - t0
-                row.jax = median_time(lambda: fn(xj).block_until_ready(), repeats)
-                row.jax_rel = rel_diffs(result, np.asarray(ref))
+                compile_time = time.perf_counter() - t0
+                jax_rel = rel_diffs(result, np.asarray(ref))
                 del ref
+                fns["jax"] = lambda: fn(xj).block_until_ready()
+            t = median_times(fns, repeats, warmup=1)
+            row = Row(w.label, k, w.shape, result.shape, step, jaccli=t["jaccli"], plan=t["plan"],
+                      plan_cold=median_time(plan_cold, max(3, repeats // 2), warmup=0), evaluate=t["evaluate"],
+                      floor=t["floor"], floor_ok=floor_ok, floor_diff=floor_diff)
+            row.jaccli_min, row.floor_min = t["jaccli:min"], t["floor:min"]
+            if jax is not None:
+                row.jax, row.jax_compile, row.jax_rel = t["jax"], compile_time, jax_rel
+            p = plan()
+            row.stages = eval_breakdown(p, x, step, result, repeats)
+            row.prealloc = eval_breakdown(p, x, step, result, repeats, preallocate=True)
+            row.instructions = sum(len(prog.kernel.program) for prog in p.derivative.programs)
+            row.placements = sum(len(prog.placements) for prog in p.derivative.programs)
             rows.append(row)
             print(f"  {w.label:32s} k={k}: jaccli {row.jaccli * 1e3:8.1f} ms  floor {row.floor * 1e3:8.1f} ms"
                   + (f"  JAX {row.jax * 1e3:8.1f} ms" if row.jax is not None else ""), file=sys.stderr, flush=True)
@@ -448,7 +464,7 @@ def ms(t: Optional[float]) -> str:
 
 def print_api_table(rows: list[Row], with_jax: bool) -> None:
     head = ["workload", "k", "B×S", "out MB", "jaccli (ms)", "plan (ms)", "plan cold (ms)", "eval (ms)",
-            "NumPy floor (ms)", "jaccli/floor", "floor ok"]
+            "NumPy floor (ms)", "jaccli/floor", "jaccli/floor (best rounds)", "floor ok"]
     if with_jax:
         head += ["JAX (ms)", "JAX compile (ms)", "jaccli/JAX", "max rel diff vs JAX (norm / elem)"]
     print("| " + " | ".join(head) + " |")
@@ -457,6 +473,7 @@ def print_api_table(rows: list[Row], with_jax: bool) -> None:
         mb = np.prod(r.out_shape) * 8 / 2**20
         cells = [f"`{r.label}`", str(r.order), "×".join(map(str, r.shape)), f"{mb:.0f}", ms(r.jaccli), ms(r.plan),
                  ms(r.plan_cold), ms(r.evaluate), ms(r.floor), f"{r.jaccli / r.floor:.2f}",
+                 f"{r.jaccli_min / r.floor_min:.2f}",
                  "yes" if r.floor_ok else f"NO ({r.floor_diff:.2g})"]
         if with_jax:
             rel = "—" if r.jax_rel is None else f"{r.jax_rel[0]:.1e} / {r.jax_rel[1]:.1e}"
@@ -488,7 +505,7 @@ def main() -> None:
     parser.add_argument("--skip-cli", action="store_true", help="skip the subprocess (whole-process) timings")
     args = parser.parse_args()
 
-    repeats = 3 if args.quick else 7
+    repeats = 3 if args.quick else 11
     cli_repeats = 3 if args.quick else 5
     jax, jnp = (None, None) if args.no_jax else load_jax(required=args.jax)
 
@@ -498,7 +515,8 @@ def main() -> None:
     print(f"- Python {platform.python_version()}, numpy {np.__version__}, sympy {sympy.__version__}, "
           f"jaccli {jaccli.__version__}" + (f", jax {jax.__version__} ({jax.devices()[0].platform})" if jax else
                                             ", JAX: not used"))
-    print(f"- median of {repeats} repeats after one warm-up call; float64 input uniform in [-2, 2], seed 0\n")
+    print(f"- median of {repeats} rounds after one warm-up round (candidates interleaved round-robin); float64 input "
+          f"uniform in [-2, 2], seed 0\n")
 
     rows = bench_api(repeats, jax, jnp, np.random.default_rng(0))
     print("## Python API (`jaccli.batch_jacobian`)\n")

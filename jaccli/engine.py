@@ -129,6 +129,9 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
             if pl.lanes is not None:
                 value = value[:, pl.lanes]
             _scatter(out, pl.flat, value, pl.mode)
+    nan = np.isnan(out)
+    if nan.any():  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
+        out[nan] = np.nan
     return result
 
 

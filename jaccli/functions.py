@@ -55,6 +55,11 @@ def _dsigmoid(x):
     return e / ((1 + e) * (1 + e))
 
 
+def _hcos(a, b):
+    h = np.hypot(a, b)
+    return a / h
+
+
 def _vectorize_libm(fn: Callable[[float], float]) -> Callable:
     """A C-library scalar function (math.erf) over arrays, keeping float32 as float32."""
     ufunc = np.frompyfunc(fn, 1, 1)
@@ -123,16 +128,16 @@ ROWS: list[Row] = [
     Row("tan", 1, np.tan, lambda x: (1 / F.cos(x) ** 2,), "1/cos(x)**2"),
     Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(F.omx2(x)),), "1/sqrt(1-x**2)"),
     Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(F.omx2(x)),), "-1/sqrt(1-x**2)"),
-    Row("atan", 1, np.arctan, lambda x: (1 / (1 + x**2),), "1/(1+x**2)"),
+    Row("atan", 1, np.arctan, lambda x: (F.hcos(1, x) ** 2,), "1/(1+x**2)"),
     Row("sinh", 1, np.sinh, lambda x: (F.cosh(x),), "cosh(x)"),
     Row("cosh", 1, np.cosh, lambda x: (F.sinh(x),), "sinh(x)"),
     Row("tanh", 1, np.tanh, lambda x: (F.sech(x) ** 2,), "sech(x)**2 (stays accurate where 1-tanh**2 rounds to 0)"),
-    Row("asinh", 1, np.arcsinh, lambda x: (1 / F.hypot(x, 1),), "1/hypot(x, 1)"),
+    Row("asinh", 1, np.arcsinh, lambda x: (F.hcos(1, x),), "1/hypot(x, 1)"),
     Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
     Row("atanh", 1, np.arctanh, lambda x: (1 / F.omx2(x),), "1/(1-x**2)"),
-    Row("atan2", 2, np.arctan2, lambda y, x: (x / F.hypot(y, x) ** 2, -y / F.hypot(y, x) ** 2),
+    Row("atan2", 2, np.arctan2, lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x)),
         "atan2(y, x): d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
-    Row("hypot", 2, np.hypot, lambda a, b: (a / F.hypot(a, b), b / F.hypot(a, b)), "a/hypot(a,b), b/hypot(a,b)"),
+    Row("hypot", 2, np.hypot, lambda a, b: (F.hcos(a, b), F.hcos(b, a)), "a/hypot(a,b), b/hypot(a,b)"),
     # --- special functions
     Row("erf", 1, _vectorize_libm(math.erf), lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
         "2/sqrt(pi)*exp(-x**2)"),
@@ -162,6 +167,12 @@ ROWS: list[Row] = [
     # sigmoid' as one unit with derivative -tanh(x/2)*sigmoid': sigmoid(-x) - sigmoid(x) would cancel near 0.
     Row("dsigmoid", 1, lambda x: _dsigmoid(x), lambda x: (-F.tanh(x / 2) * F.dsigmoid(x),),
         "-tanh(x/2)*dsigmoid(x)", True, lambda x: F.sigmoid(x) * F.sigmoid(-x)),
+    # a/hypot(a, b) as one unit: its derivatives (b/h)**2/h and -(a/h)(b/h)/h never overflow or cancel, where
+    # 1/h - a**2/h**3 cancels for |a| >> |b| and x/hypot**2 overflows past 1e154 (atan, asinh, atan2, hypot).
+    Row("hcos", 2, lambda a, b: _hcos(a, b),
+        lambda a, b: (F.hcos(b, a) ** 2 / F.hypot(a, b), -F.hcos(a, b) * F.hcos(b, a) / F.hypot(a, b)),
+        "d/da = (b/h)**2/h, d/db = -(a/h)*(b/h)/h", True,
+        lambda a, b: a / F.hypot(*sorted((a, b), key=sympy.default_sort_key))),
     Row("step", 1, lambda x: _indicator(np.asarray(x) > 0, x), lambda x: (0,), "0", True),
     Row("ge", 2, lambda a, b: _indicator(np.greater_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("le", 2, lambda a, b: _indicator(np.less_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
