@@ -6,22 +6,28 @@
     python benchmarks/bench.py --jax      # insist on JAX (error if it cannot be imported)
     python benchmarks/bench.py --no-jax   # skip JAX even when it is installed
 
-For every workload (expression, batch shape B x S, order k) it reports, all in milliseconds, medians of N repeats
-after one warm-up call, timed with ``time.perf_counter``:
+For every workload (expression, batch shape B x S, order k) it reports, in milliseconds, medians over N rounds
+after one warm-up round; in each round every candidate runs once (round-robin, ``time.perf_counter``), so that
+load from other processes hits all of them alike. "best rounds" ratios use the minimum instead of the median.
 
-- ``jaccli``:   ``jaccli.batch_jacobian(expr, x, k)``, the whole Python API call (plan + checks + evaluation).
-- ``plan``:     ``engine.plan_jacobian`` alone (parse -> tape -> SymPy derive -> kernels), warm: SymPy's own
-                caches are hot, as in every call after the first in a process.
-- ``plan cold``: the same after ``sympy.core.cache.clear_cache()`` (what the CLI pays once per process).
-- ``eval``:     ``engine.run`` over the same chunks the API uses, plus the final ``np.concatenate``.
-- ``floor``:    a hand-written NumPy evaluation of the closed-form derivative (common subexpressions computed
-                once), written into a preallocated ``np.zeros`` output of the full result shape.
-- ``JAX``:      ``jax.jit(jax.vmap(jacfwd^k(f)))`` in float64, after compilation (``compile`` = first call,
-                trace + XLA compile + one run).
+- ``jaccli``:     ``jaccli.batch_jacobian(expr, x, k)``, the whole Python API call.
+- ``plan warm``:  ``engine.plan_jacobian`` alone (parse -> tape -> SymPy derive -> kernels), SymPy's caches hot,
+                  as in every call after the first in a process.
+- ``plan cold``:  the same after ``sympy.core.cache.clear_cache()`` (what the CLI pays once per process).
+- ``eval``:       time spent in ``engine.evaluate`` during the call (from the breakdown below).
+- ``floor``:      a hand-written NumPy evaluation of the closed-form derivative (common subexpressions computed
+                  once), written into a preallocated ``np.zeros`` output of the full result shape.
+- ``JAX``:        ``jax.jit(jax.vmap(jacfwd^k(f)))`` in float64, after compilation (``compile`` = first call:
+                  trace + XLA compile + one run).
 
-Correctness is checked before anything is reported: the floor must ``np.allclose`` jaccli's result (so the floor
-computes the same thing), and jaccli must agree with JAX (``max rel`` = max |a-b| / max |b| over the whole result,
-and elementwise where both are not tiny).
+The breakdown table times the stages of real ``batch_jacobian`` calls by wrapping, at runtime, the functions the
+call goes through (``api._check_finite``, ``plan_jacobian``, ``engine.evaluate``, ``engine._gather``,
+``Kernel.__call__``, ``engine._scatter``); nothing in ``jaccli/`` is edited, and a function that no longer exists
+just shows no time.
+
+Correctness is checked before anything is reported: the floor must ``np.allclose`` jaccli's result (rtol = atol =
+1e-12; so the floor computes the same thing), the instrumented call must equal the plain one bit for bit, and
+jaccli must agree with JAX (``max rel``: normwise max|a-b| / max|b|, and elementwise where entries are not tiny).
 """
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ import numpy as np
 
 import jaccli
 import sympy
-from jaccli.engine import _gather, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.engine import make_scope, plan_jacobian, resolve_dtype
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,8 +196,8 @@ def median_times(fns: dict[str, Callable[[], object]], repeats: int, warmup: int
     return out
 
 
-def api_pieces(expression: str, x: np.ndarray, order: int):
-    """The API's own path (see jaccli/api.py), split in its planning and evaluation halves."""
+def plan_pieces(expression: str, x: np.ndarray, order: int):
+    """The API's planning half (see jaccli/api.py): warm (SymPy caches hot) and cold (caches cleared)."""
     scope = make_scope({"x": x.shape[1:]}, row="x", wrt="x")
 
     def plan():
@@ -201,82 +207,91 @@ def api_pieces(expression: str, x: np.ndarray, order: int):
         sympy.core.cache.clear_cache()
         return plan()
 
-    p = plan()
-    step = p.chunk_size(None)
-
-    def evaluate():
-        chunks = ({"x": x[i:i + step]} for i in range(0, x.shape[0], step))
-        parts = list(run(p, chunks))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-    return plan, plan_cold, evaluate, step
+    return plan, plan_cold
 
 
-STAGES = ("zeros", "gather", "kernel", "scatter", "concat")
+STAGES = ("checks", "plan", "gather", "kernel", "scatter", "eval other", "api other")
+STAGE_NOTES = {
+    "checks": "`api._check_finite` (input validation)",
+    "plan": "`plan_jacobian` inside the call",
+    "gather": "`engine._gather`: slot inputs from the chunk",
+    "kernel": "`Kernel.__call__`: the NumPy program of the derivative formulas",
+    "scatter": "`engine._scatter`: writing values into the result (pays the result's first-touch page faults)",
+    "eval other": "rest of `engine.evaluate`: output allocation/reshape, NaN canonicalisation pass",
+    "api other": "rest of `batch_jacobian`: result `np.zeros`, scope, chunk loop",
+}
 
 
-def eval_breakdown(plan, x: np.ndarray, step: int, expected: np.ndarray, repeats: int,
-                   preallocate: bool = False) -> dict[str, float]:
-    """Seconds per stage of the API's evaluation (median over repeats), by an instrumented copy of
-    ``engine.evaluate``: output ``np.zeros``, slot gathers, kernel (the NumPy program), scatter into the output,
-    and the final ``np.concatenate`` of the chunks. Checked bit-for-bit against the real result.
+class StageTimer:
+    """Times the stages of real ``jaccli.batch_jacobian`` calls by wrapping, at runtime, the functions the code
+    path goes through (module attributes and ``Kernel.__call__``); nothing in ``jaccli/`` is edited. A function
+    that does not exist (the code changed) simply shows no time."""
 
-    ``np.zeros`` is lazy (calloc): the page faults of a fresh output are paid by the first write, i.e. in
-    ``scatter``. ``preallocate=True`` is a what-if: one ``np.zeros`` of the whole result, each chunk scattered
-    into its slice, no ``concatenate`` (the same values, bit for bit)."""
-    d = plan.derivative
-    samples: dict[str, list[float]] = {s: [] for s in STAGES}
-    for _ in range(repeats + 1):
-        spent = dict.fromkeys(STAGES, 0.0)
-        parts = []
-        if preallocate:
+    TARGETS = [("checks", "jaccli.api", "_check_finite"), ("plan", "jaccli.api", "plan_jacobian"),
+               ("evaluate", "jaccli.engine", "evaluate"), ("gather", "jaccli.engine", "_gather"),
+               ("kernel", "jaccli.kernel", "Kernel.__call__"), ("scatter", "jaccli.engine", "_scatter")]
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self.saved: list[tuple[object, str, object]] = []
+
+    def _wrap(self, stage: str, owner: object, name: str) -> None:
+        fn = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+        if fn is None:
+            return
+        spent = self.spent
+
+        def timed(*args, **kwargs):
             t0 = time.perf_counter()
-            whole = np.zeros((x.shape[0], d.size), plan.dtype)
-            spent["zeros"] += time.perf_counter() - t0
-        for i in range(0, x.shape[0], step):
-            chunk = np.asarray(x[i:i + step], dtype=plan.dtype)
-            b = chunk.shape[0]
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + time.perf_counter() - t0
+
+        self.saved.append((owner, name, fn))
+        setattr(owner, name, timed)
+
+    def __enter__(self) -> "StageTimer":
+        import importlib
+
+        for stage, module, path in self.TARGETS:
+            owner: object = importlib.import_module(module)
+            *parents, name = path.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent, None)
+            if owner is not None:
+                self._wrap(stage, owner, name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, fn in reversed(self.saved):
+            setattr(owner, name, fn)
+        self.saved.clear()
+
+
+def stage_breakdown(call: Callable[[], np.ndarray], expected: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median seconds per stage over ``repeats`` instrumented calls (after one warm-up), checked bit for bit."""
+    samples: dict[str, list[float]] = {s: [] for s in STAGES + ("total", "evaluate")}
+    with StageTimer() as timer:
+        for i in range(repeats + 1):
+            timer.spent.clear()
             t0 = time.perf_counter()
-            out = whole[i:i + b] if preallocate else np.zeros((b, d.size), plan.dtype)
-            t1 = time.perf_counter()
-            flat = np.ascontiguousarray(chunk).reshape(b, -1)
-            spent["zeros"] += t1 - t0
-            for prog in d.programs:
-                t0 = time.perf_counter()
-                inputs = [_gather(flat, s.index) for s in prog.slots]
-                t1 = time.perf_counter()
-                values = prog.kernel(inputs)
-                t2 = time.perf_counter()
-                for pl in prog.placements:
-                    value = np.broadcast_to(np.asarray(values[pl.part], dtype=plan.dtype), (b, prog.lanes))
-                    if pl.lanes is not None:
-                        value = value[:, pl.lanes]
-                    if pl.mode == "assign":
-                        out[:, pl.flat] = value
-                    elif pl.mode == "add":
-                        out[:, pl.flat] += value
-                    else:
-                        np.add.at(out, (slice(None), pl.flat), value)
-                t3 = time.perf_counter()
-                spent["gather"] += t1 - t0
-                spent["kernel"] += t2 - t1
-                spent["scatter"] += t3 - t2
-                del inputs, values
-            parts.append(out.reshape((b,) + d.shape))
-        t0 = time.perf_counter()
-        if preallocate:
-            result = whole.reshape((x.shape[0],) + d.shape)
-        else:
-            result = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        spent["concat"] += time.perf_counter() - t0
-        if not np.array_equal(result, expected):
-            raise AssertionError("instrumented evaluation differs from engine.evaluate: update eval_breakdown")
-        del parts, result
-        if preallocate:
-            del whole
-        for s in STAGES:
-            samples[s].append(spent[s])
-    return {s: statistics.median(v[1:]) for s, v in samples.items()}  # the first pass is a warm-up
+            result = call()
+            total = time.perf_counter() - t0
+            if i == 0:
+                if not np.array_equal(result, expected, equal_nan=True):
+                    raise AssertionError("instrumented call differs from the plain one")
+                continue
+            del result
+            got = dict(timer.spent)
+            ev = got.get("evaluate", 0.0)
+            inner = sum(got.get(k, 0.0) for k in ("gather", "kernel", "scatter"))
+            got["eval other"] = max(ev - inner, 0.0) if "evaluate" in got else 0.0
+            got["api other"] = max(total - ev - got.get("checks", 0.0) - got.get("plan", 0.0), 0.0)
+            got["total"] = total
+            for stage in samples:
+                samples[stage].append(got.get(stage, 0.0))
+    return {s: statistics.median(v) for s, v in samples.items()}
 
 
 def rel_diffs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -329,21 +344,19 @@ class Row:
     out_shape: tuple[int, ...]
     chunk: int
     jaccli: float
+    jaccli_min: float
     plan: float
     plan_cold: float
-    evaluate: float
     floor: float
+    floor_min: float
     floor_ok: bool
     floor_diff: float
+    stages: dict
+    instructions: int
+    placements: int
     jax: Optional[float] = None
     jax_compile: Optional[float] = None
     jax_rel: Optional[tuple[float, float]] = None
-    jaccli_min: float = 0.0
-    floor_min: float = 0.0
-    stages: Optional[dict] = None
-    prealloc: Optional[dict] = None
-    instructions: int = 0
-    placements: int = 0
 
 
 def bench_api(repeats: int, jax, jnp, rng: np.random.Generator) -> list[Row]:
@@ -351,39 +364,40 @@ def bench_api(repeats: int, jax, jnp, rng: np.random.Generator) -> list[Row]:
     for w in WORKLOADS:
         x = rng.uniform(-2.0, 2.0, size=w.shape)
         for k in w.orders:
-            call = lambda: jaccli.batch_jacobian(w.expression, x, order=k)  # noqa: E731
+            def call(w=w, x=x, k=k):
+                return jaccli.batch_jacobian(w.expression, x, order=k)
+
+            def floor(w=w, x=x, k=k):
+                return w.floor(x, k)
+
             result = call()  # warm-up, and the reference for every check below
-            floor = w.floor(x, k)
-            assert floor.shape == result.shape, (w.label, k, floor.shape, result.shape)
-            floor_ok = bool(np.allclose(floor, result, rtol=1e-12, atol=1e-12))
-            floor_diff = float(np.max(np.abs(floor - result)))
-            del floor
-            plan, plan_cold, evaluate, step = api_pieces(w.expression, x, k)
-            assert np.array_equal(evaluate(), result)
-            fns = {"jaccli": call, "plan": plan, "evaluate": evaluate, "floor": lambda: w.floor(x, k)}
-            fn = xj = None
-            compile_time = None
+            expected = floor()
+            assert expected.shape == result.shape, (w.label, k, expected.shape, result.shape)
+            floor_ok = bool(np.allclose(expected, result, rtol=1e-12, atol=1e-12))
+            floor_diff = float(np.max(np.abs(expected - result)))
+            del expected
+            plan, plan_cold = plan_pieces(w.expression, x, k)
+            fns = {"jaccli": call, "floor": floor, "plan": plan}
+            compile_time = jax_rel = None
             if jax is not None:
-                fn = jax_batch_jacobian(jax, w.jax_f(jnp), k)
-                xj = jnp.asarray(x)
+                fn, xj = jax_batch_jacobian(jax, w.jax_f(jnp), k), jnp.asarray(x)
                 t0 = time.perf_counter()
                 ref = fn(xj).block_until_ready()
                 compile_time = time.perf_counter() - t0
                 jax_rel = rel_diffs(result, np.asarray(ref))
                 del ref
-                fns["jax"] = lambda: fn(xj).block_until_ready()
+                fns["jax"] = lambda fn=fn, xj=xj: fn(xj).block_until_ready()
             t = median_times(fns, repeats, warmup=1)
-            row = Row(w.label, k, w.shape, result.shape, step, jaccli=t["jaccli"], plan=t["plan"],
-                      plan_cold=median_time(plan_cold, max(3, repeats // 2), warmup=0), evaluate=t["evaluate"],
-                      floor=t["floor"], floor_ok=floor_ok, floor_diff=floor_diff)
-            row.jaccli_min, row.floor_min = t["jaccli:min"], t["floor:min"]
+            p = plan()
+            row = Row(w.label, k, w.shape, result.shape, p.chunk_size(None),
+                      jaccli=t["jaccli"], jaccli_min=t["jaccli:min"], plan=t["plan"],
+                      plan_cold=median_time(plan_cold, max(3, repeats // 2), warmup=0),
+                      floor=t["floor"], floor_min=t["floor:min"], floor_ok=floor_ok, floor_diff=floor_diff,
+                      stages=stage_breakdown(call, result, repeats),
+                      instructions=sum(len(prog.kernel.program) for prog in p.derivative.programs),
+                      placements=sum(len(prog.placements) for prog in p.derivative.programs))
             if jax is not None:
                 row.jax, row.jax_compile, row.jax_rel = t["jax"], compile_time, jax_rel
-            p = plan()
-            row.stages = eval_breakdown(p, x, step, result, repeats)
-            row.prealloc = eval_breakdown(p, x, step, result, repeats, preallocate=True)
-            row.instructions = sum(len(prog.kernel.program) for prog in p.derivative.programs)
-            row.placements = sum(len(prog.placements) for prog in p.derivative.programs)
             rows.append(row)
             print(f"  {w.label:32s} k={k}: jaccli {row.jaccli * 1e3:8.1f} ms  floor {row.floor * 1e3:8.1f} ms"
                   + (f"  JAX {row.jax * 1e3:8.1f} ms" if row.jax is not None else ""), file=sys.stderr, flush=True)
@@ -463,7 +477,7 @@ def ms(t: Optional[float]) -> str:
 
 
 def print_api_table(rows: list[Row], with_jax: bool) -> None:
-    head = ["workload", "k", "B×S", "out MB", "jaccli (ms)", "plan (ms)", "plan cold (ms)", "eval (ms)",
+    head = ["workload", "k", "B×S", "out MB", "jaccli (ms)", "plan warm (ms)", "plan cold (ms)", "eval (ms)",
             "NumPy floor (ms)", "jaccli/floor", "jaccli/floor (best rounds)", "floor ok"]
     if with_jax:
         head += ["JAX (ms)", "JAX compile (ms)", "jaccli/JAX", "max rel diff vs JAX (norm / elem)"]
@@ -472,9 +486,8 @@ def print_api_table(rows: list[Row], with_jax: bool) -> None:
     for r in rows:
         mb = np.prod(r.out_shape) * 8 / 2**20
         cells = [f"`{r.label}`", str(r.order), "×".join(map(str, r.shape)), f"{mb:.0f}", ms(r.jaccli), ms(r.plan),
-                 ms(r.plan_cold), ms(r.evaluate), ms(r.floor), f"{r.jaccli / r.floor:.2f}",
-                 f"{r.jaccli_min / r.floor_min:.2f}",
-                 "yes" if r.floor_ok else f"NO ({r.floor_diff:.2g})"]
+                 ms(r.plan_cold), ms(r.stages["evaluate"]), ms(r.floor), f"{r.jaccli / r.floor:.2f}",
+                 f"{r.jaccli_min / r.floor_min:.2f}", "yes" if r.floor_ok else f"NO ({r.floor_diff:.2g})"]
         if with_jax:
             rel = "—" if r.jax_rel is None else f"{r.jax_rel[0]:.1e} / {r.jax_rel[1]:.1e}"
             cells += [ms(r.jax), ms(r.jax_compile), f"{r.jaccli / r.jax:.2f}" if r.jax else "—", rel]
@@ -482,18 +495,18 @@ def print_api_table(rows: list[Row], with_jax: bool) -> None:
 
 
 def print_breakdown_table(rows: list[Row]) -> None:
-    head = ["workload", "k", "chunk (examples) × n", "kernel instrs", "placements", "jaccli (ms)", "plan",
-            "input checks + other", *STAGES, "Σ eval stages", "what-if: preallocated result"]
+    head = ["workload", "k", "chunk × n", "kernel instrs", "placements", "instrumented total", *STAGES]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for r in rows:
         s = r.stages
-        other = r.jaccli - r.plan - sum(s.values())
         nchunks = -(-r.shape[0] // r.chunk)
         cells = [f"`{r.label}`", str(r.order), f"{r.chunk} × {nchunks}", str(r.instructions), str(r.placements),
-                 ms(r.jaccli), ms(r.plan), ms(max(other, 0.0)), *(ms(s[k]) for k in STAGES),
-                 ms(sum(s.values())), ms(sum(r.prealloc.values()))]
+                 ms(s["total"]), *(ms(s[k]) for k in STAGES)]
         print("| " + " | ".join(cells) + " |")
+    print()
+    for stage in STAGES:
+        print(f"- {stage}: {STAGE_NOTES[stage]}")
 
 
 def main() -> None:
@@ -505,7 +518,7 @@ def main() -> None:
     parser.add_argument("--skip-cli", action="store_true", help="skip the subprocess (whole-process) timings")
     args = parser.parse_args()
 
-    repeats = 3 if args.quick else 11
+    repeats = 3 if args.quick else 21
     cli_repeats = 3 if args.quick else 5
     jax, jnp = (None, None) if args.no_jax else load_jax(required=args.jax)
 
@@ -515,13 +528,15 @@ def main() -> None:
     print(f"- Python {platform.python_version()}, numpy {np.__version__}, sympy {sympy.__version__}, "
           f"jaccli {jaccli.__version__}" + (f", jax {jax.__version__} ({jax.devices()[0].platform})" if jax else
                                             ", JAX: not used"))
+    print("- load average at start (1/5/15 min): " + " / ".join(f"{v:.2f}" for v in os.getloadavg())
+          + " (other processes share the 2 cores: compare ratios, not absolute times, across runs)")
     print(f"- median of {repeats} rounds after one warm-up round (candidates interleaved round-robin); float64 input "
           f"uniform in [-2, 2], seed 0\n")
 
     rows = bench_api(repeats, jax, jnp, np.random.default_rng(0))
     print("## Python API (`jaccli.batch_jacobian`)\n")
     print_api_table(rows, jax is not None)
-    print("\n### Where jaccli's time goes (ms; instrumented copy of `engine.evaluate`, same chunks as the API)\n")
+    print("\n### Where jaccli's time goes (ms, medians of instrumented `batch_jacobian` calls)\n")
     print_breakdown_table(rows)
     bad = [r for r in rows if not r.floor_ok]
     if bad:

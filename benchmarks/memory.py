@@ -25,8 +25,8 @@ Then, unless ``--quick``, two breakdowns explain the figures (also one fresh pro
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import json
 import shutil
 import subprocess
 import sys
@@ -224,6 +224,7 @@ def main() -> None:
     start = time.perf_counter()
     print(f"# jaccli peak memory: `jaccli batch-jacobian '{args.expr}' IN -f FMT -o OUT`\n")
     baseline = run_json([sys.executable, "-c", WRAPPER, sys.executable, "-c", "import numpy, sympy, click"])
+    print("- load average at start (1/5/15 min): " + " / ".join(f"{v:.2f}" for v in os.getloadavg()))
     print(f"- reference: `python -c 'import numpy, sympy, click'` peaks at {baseline['maxrss_kb'] / 1024:.0f} MB")
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="jaccli-mem-"))
     tmp.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,10 @@ class JaccliGroup(click.Group):
             ctx.exit(exc.exit_code)
         except ClosedPipe:
             ctx.exit(0)  # `jaccli ... | head`: the reader left; that is not an error
+        except MemoryError:  # the machine, not a bug: say so in the house style
+            click.echo("Error: not enough memory for the result\n  hint: lower --order, or use "
+                       "--parallel-iterations 1 with -f csv/npy to stream one example at a time", err=True)
+            ctx.exit(2)
 
     def main(self, args: Any = None, prog_name: Optional[str] = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)

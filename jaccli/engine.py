@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Optional
 
@@ -74,7 +75,22 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
         raise UsageError(f"--order must be 1 or more, got {order}")
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
+    _check_result_size(tape, order)
     return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
+
+
+MAX_AXES = 64  # NumPy's limit
+MAX_EXAMPLE_VALUES = 1 << 32  # per example; beyond it no machine holds even one example's result
+
+
+def _check_result_size(tape: Tape, order: int) -> None:
+    """Refuse an order whose result cannot exist, before any symbolic or numeric work."""
+    source, target = tape.source, tape.target
+    axes = 1 + len(target.shape) + order * len(source.shape)
+    values = target.size * source.size**order
+    if axes > MAX_AXES or values > MAX_EXAMPLE_VALUES:
+        raise UsageError(f"--order {order}: the result would have {axes} axes and {values} values per example",
+                         hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
 
 def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -171,6 +187,10 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
             if name in arrays or name in (columns or []) or name in constants:
                 raise UsageError(f"{source_name} '{name}' clashes with another input name",
                                  hint="rename the constant")
+            if not math.isfinite(value):
+                # SymPy would fold nan*x to the constant nan and lose its derivative: refuse rather than lie.
+                raise UsageError(f"{source_name} '{name}' is {value}: constants must be finite",
+                                 hint="pass non-finite values as per-example data instead")
             constants[name] = value if not isinstance(value, float) else number(value)
     aliases = {}
     if columns and row is not None:

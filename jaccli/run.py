@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator, Optional
 import numpy as np
 
 from .engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
-from .errors import NonFiniteError, UsageError
+from .errors import NonFiniteError, UsageError, did_you_mean
 from .inputs import Batch, read_batch
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -81,16 +81,19 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     defines = parse_defines(opts.defines, opts.allow_nonfinite)
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
                        stdin=stdin)
-    single = next(iter(batch.arrays)) if batch.columns else None  # CSV/TSV: the one row array
+    single = next(iter(batch.arrays)) if batch.columns else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
     row = None
-    if single is not None and opts.wrt in (batch.columns or []):
-        # --wrt names a CSV column: the source is that column and the whole row keeps the name 'x'.
+    if single is not None:
+        # With a header the row is 'x' and --wrt is 'x' or a column (then the source is that column alone).
+        if opts.wrt != "x" and opts.wrt not in batch.columns:
+            guess = did_you_mean(opts.wrt, batch.columns)
+            raise UsageError(f"--wrt {opts.wrt}: the header has no column '{opts.wrt}'"
+                             + (f" (did you mean '{guess}'?)" if guess else ""),
+                             hint="columns: " + ", ".join(batch.columns) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    elif single is not None:
-        row = single
     scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
     source_spec = batch.arrays[scope.source().leaf]
     plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))

@@ -193,8 +193,8 @@ class _Builder:
             e = _const(b)
             if _is_scalar_constant(a):
                 return fl.constant(fold_power(_const(a), e))
-            if e.is_finite and abs(float(e)) > MAX_EXPONENT:
-                raise self.error(f"exponent {e} is too large (the limit is {MAX_EXPONENT})", exp_span,
+            if not e.is_finite or abs(float(e)) > MAX_EXPONENT:
+                raise self.error(f"exponent {float(e):g} is too large (the limit is {MAX_EXPONENT})", exp_span,
                                  hint="powers of data are limited so that derivatives stay meaningful")
             return fl.combine(lambda u: sympy.Pow(u, e), [a], shape)
         if all(not p.slots for p in a.pieces) and all(not p.slots for p in b.pieces):
