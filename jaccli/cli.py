@@ -121,12 +121,11 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from .sink import open_sink
 
     opts = Options(**kwargs)
-    stdin = click.get_binary_stream("stdin") if opts.input == "-" else None
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     discard = open(os.devnull, "wb") if checks.active and output is None else None
     with open_sink(output, stdout=discard) as sink:
-        batch, plan = open_input(opts, stdin=stdin)
+        batch, plan = open_input(opts)
         if show_layout:
             from .symbolic import render_layout
 

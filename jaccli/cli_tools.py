@@ -73,7 +73,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
                        dtype="float64")
-        _, plan = open_input(opts, stdin=click.get_binary_stream("stdin") if input == "-" else None)
+        _, plan = open_input(opts)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,
