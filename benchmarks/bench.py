@@ -548,7 +548,7 @@ def main() -> None:
               f"({'OK, within 1e-12' if worst <= 1e-12 else 'ABOVE 1e-12'})")
 
     if not args.skip_cli:
-        print(f"\n## Whole process (subprocess, median of {cli_repeats})\n")
+        print(f"\n## Whole process (subprocess, median of {cli_repeats}; jaccli = `{' '.join(cli_command())}`)\n")
         print("| command | median (ms) | min (ms) |")
         print("|---|---|---|")
         for label, med, best in bench_cli(cli_repeats):

@@ -35,6 +35,8 @@ def _as_arrays(x: ArrayInput, name: str) -> tuple[dict[str, np.ndarray], dict[st
 
 def _check_finite(arrays: Mapping[str, np.ndarray]) -> None:
     for key, a in arrays.items():
+        if np.isfinite(a).all():
+            continue
         bad = np.argwhere(~np.isfinite(a))
         if len(bad):
             raise InputError(f"non-finite value {a[tuple(bad[0])]} in array '{key}' at index {tuple(int(i) for i in bad[0])}",
@@ -56,6 +58,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     array([[48.,  0.],
            [ 0., 12.]])
     """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
     row = "x" if names and wrt in names else wrt

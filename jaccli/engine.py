@@ -138,15 +138,18 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
     result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
     out = result.reshape(b, d.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    maybe_nan = False
     for prog in d.programs:
         parts = prog.kernel([_gather(flats[s.leaf], s.index) for s in prog.slots])
         for pl in prog.placements:
             value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
             if pl.lanes is not None:
                 value = value[:, pl.lanes]
+            # A NaN is written, or made by adding inf and -inf: only then is the output scanned (below).
+            maybe_nan = maybe_nan or bool(np.isnan(value).any() or (pl.mode != "assign" and np.isinf(value).any()))
             _scatter(out, pl.flat, value, pl.mode)
-    nan = np.isnan(out)
-    if nan.any():  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
+    if maybe_nan:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
+        nan = np.isnan(out)
         out[nan] = np.nan
     return result
 

@@ -8,6 +8,9 @@ file and a location (``file:line:column`` for text formats, ``file: data[1][0]``
 json and npy are the exact formats: they round-trip every bit. csv is exact for the values but does not record the
 dtype (``dtype_known`` is False, so a dtype difference is not reported). text is rounded to ``--precision`` digits
 (``exact`` is False): use it as a golden only with tolerances that allow for the rounding.
+
+This module owns ``Result``, choosing the format (extension, then ``sniff_format``) and the json and npy readers;
+the csv and text parsers, and the UTF-8 decoding they share with json, live in ``golden_text``.
 """
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass
 from typing import Optional
@@ -23,20 +25,13 @@ from typing import Optional
 import numpy as np
 
 from .errors import InputError, UsageError, did_you_mean
+from .golden_text import DTYPES, decode, parse_csv, parse_text
 
 GOLDEN_FORMATS = ("auto", "text", "json", "csv", "npy")
 _EXTENSIONS = {".json": "json", ".npy": "npy", ".csv": "csv", ".txt": "text", ".text": "text"}
-_DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64")}
 _JSON_KEYS = ("shape", "dtype", "order", "layout", "data")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _NONFINITE_NAMES = '"nan", "inf", "-inf"'
-# A number as numpy prints it (``48.``, ``-1.2e-05``, ``1.e+10``, ``nan``, ``-inf``) or as Python's repr writes it.
-_NUMBER = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf)"
-_NUMBER_RE = re.compile(_NUMBER)
-_TEXT_TAIL_RE = re.compile(r",\s*shape=\(([0-9, ]*)\),\s*dtype=(\w+)\)\s*\Z")
-_TEXT_TOKEN_RE = re.compile(r"\[|\]|[^\s\[\]]+")
-_CSV_CELL_RE = re.compile(r"J((?:\[\d+\])*)")
-_CSV_HINT = "a jaccli csv header lists every J[...] of one example in C order"
 
 
 @dataclass
@@ -102,22 +97,6 @@ def sniff_format(data: bytes) -> str:
     return "csv"
 
 
-def _decode(data: bytes, label: str) -> str:
-    """UTF-8 text (a BOM is dropped); a bad byte is reported at its line and column."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = data[:exc.start].decode("utf-8-sig")  # valid up to exc.start; columns count characters
-        raise _error_at(f"invalid UTF-8 byte 0x{data[exc.start]:02x}", label, before, len(before)) from None
-
-
-def _error_at(message: str, label: str, text: str, offset: int, hint: Optional[str] = None) -> InputError:
-    """An InputError at ``label:line:column`` (1-based) of a character offset in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return InputError(message, where=f"{label}:{line}:{column}", hint=hint)
-
-
 def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) -> np.ndarray:
     """Cast float64 values to ``dtype``, refusing a finite value that overflows it (it would turn into inf)."""
     with np.errstate(over="ignore"):
@@ -133,7 +112,7 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
 # -- json -------------------------------------------------------------------------------------------------------------
 
 def _read_json(data: bytes, label: str) -> Result:
-    text = _decode(data, label)
+    text = decode(data, label)
 
     def refuse_constant(name: str) -> None:
         raise ValueError(f"{name} is not JSON; jaccli writes non-finite values as the strings {_NONFINITE_NAMES}")
@@ -172,14 +151,14 @@ def _read_json(data: bytes, label: str) -> Result:
     shape, dtype, order, layout = obj["shape"], obj["dtype"], obj.get("order", 1), obj.get("layout")
     if not isinstance(shape, list) or not shape or not all(_is_size(n) for n in shape):
         raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label)
-    if not isinstance(dtype, str) or dtype not in _DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label)
     if not _is_size(order) or order < 1:
         raise InputError(f"'order' must be a whole number >= 1, not {_brief(order)}", where=label)
     if layout is not None and (not isinstance(layout, list) or not all(isinstance(n, str) for n in layout)
                                or (layout and len(layout) != len(shape))):
         raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label)
-    dtype = _DTYPES[dtype]
+    dtype = DTYPES[dtype]
     result = Result(None, tuple(shape), dtype, layout or None, label, fmt="json")
     if obj["data"] is not None:
         result.array = _check_values(_json_data(obj["data"], tuple(shape), label), dtype, label, "data")
@@ -253,111 +232,17 @@ def _read_npy(data: bytes, label: str) -> Result:
     return Result(native, tuple(shape), native.dtype, None, label, fmt="npy")
 
 
-# -- csv --------------------------------------------------------------------------------------------------------------
+# -- csv and text: parsed in golden_text ------------------------------------------------------------------------------
 
 def _read_csv(data: bytes, label: str) -> Result:
-    lines = _decode(data, label).replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline
-    if not lines:
-        raise InputError("empty file: expected a header row J[0][0],J[0][1],...", where=label)
-    header = lines[0].split(",")
-    last = _CSV_CELL_RE.fullmatch(header[-1])
-    if last is None:
-        raise InputError(f"{header[-1]!r} is not a header cell like J or J[0][1]",
-                         where=f"{label}:1:{len(lines[0]) - len(header[-1]) + 1}")
-    per_example = tuple(int(i) + 1 for i in re.findall(r"\d+", last.group(1)))
-    if math.prod(per_example) != len(header):  # checked first: a lying last cell must not make us build a huge list
-        raise InputError(f"the header has {len(header)} cells, but its last cell {header[-1]} implies "
-                         f"{math.prod(per_example)}", where=f"{label}:1:1", hint=_CSV_HINT)
-    cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*per_example)]
-    if header != cells:
-        column = 1
-        for found, wanted in zip(header + [""], cells + [""]):
-            if found != wanted:
-                break
-            column += len(found) + 1
-        raise InputError(f"header cell {found!r} is not {wanted!r} (per-example shape {per_example})",
-                         where=f"{label}:1:{column}", hint=_CSV_HINT)
-    if len(lines) == 1:
-        raise InputError("the file has a header row but no data rows", where=label)
-    row_re = re.compile(f"{_NUMBER}(?:,{_NUMBER})*")
-    rows = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        row = line.split(",")
-        if len(row) != len(cells) or not row_re.fullmatch(line):
-            _csv_row_error(row, len(cells), f"{label}:{lineno}")
-        rows.append(row)
-    values = np.array(rows, dtype=np.float64).reshape((len(rows), *per_example))
+    values = parse_csv(data, label)
     return Result(values, tuple(values.shape), values.dtype, None, label, dtype_known=False, fmt="csv")
 
 
-def _csv_row_error(row: list[str], width: int, where: str) -> None:
-    """Point at the first bad cell of a row, or at its end when it is short or long."""
-    column = 1
-    for cell in row:
-        if not _NUMBER_RE.fullmatch(cell):
-            raise InputError(f"{cell!r} is not a number", where=f"{where}:{column}",
-                             hint="cells are numbers such as 1.5, -2e-05, nan, inf")
-        column += len(cell) + 1
-    raise InputError(f"{len(row)} cells, but the header has {width}", where=f"{where}:1")
-
-
-# -- text -------------------------------------------------------------------------------------------------------------
-
 def _read_text(data: bytes, label: str) -> Result:
-    text = _decode(data, label)
-    if text.strip() == "None":
+    parsed = parse_text(data, label)
+    if parsed is None:
         return Result(None, None, np.dtype(np.float64), None, label, dtype_known=False, fmt="text")
-    tail = _TEXT_TAIL_RE.search(text)
-    if not text.startswith("Tensor(") or tail is None:
-        raise InputError("expected jaccli's text print 'Tensor(..., shape=(...), dtype=...)' or 'None'",
-                         where=f"{label}:1:1")
-    if tail.group(2) not in _DTYPES:
-        raise _error_at(f"dtype {tail.group(2)!r} is not float16, float32 or float64", label, text, tail.start(2))
-    if not re.fullmatch(r"(\d+(, ?\d+)*,?)?", tail.group(1).strip()):
-        raise _error_at(f"shape ({tail.group(1)}) is not a tuple of sizes", label, text, tail.start(1))
-    shape, dtype = tuple(int(n) for n in re.findall(r"\d+", tail.group(1))), _DTYPES[tail.group(2)]
-    values = _text_values(text, len("Tensor("), tail.start(), shape, label)
-    return Result(_check_values(values, dtype, label, "values"), shape, dtype, None, label, exact=False, fmt="text")
-
-
-def _text_values(text: str, start: int, end: int, shape: tuple[int, ...], label: str) -> np.ndarray:
-    """The numbers of numpy's print in ``text[start:end]``, with the bracket structure checked against ``shape``."""
-    def fail(message: str, offset: int) -> None:
-        raise _error_at(message, label, text, offset)
-
-    if math.prod(shape) == 0 and shape:
-        if text[start:end].strip() != "[]":
-            fail(f"an empty array of shape {shape} prints as []", start)
-        return np.zeros(shape)
-    counts: list[int] = []  # items seen at each open bracket level
-    values: list[float] = []
-    done = False
-    for match in _TEXT_TOKEN_RE.finditer(text, start, end):
-        token, offset = match.group(), match.start()
-        if done:
-            fail(f"unexpected {token!r} after the end of the array", offset)
-        if token == "[":
-            if len(counts) == len(shape):
-                fail(f"too many nested brackets for shape {shape}", offset)
-            if counts:
-                counts[-1] += 1
-            counts.append(0)
-        elif token == "]":
-            if not counts or counts[-1] != shape[len(counts) - 1]:
-                fail(f"expected {shape[len(counts) - 1] if counts else 0} items here (shape {shape}), "
-                     f"found {counts[-1] if counts else 0}", offset)
-            counts.pop()
-            done = not counts
-        elif len(counts) != len(shape) or not _NUMBER_RE.fullmatch(token):
-            fail(f"{token!r} is not a number" if _NUMBER_RE.fullmatch(token) is None
-                 else f"a number outside the innermost brackets (shape {shape})", offset)
-        else:
-            values.append(float(token))
-            if counts:
-                counts[-1] += 1
-            done = not shape  # a scalar is one number and nothing else
-    if not done:
-        fail(f"the array is incomplete (shape {shape})", end)
-    return np.array(values, dtype=np.float64).reshape(shape)
+    values, dtype = parsed
+    return Result(_check_values(values, dtype, label, "values"), tuple(values.shape), dtype, None, label, exact=False,
+                  fmt="text")
