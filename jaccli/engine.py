@@ -17,7 +17,7 @@ from .errors import UsageError
 from .parse import parse_expression
 from .tape import Scope, Tape, build_tape
 
-WORK_PER_CHUNK = 1 << 22  # ~4M values of output plus intermediates per chunk: bounded memory, big NumPy calls
+WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
 
 
 @dataclass

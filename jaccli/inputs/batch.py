@@ -173,9 +173,11 @@ def array_chunks(label: str, arrays: Mapping[str, np.ndarray], size: int, n: int
 def _release(array: np.ndarray) -> None:
     """Drop a memory map's pages once a chunk is copied out: they are clean and re-readable, but they would count
     in the process's resident memory and make a streamed 2 000 000-row run look like it holds the whole file."""
-    mapping = getattr(array, "_mmap", None)
-    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
-        mapping.madvise(mmap.MADV_DONTNEED)
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)  # ndarray view -> np.memmap -> mmap.mmap
+    if base is not None and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
 
 
 def batch_from_arrays(label: str, arrays: Mapping[str, object], *, allow_nonfinite: bool = False) -> Batch:
