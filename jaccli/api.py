@@ -1,12 +1,12 @@
 """The Python face of jaccli: ``batch_jacobian``, the same path the CLI takes, on NumPy arrays."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Mapping, Optional, Union
 
 import numpy as np
-import sympy
 
-from .engine import evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
+from .engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from .errors import InputError, UsageError
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -43,6 +43,19 @@ def _check_finite(arrays: Mapping[str, np.ndarray]) -> None:
                              hint="pass allow_nonfinite=True to compute with it anyway")
 
 
+@lru_cache(maxsize=64)
+def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple], row: str,
+          wrt: str, order: int, dtype: str) -> Plan:
+    """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
+
+    Plans are never mutated after planning, so sharing them between calls is safe."""
+    arrays = {k: shape for k, shape, _ in shapes}
+    scope = make_scope(arrays, scalars=dict(scalars), defines=dict(defines), columns=list(names) if names else None,
+                       row=row, wrt=wrt)
+    source_dtype = next(np.dtype(d) for k, _, d in shapes if k == scope.source().leaf)
+    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype))
+
+
 def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str = "x",
                    constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
@@ -70,10 +83,9 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     if not allow_nonfinite:
         _check_finite(arrays)
     defines = {k: (v if isinstance(v, int) else float(v)) for k, v in (constants or {}).items()}
-    scope = make_scope({k: a.shape[1:] for k, a in arrays.items()}, scalars=scalars, defines=defines,
-                       columns=names, row=row, wrt=wrt)
-    source_leaf = scope.source().leaf
-    plan = plan_jacobian(expression, scope, order, resolve_dtype(dtype, arrays[source_leaf].dtype))
+    shapes = tuple((k, a.shape[1:], a.dtype.str) for k, a in arrays.items())
+    plan = _plan(expression, shapes, tuple(scalars.items()), tuple(defines.items()),
+                 tuple(names) if names is not None else None, row, wrt, order, dtype)
     batch = next(iter(arrays.values())).shape[0]
     if not plan.connected and unconnected == "none":
         return None
