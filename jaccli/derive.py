@@ -46,7 +46,11 @@ class Placement:
 
 @dataclass
 class PieceProgram:
-    """One template's work: gather ``slots``, run ``kernel``, scatter by ``placements``."""
+    """One template's work: gather ``slots``, run ``kernel``, scatter by ``placements``.
+
+    Templates that read the same slots (the elements of a stack, ``[r*cos(t), r*sin(t)]``) share one kernel, so
+    common work (``sin(t)``, ``cos(t)``) is done once: ``placements[i].part`` indexes that shared kernel's outputs.
+    """
 
     slots: tuple[Slot, ...]
     kernel: Kernel
@@ -66,6 +70,7 @@ class Derivative:
     order: int
     connected: bool
     programs: list[PieceProgram]
+    groups: list[list[PieceProgram]]  # programs sharing one kernel (and so one gather of their slots)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -194,7 +199,7 @@ def derive(tape: Tape, order: int) -> Derivative:
     if budget > MAX_PARTIALS:
         raise UsageError(f"order {order} needs up to {budget} distinct symbolic partials (the limit is {MAX_PARTIALS})",
                          hint="lower --order, or reduce over fewer elements inside nonlinear functions")
-    result = Derivative(target.shape, source, order, bool(target.connected.any()), [])
+    result = Derivative(target.shape, source, order, bool(target.connected.any()), [], [])
     deadline = time.monotonic() + MAX_SYMBOLIC_SECONDS  # for the whole plan, all pieces together
     depths: dict = {}
     for piece in target.pieces:
@@ -204,32 +209,52 @@ def derive(tape: Tape, order: int) -> Derivative:
             raise UsageError(f"the symbolic derivative grows too large: {depth} nested functions at order {order}",
                              hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
+    pending = []
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
         found = _partials(piece.expr, watched, order, deadline) if watched or order == 0 else []
-        if not found:
-            continue
-        multisets = [m for m, _ in found]
-        exprs = [e for _, e in found]
-        symbols = [slot_symbol(j) for j in range(len(piece.slots))]
-        placements = []
-        for part, multiset in enumerate(multisets):
-            for ordering in sorted(set(permutations(multiset))):
-                src = [source.smap[piece.slots[j].index] for j in ordering]
-                flat = piece.pos * n**order
-                for step, s in enumerate(src):
-                    flat = flat + s * n ** (order - 1 - step)
-                valid = np.logical_and.reduce([s >= 0 for s in src])
-                lanes = None if valid.all() else np.flatnonzero(valid)
-                if lanes is not None:
-                    flat = flat[lanes]
-                if len(flat) == 0:
-                    continue
-                values = flat.tolist()
-                unique = len(set(values)) == len(values)
-                mode = "add_at" if not unique else "assign" if written.isdisjoint(values) else "add"
-                written.update(values)
-                placements.append(Placement(part, lanes, flat, mode))
-        kernel = compile_kernel(symbols, exprs)
-        result.programs.append(PieceProgram(piece.slots, kernel, exprs, multisets, placements, piece, len(piece.pos)))
+        if found:
+            multisets = [m for m, _ in found]
+            pending.append((piece, [e for _, e in found], multisets, _place(piece, multisets, source, order, written)))
+    by_slots: dict[tuple, list] = {}
+    for entry in pending:
+        piece = entry[0]
+        key = (len(piece.pos), tuple((slot.leaf, slot.index.tobytes()) for slot in piece.slots))
+        by_slots.setdefault(key, []).append(entry)
+    for entries in by_slots.values():
+        piece = entries[0][0]
+        kernel = compile_kernel([slot_symbol(j) for j in range(len(piece.slots))], [e for x in entries for e in x[1]])
+        group, offset = [], 0
+        for piece, exprs, multisets, placements in entries:
+            shifted = [Placement(p.part + offset, p.lanes, p.flat, p.mode) for p in placements]
+            group.append(PieceProgram(piece.slots, kernel, exprs, multisets, shifted, piece, len(piece.pos)))
+            offset += len(exprs)
+        result.groups.append(group)
+        result.programs.extend(group)
     return result
+
+
+def _place(piece: Piece, multisets: list[tuple[int, ...]], source: Source, order: int,
+           written: set[int]) -> list[Placement]:
+    """Where each partial lands: every distinct ordering of its multiset, lanes that read unwatched elements
+    dropped; ``written`` (updated) decides whether a placement may assign or must add."""
+    n = source.size
+    placements = []
+    for part, multiset in enumerate(multisets):
+        for ordering in sorted(set(permutations(multiset))):
+            src = [source.smap[piece.slots[j].index] for j in ordering]
+            flat = piece.pos * n**order
+            for step, s in enumerate(src):
+                flat = flat + s * n ** (order - 1 - step)
+            valid = np.logical_and.reduce([s >= 0 for s in src])
+            lanes = None if valid.all() else np.flatnonzero(valid)
+            if lanes is not None:
+                flat = flat[lanes]
+            if len(flat) == 0:
+                continue
+            values = flat.tolist()
+            unique = len(set(values)) == len(values)
+            mode = "add_at" if not unique else "assign" if written.isdisjoint(values) else "add"
+            written.update(values)
+            placements.append(Placement(part, lanes, flat, mode))
+    return placements

@@ -46,7 +46,7 @@ class Plan:
         return names
 
     def work_per_example(self) -> int:
-        lanes = sum(p.lanes * (len(p.kernel.program) + len(p.slots) + 1) for p in self.derivative.programs)
+        lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
         return self.derivative.size + lanes
 
     def chunk_size(self, parallel_iterations: Optional[int]) -> int:
@@ -139,9 +139,10 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
     out = result.reshape(b, d.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
     maybe_nan = False
-    for prog in d.programs:
-        parts = prog.kernel([_gather(flats[s.leaf], s.index) for s in prog.slots])
-        for pl in prog.placements:
+    for group in d.groups:
+        head = group[0]  # every program of a group reads the same slots and shares one kernel
+        parts = head.kernel([_gather(flats[s.leaf], s.index) for s in head.slots])
+        for prog, pl in ((prog, pl) for prog in group for pl in prog.placements):
             value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
             if pl.lanes is not None:
                 value = value[:, pl.lanes]
