@@ -37,10 +37,9 @@ def _check_finite(arrays: Mapping[str, np.ndarray]) -> None:
     for key, a in arrays.items():
         if np.isfinite(a).all():
             continue
-        bad = np.argwhere(~np.isfinite(a))
-        if len(bad):
-            raise InputError(f"non-finite value {a[tuple(bad[0])]} in array '{key}' at index {tuple(int(i) for i in bad[0])}",
-                             hint="pass allow_nonfinite=True to compute with it anyway")
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise InputError(f"non-finite value {a[first]} in array '{key}' at index {first}",
+                         hint="pass allow_nonfinite=True to compute with it anyway")
 
 
 @lru_cache(maxsize=64)
@@ -82,7 +81,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
             raise UsageError("names need a 2-D array with one name per column")
     if not allow_nonfinite:
         _check_finite(arrays)
-    defines = {k: (v if isinstance(v, int) else float(v)) for k, v in (constants or {}).items()}
+    defines = {k: (v if isinstance(v, int) and not isinstance(v, bool) else float(v))
+               for k, v in (constants or {}).items()}
     shapes = tuple((k, a.shape[1:], a.dtype.str) for k, a in arrays.items())
     plan = _plan(expression, shapes, tuple(scalars.items()), tuple(defines.items()),
                  tuple(names) if names is not None else None, row, wrt, order, dtype)

@@ -41,7 +41,12 @@ class JaccliGroup(click.Group):
             code = 2
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "jaccli"
-            click.echo(f"Error: {exc.format_message()}\n  hint: see '{command} --help'", err=True)
+            hint = f"see '{command} --help'"
+            takes_expression = exc.ctx is not None and any(p.name == "expression" for p in exc.ctx.command.params)
+            if isinstance(exc, click.NoSuchOption) and takes_expression and not exc.option_name.startswith("--"):
+                # 'jaccli batch-jacobian -x*x data.csv': click reads an expression starting with '-' as an option
+                hint += f"; an EXPRESSION starting with '-' goes after '--': {command} -- '-x*x' data.csv"
+            click.echo(f"Error: {exc.format_message()}\n  hint: {hint}", err=True)
             code = 2
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)

@@ -77,7 +77,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,
-                               defines=parse_defines(defines, allow_nonfinite=False))
+                               defines=parse_defines(defines))
     if show_tape:
         click.echo(str(plan.tape))
     click.echo(render_symbolic(plan, form, max_lines=max_lines))

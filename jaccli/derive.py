@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from math import comb
-from itertools import combinations_with_replacement, permutations
+from itertools import permutations
 from typing import Optional
 
 import numpy as np

@@ -184,7 +184,13 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     shadow an input name (that would silently ignore data).
     """
     from .functions import number
+    from .inputs.batch import NAME_HINT, is_valid_name
 
+    for i, column in enumerate(columns or []):  # a CSV header is checked when read; API names and --columns here
+        if not is_valid_name(column):
+            raise UsageError(f"column name {column!r} is not a valid name", hint=NAME_HINT)
+        if column in columns[:i]:
+            raise UsageError(f"column name {column!r} appears twice", hint="names must be unique")
     constants = {}
     for source_name, values in (("file scalar", scalars or {}), ("-D", defines or {})):
         for name, value in values.items():

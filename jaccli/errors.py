@@ -8,7 +8,7 @@ Rendered form (exactly one line starts with ``Error:``)::
     Error: unknown function 'sinn' (did you mean 'sin'?)
       sinn(x) * y
       ^^^^
-      hint: the functions are listed by 'jaccli functions'
+      hint: 'jaccli functions' lists them
 
     Error: data.csv:3:5: 'abc' is not a number
       hint: every cell must be a number; '#' starts a comment line

@@ -2,9 +2,9 @@
 
 ``compile_kernel(inputs, outputs)`` flattens every expression into ``Instr`` steps that call NumPy, emitting each
 distinct subexpression once (hash-consing: SymPy expressions are hashable, so the 20 000 partials of a Hessian
-share every subtree they have in common; ``sympy.cse`` finds a little more but costs seconds on such sets). The kernel is *interpreted*, not
-generated as source and ``exec``'d: nothing is ever compiled from text, and the per-step overhead (microseconds)
-vanishes next to array work over a batch.
+share every subtree they have in common; ``sympy.cse`` finds a little more but costs seconds on such sets). The
+kernel is *interpreted*, not generated as source and ``exec``'d: nothing is ever compiled from text, and the
+per-step overhead (microseconds) vanishes next to array work over a batch.
 
 Arithmetic keeps the inputs' float dtype: constants enter as Python floats, which NumPy treats as weakly typed,
 so float32 data is evaluated in float32 throughout, as TensorFlow would.
@@ -16,8 +16,6 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 import sympy
-
-from .functions import TABLE
 
 Ref = Union[int, float]  # a register number, or a constant folded into the instruction
 

@@ -1,8 +1,8 @@
 """One ``batch-jacobian`` run, end to end and streaming: read -> plan -> evaluate chunk by chunk -> write.
 
-Kept apart from the click layer so that the flow reads top to bottom and the checks of issue 3 (``--expect``,
-``--verify``) can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for the
-streaming formats (csv, npy); text and json collect the whole result, as their layouts require.
+Kept apart from the click layer so that the flow reads top to bottom and the checks (``--expect``, ``--verify``)
+can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for the streaming
+formats (csv, npy); text collects the whole result, as its layout requires.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dataclasses
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
@@ -20,7 +20,7 @@ from .errors import NonFiniteError, UsageError, did_you_mean
 from .inputs import Batch, read_batch
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf")}
+_NONFINITE = ("nan", "inf", "+inf", "-inf")
 
 
 @dataclass
@@ -49,11 +49,10 @@ class Report:
     values: int = 0
     nonfinite: int = 0
     first_nonfinite: Optional[tuple[int, ...]] = None
-    chunks: list = field(default_factory=list)
 
 
-def parse_defines(defines: tuple[str, ...], allow_nonfinite: bool) -> dict[str, float]:
-    """``-D NAME=VALUE`` items: integers stay exact (``x**n``), other numbers are floats."""
+def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
+    """``-D NAME=VALUE`` items: integers stay exact (``x**n``), other numbers are floats; all finite."""
     out: dict[str, float] = {}
     for item in defines:
         name, sep, text = item.partition("=")
@@ -63,9 +62,9 @@ def parse_defines(defines: tuple[str, ...], allow_nonfinite: bool) -> dict[str, 
         if name in out:
             raise UsageError(f"-D {name} is given twice")
         if text.lower() in _NONFINITE:
-            if not allow_nonfinite:
-                raise UsageError(f"-D {name}={text}: non-finite constant", hint="pass --allow-nonfinite to accept it")
-            out[name] = _NONFINITE[text.lower()]
+            # SymPy would fold nan*x to the constant nan and lose its derivative, even with --allow-nonfinite.
+            raise UsageError(f"-D '{name}' is {text}: constants must be finite",
+                             hint="pass non-finite values as per-example data instead")
         elif _NUMBER.fullmatch(text):
             value = float(text)
             out[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) and abs(int(text)) <= 2**53 else value
@@ -78,7 +77,7 @@ def parse_defines(defines: tuple[str, ...], allow_nonfinite: bool) -> dict[str, 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan: all that can fail before any value is computed."""
-    defines = parse_defines(opts.defines, opts.allow_nonfinite)
+    defines = parse_defines(opts.defines)
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
                        stdin=stdin)
     single = next(iter(batch.arrays)) if batch.columns else None  # CSV/TSV with a header: the one row array

@@ -204,7 +204,7 @@ def test_define_integer_exponent(jaccli, seed_csv):
     (["a=abc"], ["-D a='abc'", "not a number"]),
     (["a=1", "a=2"], ["-D a is given twice"]),
     (["x=2"], ["-D 'x'", "clashes"]),
-    (["a=nan"], ["non-finite", "--allow-nonfinite"]),
+    (["a=nan"], ["-D 'a' is nan", "constants must be finite", "per-example data"]),
     (["a=1e999"], ["overflows"]),
     (["a=__import__('os')"], ["not a number"]),
 ], ids=["no-equals", "bad-name", "not-a-number", "duplicate", "clash", "nan", "overflow", "injection"])
@@ -600,6 +600,7 @@ def test_version(jaccli):
     (["batch-jacobian", "x", "-k", "0"], "'-k' / '--order': 0 is not in the range x>=1"),
     (["batch-jacobian", "x", "--order", "two"], "'two' is not a valid integer"),
     (["batch-jacobian", "x", "--bogus"], "No such option '--bogus'"),
+    (["batch-jacobian", "-x*x", "a.csv"], "goes after '--': jaccli batch-jacobian -- '-x*x'"),
     (["batch-jacobian"], "Missing argument 'EXPRESSION'"),
     (["batch-jacobian", "x", "-f", "xml"], "'xml' is not one of 'text', 'json', 'csv', 'npy'"),
     (["batch-jacobian", "x", "--input-format", "xls"], "'xls' is not one of"),

@@ -130,6 +130,9 @@ def test_usage_errors():
         plan_from_shape("r", (3,), columns=["r", "theta"])
     with pytest.raises(UsageError):
         render_symbolic(plan_from_shape("x", (2,), 1), "tex")
+    for columns in (["r", "r"], ["r", "1b"], ["r", "if"]):  # --columns are checked like a CSV header
+        with pytest.raises(UsageError, match="column name"):
+            plan_from_shape("r", None, columns=columns)
 
 
 # --- oracle: the printed formulas are the engine's numbers -----------------------------------------------------

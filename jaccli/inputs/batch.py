@@ -6,10 +6,9 @@ memory map), in ``ArraySpec.value_dtype``.
 """
 from __future__ import annotations
 
-import mmap
-
 import keyword
 import math
+import mmap
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
