@@ -28,6 +28,8 @@ def _as_arrays(x: ArrayInput, name: str) -> tuple[dict[str, np.ndarray], dict[st
     if not arrays:
         raise InputError("no array with a batch axis in the input", hint="the first axis is the batch")
     sizes = {k: a.shape[0] for k, a in arrays.items()}
+    if 0 in sizes.values():
+        raise InputError("empty input: no examples", hint="the first axis is the batch; it needs at least one row")
     if len(set(sizes.values())) > 1:
         raise InputError(f"arrays have different batch sizes: {sizes}", hint="every array needs the same first axis")
     return arrays, scalars

@@ -1,6 +1,7 @@
 """The ``jaccli`` command line (click). Library errors become one ``Error: ...`` message here, in one place."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any, Optional
@@ -8,7 +9,7 @@ from typing import Any, Optional
 import click
 
 from . import __version__
-from .errors import CheckFailed, JaccliError
+from .errors import CheckFailed, JaccliError, UsageError
 
 INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
 OUTPUT_FORMATS = ["text", "json", "csv", "npy"]
@@ -128,8 +129,9 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     opts = Options(**kwargs)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
-    discard = open(os.devnull, "wb") if checks.active and output is None else None
-    with open_sink(output, stdout=discard) as sink:
+    quiet = checks.active and output is None
+    with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
+            open_sink(output, stdout=discard) as sink:
         batch, plan = open_input(opts)
         if show_layout:
             from .symbolic import render_layout
@@ -139,11 +141,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             batch = checks.remember(batch)
         report = Report()
         if not plan.connected and opts.unconnected == "none":
-            if opts.fmt in ("csv", "npy"):
-                write_none(opts.fmt, sink.file, shape=(0,), dtype=plan.dtype, order=opts.order, layout=[])
+            if opts.fmt in ("csv", "npy") and discard is None:
+                raise UsageError(f"a None result cannot be written as {opts.fmt}",
+                                 hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
-            write_none(opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape, dtype=plan.dtype,
-                       order=opts.order, layout=plan.layout())
+            write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
+                       dtype=plan.dtype, order=opts.order, layout=plan.layout())
         else:
             writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())

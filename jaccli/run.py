@@ -7,6 +7,7 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import re
 import sys
 import time
@@ -57,7 +58,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
     for item in defines:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier():
+        if not sep or not name.isidentifier() or keyword.iskeyword(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
             raise UsageError(f"-D {name} is given twice")

@@ -264,7 +264,11 @@ class _Builder:
         try:
             out = fl.index(f, key)
         except IndexError as exc:
-            raise self.error(f"{exc}", node.span, hint=f"the value has event shape {f.shape}") from None
+            # Point at the first item that fails on its own prefix (an index out of range, or one too many).
+            probe = np.empty(f.shape, dtype=np.int8)
+            bad = next((item for i, item in enumerate(node.items) if not _indexes(probe, key[:i + 1])),
+                       node.items[-1])
+            raise self.error(f"{exc}", bad.span, hint=f"the value has event shape {f.shape}") from None
         return self.record("index", [var, str(key)], out)
 
     def visit_Stack(self, node: Stack) -> tuple[Field, str]:
@@ -275,6 +279,14 @@ class _Builder:
                 raise self.error(f"stacked items must have equal shapes: {f.shape} here, {first} for the first",
                                  item.span, hint="index or broadcast the items to one shape first")
         return self.record("stack", [v for _, v in visited], fl.stack([f for f, _ in visited]))
+
+
+def _indexes(array: np.ndarray, key: tuple) -> bool:
+    try:
+        array[key]
+    except IndexError:
+        return False
+    return True
 
 
 def _divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:

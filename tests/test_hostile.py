@@ -183,8 +183,10 @@ def test_index_out_of_range_points_at_the_index(refused, jaccli, expression):
     result = jaccli("batch-jacobian", expression, "seed.csv")
     shown, start, end = caret(result)
     assert shown == expression
-    bad = expression.rindex("[") + 1  # the offending index
+    # the offending index: the out-of-range one, or the first one too many (the 0 of x[1, 0])
+    bad = expression.rindex(", ") + 2 if ", " in expression else expression.rindex("[") + 1
     assert start <= bad < end, result.stderr
+    assert end - start == 1 if expression != "x[-3]" else end - start == 2  # under that index alone
 
 
 def test_long_expression_error_shows_a_window(refused):
