@@ -7,41 +7,10 @@ from typing import Mapping, Optional, Union
 import numpy as np
 
 from .engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
-from .errors import InputError, UsageError
+from .errors import UsageError
+from .inputs import batch_from_arrays
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
-
-
-def _as_arrays(x: ArrayInput, name: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Split the input into per-example arrays (batch first) and scalars (0-d entries of a mapping)."""
-    items = dict(x) if isinstance(x, Mapping) else {name: x}
-    arrays, scalars = {}, {}
-    for key, value in items.items():
-        a = np.asarray(value)
-        if a.dtype.kind not in "fiu":
-            raise InputError(f"array '{key}' has dtype {a.dtype}; numbers are needed",
-                             hint="pass integer or floating arrays")
-        if a.ndim == 0:
-            scalars[key] = float(a)
-        else:
-            arrays[key] = a
-    if not arrays:
-        raise InputError("no array with a batch axis in the input", hint="the first axis is the batch")
-    sizes = {k: a.shape[0] for k, a in arrays.items()}
-    if 0 in sizes.values():
-        raise InputError("empty input: no examples", hint="the first axis is the batch; it needs at least one row")
-    if len(set(sizes.values())) > 1:
-        raise InputError(f"arrays have different batch sizes: {sizes}", hint="every array needs the same first axis")
-    return arrays, scalars
-
-
-def _check_finite(arrays: Mapping[str, np.ndarray]) -> None:
-    for key, a in arrays.items():
-        if np.isfinite(a).all():
-            continue
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-        raise InputError(f"non-finite value {a[first]} in array '{key}' at index {first}",
-                         hint="pass allow_nonfinite=True to compute with it anyway")
 
 
 @lru_cache(maxsize=64)
@@ -77,22 +46,24 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
     row = "x" if names and wrt in names else wrt
-    arrays, scalars = _as_arrays(x, row)
+    # The same checks and chunking as a file: dtypes, batch sizes, empty input, non-finite values.
+    batch = batch_from_arrays("input", dict(x) if isinstance(x, Mapping) else {row: x},
+                              allow_nonfinite=allow_nonfinite)
     if names is not None:
-        if isinstance(x, Mapping) or arrays[row].ndim != 2 or arrays[row].shape[1] != len(names):
+        spec = batch.arrays.get(row)
+        if isinstance(x, Mapping) or spec is None or spec.event_shape != (len(names),):
             raise UsageError("names need a 2-D array with one name per column")
-    if not allow_nonfinite:
-        _check_finite(arrays)
     defines = {k: (v if isinstance(v, int) and not isinstance(v, bool) else float(v))
                for k, v in (constants or {}).items()}
-    shapes = tuple((k, a.shape[1:], a.dtype.str) for k, a in arrays.items())
-    plan = _plan(expression, shapes, tuple(scalars.items()), tuple(defines.items()),
+    shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
+    plan = _plan(expression, shapes, tuple(batch.scalars.items()), tuple(defines.items()),
                  tuple(names) if names is not None else None, row, wrt, order, dtype)
-    batch = next(iter(arrays.values())).shape[0]
     if not plan.connected and unconnected == "none":
+        for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
+            pass  # still refuse bad data, as the CLI does
         return None
     step = plan.chunk_size(parallel_iterations)
-    result = np.zeros((batch,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
-    for i in range(0, batch, step):
-        evaluate_chunk(plan, {k: a[i:i + step] for k, a in arrays.items()}, pfor=pfor, out=result[i:i + step])
+    result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
+    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
+        evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])
     return result
