@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from .inputs.npy import array_from_bytes, check_size, read_header
 from .errors import InputError, UsageError, did_you_mean
 from .golden_text import DTYPES, decode, parse_csv, parse_text
 
@@ -206,30 +207,16 @@ def _brief(value: object) -> str:
 # -- npy --------------------------------------------------------------------------------------------------------------
 
 def _read_npy(data: bytes, label: str) -> Result:
-    """The header is checked against the byte count before any data is touched, so a lying header costs nothing."""
-    stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"format version {version[0]}.{version[1]} is not supported (jaccli writes 1.0)")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(stream)
-    except (ValueError, OSError, SyntaxError) as exc:
-        raise InputError(f"not a valid .npy file: {exc}", where=label) from None
-    if dtype.hasobject or dtype.fields is not None:
-        raise InputError(f"pickled or structured arrays are refused (dtype {dtype})", where=label)
-    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
-        raise InputError(f"results are float16, float32 or float64, not {dtype}", where=label)
-    if not shape:
+    """The same strict header reader as input files: checked against the byte count before any data is touched."""
+    header = read_header(io.BytesIO(data), label)
+    check_size(header, len(data), label)
+    if header.dtype.kind != "f" or header.dtype.itemsize not in (2, 4, 8):
+        raise InputError(f"results are float16, float32 or float64, not {header.dtype}", where=label)
+    if not header.shape:
         raise InputError("a result has a batch axis, but this array has shape ()", where=label)
-    expected = math.prod(shape) * dtype.itemsize
-    body = data[stream.tell():]
-    if len(body) != expected:
-        raise InputError(f"the header promises shape {shape} ({expected} bytes of data) but the file has "
-                         f"{len(body)}", where=label)
-    array = np.frombuffer(body, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
-    native = array.astype(dtype.newbyteorder("="))
-    return Result(native, tuple(shape), native.dtype, None, label, fmt="npy")
+    native = array_from_bytes(header, data, header.offset)
+    native = native.astype(native.dtype.newbyteorder("="))
+    return Result(native, header.shape, native.dtype, None, label, fmt="npy")
 
 
 # -- csv and text: parsed in golden_text ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import IO, BinaryIO, Optional, Protocol, Sequence
 import numpy as np
 
 from .errors import UsageError, did_you_mean
+from .sink import SPOOL_MAX_SIZE
 
 FORMATS = ("text", "json", "csv", "npy")
 
@@ -33,7 +34,6 @@ _NUMPY_DEFAULT_PRINT = dict(
     sign="-", floatmode="maxprec", formatter=None, legacy=False,
 )
 _DEFAULT_PRECISION = 8
-_SPOOL_MAX_SIZE = 32 * 1024 * 1024
 CSV_ROWS_PER_WRITE = 16_384
 _SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -169,7 +169,7 @@ class _HeaderFirstWriter(_Writer):
             self.data: IO[bytes] = self.file
             self.file.write(self._header())
         else:
-            self.data = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX_SIZE, mode="w+b")
+            self.data = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
 
     def _end(self) -> None:
         if self.data is not self.file:

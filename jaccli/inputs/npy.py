@@ -72,7 +72,7 @@ def read_header(handle: BinaryIO, where: str) -> NpyHeader:
     return NpyHeader(tuple(shape), bool(fortran_order), dtype, 6 + 2 + width + length)
 
 
-def _check_size(header: NpyHeader, total: int, where: str) -> None:
+def check_size(header: NpyHeader, total: int, where: str) -> None:
     """The data must fill the file exactly: a lying header is refused before anything is allocated."""
     holds = total - header.offset
     if holds != header.nbytes:
@@ -80,7 +80,7 @@ def _check_size(header: NpyHeader, total: int, where: str) -> None:
                          where=where, hint=_REWRITE_HINT)
 
 
-def _from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
+def array_from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
     """A read-only view of already-checked bytes (no copy)."""
     order = "F" if header.fortran_order else "C"
     count = math.prod(header.shape)
@@ -105,18 +105,18 @@ def read_npy(path: Optional[str], stream: Optional[BinaryIO], label: str, single
     if stream is not None:
         data = read_all(None, stream, label)
         header = read_header(io.BytesIO(data), label)
-        _check_size(header, len(data), label)
-        return _single(_from_bytes(header, data, header.offset), header, label, single_name, allow_nonfinite)
+        check_size(header, len(data), label)
+        return _single(array_from_bytes(header, data, header.offset), header, label, single_name, allow_nonfinite)
     assert path is not None
     with open_binary(path) as handle:
         header = read_header(handle, label)
         total = os.fstat(handle.fileno()).st_size
-    _check_size(header, total, label)
+    check_size(header, total, label)
     if header.nbytes == 0 or not header.shape:
         # mmap cannot map zero bytes, and a 0-d array is refused anyway: tiny, read it from memory.
         with open_binary(path) as handle:
             data = handle.read()
-        array = _from_bytes(header, data, header.offset)
+        array = array_from_bytes(header, data, header.offset)
     else:
         try:
             array = np.memmap(path, dtype=header.dtype, mode="r", offset=header.offset, shape=header.shape,
@@ -131,7 +131,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     try:
         with archive.open(info) as handle:
             header = read_header(handle, where)  # type: ignore[arg-type]
-            _check_size(header, info.file_size, where)
+            check_size(header, info.file_size, where)
             data = handle.read()  # to the end: zipfile checks the CRC there
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
         raise InputError(f"cannot read the member: {exc}", where=where,
@@ -139,7 +139,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     if len(data) != header.nbytes:
         raise InputError(f"header says shape {header.shape} = {header.nbytes} bytes but the member holds "
                          f"{len(data)}", where=where, hint=_REWRITE_HINT)
-    return _from_bytes(header, data, 0)
+    return array_from_bytes(header, data, 0)
 
 
 def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool) -> Batch:
