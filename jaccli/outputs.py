@@ -14,6 +14,7 @@ A None result (target not connected to the source) is written with ``write_none`
 """
 from __future__ import annotations
 
+import abc
 import io
 import json
 import shutil
@@ -161,7 +162,7 @@ class _Writer:
     def _end(self) -> None: ...
 
 
-class _HeaderFirstWriter(_Writer):
+class _HeaderFirstWriter(_Writer, abc.ABC):
     """A format whose header holds the batch size B: streams when B is known, else spools the data until ``finish``."""
 
     def _start(self) -> None:
@@ -179,8 +180,9 @@ class _HeaderFirstWriter(_Writer):
             self.data.close()
         self.file.write(self._footer())
 
+    @abc.abstractmethod
     def _header(self) -> bytes:
-        raise NotImplementedError
+        """The bytes before the data (they hold the full shape, so B must be known)."""
 
     def _footer(self) -> bytes:
         return b""
