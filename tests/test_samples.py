@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,20 @@ def test_points_by_hand():
     np.testing.assert_allclose(_load("points.grad.json"), sig[:, None] * w, rtol=1e-15)
     hess = (sig * (1 - sig))[:, None, None] * np.einsum("bi,bj->bij", w, w)
     np.testing.assert_allclose(_load("points.hessian.txt"), hess, atol=5e-9)  # text keeps 8 digits
+
+
+@pytest.mark.skipif(shutil.which("jaccli") is None or shutil.which("bash") is None,
+                    reason="needs the installed jaccli command and bash")
+def test_ci_recipe_passes_and_catches_a_change(tmp_path):
+    """samples/ci/check.sh passes on the checked-in goldens, and exits 1 once a golden no longer matches."""
+    done = subprocess.run(["bash", str(SAMPLES / "ci" / "check.sh")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("match: ") == 2 and done.stderr.count(": ok") == 2
+    copy = tmp_path / "ci"
+    shutil.copytree(SAMPLES / "ci", copy)
+    golden = copy / "golden" / "jacobian.json"
+    text = golden.read_text()
+    golden.write_text(text.replace('"data": [[[0.1078', '"data": [[[0.1079', 1))  # one value, 1e-4 off
+    changed = subprocess.run(["bash", str(copy / "check.sh")], capture_output=True, text=True, timeout=120)
+    assert changed.returncode == 1, changed.stderr
+    assert "mismatch: 1 of 36 values differ" in changed.stderr
