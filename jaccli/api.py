@@ -63,6 +63,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
             pass  # still refuse bad data, as the CLI does
         return None
     step = plan.chunk_size(parallel_iterations)
+    assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])

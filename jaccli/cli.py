@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional, Sequence
 
 import click
 
@@ -33,10 +33,11 @@ class JaccliGroup(click.Group):
                        "--parallel-iterations 1 with -f csv/npy to stream one example at a time", err=True)
             ctx.exit(2)
 
-    def main(self, args: Any = None, prog_name: Optional[str] = None, **extra: Any) -> Any:
-        extra.pop("standalone_mode", None)
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
+        """Always standalone: errors are printed here and the process exits (``standalone_mode`` is ignored)."""
         try:
-            code = super().main(args, prog_name, standalone_mode=False, **extra)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2 only
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
             code = 2

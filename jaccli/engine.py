@@ -186,15 +186,16 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     from .functions import number
     from .inputs.batch import NAME_HINT, is_valid_name
 
-    for i, column in enumerate(columns or []):  # a CSV header is checked when read; API names and --columns here
+    listed = columns or []
+    for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
         if not is_valid_name(column):
             raise UsageError(f"column name {column!r} is not a valid name", hint=NAME_HINT)
-        if column in columns[:i]:
+        if column in listed[:i]:
             raise UsageError(f"column name {column!r} appears twice", hint="names must be unique")
     constants = {}
     for source_name, values in (("file scalar", scalars or {}), ("-D", defines or {})):
         for name, value in values.items():
-            if name in arrays or name in (columns or []) or name in constants:
+            if name in arrays or name in listed or name in constants:
                 raise UsageError(f"{source_name} '{name}' clashes with another input name",
                                  hint="rename the constant")
             if not math.isfinite(value):

@@ -74,12 +74,13 @@ def _merge(blocks: list[Block], n: int) -> list[Block]:
     out = [b for b in out if len(b.target)]
     idx = np.flatnonzero(shared)
     groups: dict[tuple[int, ...], list[list[int]]] = {}
-    for _, members in groupby(idx[np.lexsort((lane[idx], which[idx], flat[idx]))], key=lambda c: flat[c]):
-        members = list(members)
+    for _, run in groupby(idx[np.lexsort((lane[idx], which[idx], flat[idx]))], key=lambda c: flat[c]):
+        members = list(run)
         groups.setdefault(tuple(int(which[c]) for c in members), []).append([int(lane[c]) for c in members])
     for signature, entries in groups.items():
         lanes = np.asarray(entries, np.int64)
-        terms, slots = [], []
+        terms: list[sympy.Expr] = []
+        slots: list[tuple[str, np.ndarray]] = []
         for r, i in enumerate(signature):
             b = blocks[i]
             shift = {slot_symbol(j): slot_symbol(j + len(slots)) for j in range(len(b.slots))}
@@ -122,8 +123,9 @@ def _fit(rows: np.ndarray, grid: tuple[int, ...], names: str) -> Optional[Patter
             return None
         fits.append((base, steps))
     units = [tuple(int(a == b) for b in range(len(grid))) for a in range(len(grid))]
-    starts = [next((base for base, steps in fits if steps == unit), None) for unit in units]
-    if None in starts:
+    found = [next((base for base, steps in fits if steps == unit), None) for unit in units]
+    starts = [s for s in found if s is not None]
+    if len(starts) < len(found):  # some variable is no coordinate outright
         return None
     variables = [(names[a], s, s + grid[a] - 1) for a, s in enumerate(starts)]
     return Pattern(variables, [(base - int(np.dot(steps, starts)), steps) for base, steps in fits])
@@ -131,7 +133,7 @@ def _fit(rows: np.ndarray, grid: tuple[int, ...], names: str) -> Optional[Patter
 
 def _grids(lanes: int, shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
     """Grid shapes to try, fewest axes first: the lanes in a row, or runs of axes of the shapes involved."""
-    found = [(lanes,)]
+    found: list[tuple[int, ...]] = [(lanes,)]
     for shape in shapes:
         dims = [s for s in shape if s > 1]
         found += [tuple(dims[a:b]) for a in range(len(dims)) for b in range(a + 2, len(dims) + 1)

@@ -161,7 +161,7 @@ def reduce_sum(f: Field, axis: int | None = None) -> Field:
         multi = np.unravel_index(_arange(f.size), f.shape)
         rest = [m for i, m in enumerate(multi) if i != axis]
         remap = np.ravel_multi_index(rest, new_shape) if new_shape else np.zeros(f.size, np.int64)
-        connected = f.connected.any(axis=axis)
+        connected = np.asarray(f.connected.any(axis=axis))  # a 1-d field reduces to a numpy scalar: make it 0-d
     pieces = tuple(Piece(p.expr, remap[p.pos], p.slots) for p in f.pieces)
     return Field(new_shape, pieces, connected)
 
@@ -211,7 +211,8 @@ def compact(f: Field) -> Field:
     pieces = []
     for g, signature in enumerate(signatures):
         where = np.flatnonzero(group == g)
-        terms, slots = [], []
+        terms: list[sympy.Expr] = []
+        slots: list[Slot] = []
         for i, count in enumerate(signature):
             p = f.pieces[i]
             for r in range(int(count)):
@@ -237,7 +238,8 @@ def combine(op: Template, fields: Sequence[Field], shape: tuple[int, ...]) -> Fi
     pieces = []
     for g, combo in enumerate(combos):
         where = np.flatnonzero(group == g)
-        args, slots = [], []
+        args: list[sympy.Expr] = []
+        slots: list[Slot] = []
         for k, i in enumerate(combo):
             p = fields[k].pieces[i]
             lanes = lane_of[k, where]
@@ -257,7 +259,8 @@ def fold_all(op: Template, f: Field) -> Field:
     for p in f.pieces:
         for lane, q in enumerate(p.pos):
             by_pos[q] = (p, lane)
-    args, slots = [], []
+    args: list[sympy.Expr] = []
+    slots: list[Slot] = []
     for p, lane in by_pos:
         args.append(shifted(p, len(slots)))
         slots += [Slot(s.leaf, s.index[lane:lane + 1]) for s in p.slots]

@@ -29,7 +29,7 @@ class Row:
     name: str
     nargs: Optional[int]  # None = any number (the reductions' n-ary helpers)
     numpy: Callable[..., np.ndarray]
-    derivative: Callable[..., tuple]  # args -> one partial derivative per argument
+    derivative: Callable[..., tuple | _Each]  # args -> one partial derivative per argument (indexable)
     convention: str  # the derivative, as the README states it
     internal: bool = False
     display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper

@@ -170,12 +170,14 @@ def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
     """The nested lists of ``data`` as a float64 array of ``shape``; checked level by level (no recursion)."""
     nodes = [data]
     for depth, size in enumerate(shape):
+        children: list[object] = []
         for position, node in enumerate(nodes):
             if not isinstance(node, list) or len(node) != size:
                 index = "".join(f"[{i}]" for i in np.unravel_index(position, shape[:depth])) if depth else ""
                 raise InputError(f"expected a list of {size} (shape {shape}), found {_brief(node)}",
                                  where=f"{label}: data{index}")
-        nodes = [item for node in nodes for item in node]
+            children.extend(node)
+        nodes = children
     values = []
     for position, item in enumerate(nodes):
         if isinstance(item, float) or (isinstance(item, int) and not isinstance(item, bool) and abs(item) < 2**1000):

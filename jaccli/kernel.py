@@ -119,7 +119,8 @@ class Kernel:
 
     def _emit_mul(self, e: sympy.Expr) -> Ref:
         # a*b/(c*d) as one division: closer to what a person (or TF's chain rule) computes than a*b*(1/c)*(1/d).
-        num, den = [], []
+        num: list[Ref] = []
+        den: list[Ref] = []
         for f in e.args:
             if f.is_Pow and f.exp.is_Integer and f.exp < 0:
                 den.append(self._emit_pow(f.base, -f.exp))
@@ -127,6 +128,7 @@ class Kernel:
                 num.insert(0, -1.0)
             else:
                 num.append(self._emit(f))
+        top: Ref
         if num and num[0] == -1.0 and len(num) > 1:
             top = self._new("neg", np.negative, self._fold("mul", num[1:]))
         else:
@@ -159,7 +161,7 @@ class Kernel:
         regs: list = list(values) + [None] * (self._n - self.n_inputs)
         with np.errstate(all="ignore"):  # inf/nan are results here, counted and reported by the caller
             for ins in self.program:
-                args = [a if c else regs[a] for a, c in zip(ins.args, ins.consts)]
+                args = [a if isinstance(a, float) else regs[a] for a in ins.args]  # floats are constants (ins.consts)
                 regs[ins.out] = ins.fn(*args)
         return [o if isinstance(o, float) else regs[o] for o in self.outputs]
 

@@ -20,7 +20,7 @@ import json
 import shutil
 import sys
 import tempfile
-from typing import IO, BinaryIO, Optional, Protocol, Sequence
+from typing import IO, Any, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from .sink import SPOOL_MAX_SIZE
 FORMATS = ("text", "json", "csv", "npy")
 
 # numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.
-_NUMPY_DEFAULT_PRINT = dict(
+_NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
     edgeitems=3, linewidth=75, suppress=False, nanstr="nan", infstr="inf",
     sign="-", floatmode="maxprec", formatter=None, legacy=False,
 )
@@ -118,7 +118,7 @@ def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequ
 class _Writer:
     """Checks the begin/write_chunk/finish protocol; subclasses implement ``_start``, ``_write`` and ``_end``."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.count = 0
         self.shape: tuple[int, ...] = ()
@@ -191,7 +191,7 @@ class _HeaderFirstWriter(_Writer, abc.ABC):
 class TextWriter(_Writer):
     """Collects the chunks (text is for small results), then prints the whole tensor."""
 
-    def __init__(self, file: BinaryIO, precision: Optional[int] = None) -> None:
+    def __init__(self, file: IO[bytes], precision: Optional[int] = None) -> None:
         super().__init__(file)
         self.precision = precision
         self.chunks: list[np.ndarray] = []
@@ -249,7 +249,7 @@ class NpyWriter(_HeaderFirstWriter):
         return buffer.getvalue()
 
     def _write(self, chunk: np.ndarray) -> None:
-        self.data.write(memoryview(chunk).cast("B"))  # C-order raw bytes, like np.save; no extra copy
+        self.data.write(chunk.data.cast("B"))  # C-order raw bytes, like np.save; no extra copy
 
 
 # -- entry points -----------------------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def _check_format(fmt: str) -> None:
                          hint="the formats are " + ", ".join(FORMATS))
 
 
-def make_writer(fmt: str, file: BinaryIO, *, precision: Optional[int] = None) -> TensorWriter:
+def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None) -> TensorWriter:
     """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text."""
     _check_format(fmt)
     if fmt == "text":
@@ -270,7 +270,7 @@ def make_writer(fmt: str, file: BinaryIO, *, precision: Optional[int] = None) ->
 
 
 def write_tensor(
-    fmt: str, file: BinaryIO, array: np.ndarray, *, order: int, layout: list[str], precision: Optional[int] = None,
+    fmt: str, file: IO[bytes], array: np.ndarray, *, order: int, layout: list[str], precision: Optional[int] = None,
 ) -> None:
     """Write a whole result ``(B, ...)`` in one go (one chunk)."""
     array = np.asarray(array)
@@ -281,7 +281,7 @@ def write_tensor(
 
 
 def write_none(
-    fmt: str, file: BinaryIO, *, shape: Sequence[int], dtype: np.dtype, order: int, layout: list[str],
+    fmt: str, file: IO[bytes], *, shape: Sequence[int], dtype: np.dtype, order: int, layout: list[str],
 ) -> None:
     """Write a None result: ``None`` in text, ``"data": null`` in json; csv and npy cannot represent it.
 

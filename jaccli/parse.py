@@ -60,6 +60,7 @@ _INDEX_HINT = "indices must be integer literals like x[0] or x[1:3]"
 _SYNTAX_HINT = "expressions use Python syntax, e.g. sin(x) * y**2; newlines are allowed only inside brackets"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the parser's universal newlines: line numbers must agree with it
 _LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # what Python refuses to convert
+_POSITIONED = (ast.expr, ast.keyword, ast.arg)  # the nodes of an expression tree that carry source positions
 
 
 def parse_expression(text: str) -> Node:
@@ -93,8 +94,10 @@ class _Parser:
             col = len(encoded[:col].decode("utf-8", errors="ignore"))
         return self.base + self.line_starts[line_index] + min(max(col, 0), len(line))
 
-    def span(self, node: ast.AST) -> Span:
-        return Span(self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset))
+    def span(self, node: ast.expr | ast.keyword | ast.arg) -> Span:
+        end_lineno, end_col = node.end_lineno, node.end_col_offset
+        assert end_lineno is not None and end_col is not None  # ast.parse records end positions on every node
+        return Span(self.offset(node.lineno, node.col_offset), self.offset(end_lineno, end_col))
 
     def op_span(self, start: int, end: int, symbol: str, fallback: Span) -> Span:
         """Span of ``symbol`` in the gap ``text[start:end]`` between operands (ast keeps no operator positions)."""
@@ -173,7 +176,8 @@ class _Parser:
     def check_size(self, root: ast.expr) -> None:
         """Count nodes and nesting iteratively, so that ``convert`` may recurse safely afterwards."""
         skip = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
-        count, stack = 0, [(root, 1)]
+        count = 0
+        stack: list[tuple[ast.AST, int]] = [(root, 1)]
         while stack:
             node, depth = stack.pop()
             count += 1
@@ -181,7 +185,7 @@ class _Parser:
                 raise self.error(f"expression is too long (more than {MAX_NODES} terms)", None,
                                  "write a shorter expression")
             if depth > MAX_DEPTH:
-                raise self.too_deep(self.span(node) if hasattr(node, "end_lineno") else None)
+                raise self.too_deep(self.span(node) if isinstance(node, _POSITIONED) else None)
             stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if not isinstance(child, skip))
 
     # -- conversion ------------------------------------------------------------------------------------------
@@ -254,7 +258,9 @@ class _Parser:
             sign = -1 if isinstance(node.op, ast.USub) else 1
             node = node.operand
         if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
-            return sign * self.number(node)
+            value = self.number(node)  # refuses literals that are too large; an int comes back as it is
+            assert isinstance(value, int)
+            return sign * value
         return None
 
     def binary(self, node: ast.BinOp, span: Span) -> Binary:
@@ -281,6 +287,7 @@ class _Parser:
             raise self.error("only a function name can be called", self.span(node.func),
                              "call functions by name, like sin(x)")
         func = self.convert(node.func)
+        assert isinstance(func, Name)  # convert() of an ast.Name is a Name (or raises)
         for keyword in node.keywords:
             if keyword.arg is None:
                 raise self.error("'**' unpacking is not allowed", self.span(keyword),

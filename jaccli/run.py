@@ -81,16 +81,17 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     defines = parse_defines(opts.defines)
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
                        stdin=stdin)
-    single = next(iter(batch.arrays)) if batch.columns else None  # CSV/TSV with a header: the one row array
+    header = batch.columns or []  # CSV/TSV header names
+    single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
     row = None
     if single is not None:
         # With a header the row is 'x' and --wrt is 'x' or a column (then the source is that column alone).
-        if opts.wrt != "x" and opts.wrt not in batch.columns:
-            guess = did_you_mean(opts.wrt, batch.columns)
+        if opts.wrt != "x" and opts.wrt not in header:
+            guess = did_you_mean(opts.wrt, header)
             raise UsageError(f"--wrt {opts.wrt}: the header has no column '{opts.wrt}'"
                              + (f" (did you mean '{guess}'?)" if guess else ""),
-                             hint="columns: " + ", ".join(batch.columns) + "; 'x' is the whole row")
+                             hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
@@ -210,6 +211,7 @@ class Checks:
         from .compare import compare
         from .golden import Result, read_result
 
+        assert self.expect is not None  # run() calls this only when there is a file to compare with
         golden = read_result(self.expect)
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)

@@ -213,6 +213,7 @@ class _Builder:
             raise self.error(f"unknown function '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                              node.func_span, hint=hint)
         want = 2 if name == "dot" else 1 if name in REDUCTIONS else ELEMENTWISE[name].nargs
+        assert want is not None  # only internal rows are n-ary (nargs None), and ELEMENTWISE leaves them out
         if len(node.args) != want:
             raise self.error(f"{name}() takes {want} argument{'s' if want > 1 else ''}, got {len(node.args)}",
                              node.span, hint="reductions work over all event axes" if name in REDUCTIONS else None)

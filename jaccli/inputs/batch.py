@@ -136,7 +136,7 @@ def check_finite(values: np.ndarray, start: int, label: str, name: str) -> None:
     if finite.all():
         return
     local = np.unravel_index(int(np.argmin(finite)), values.shape)  # argmin of bool = first False
-    index = (start + int(local[0]), *local[1:])
+    index = (start + int(local[0]), *(int(i) for i in local[1:]))
     raise InputError(f"{describe_float(float(values[local]))} is not a finite number",
                      where=f"{label}: array '{name}' index {format_index(index)}", hint=NONFINITE_HINT)
 
@@ -172,10 +172,10 @@ def array_chunks(label: str, arrays: Mapping[str, np.ndarray], size: int, n: int
 def _release(array: np.ndarray) -> None:
     """Drop a memory map's pages once a chunk is copied out: they are clean and re-readable, but they would count
     in the process's resident memory and make a streamed 2 000 000-row run look like it holds the whole file."""
-    base = array
+    base: object = array
     while base is not None and not isinstance(base, mmap.mmap):
         base = getattr(base, "base", None)  # ndarray view -> np.memmap -> mmap.mmap
-    if base is not None and hasattr(mmap, "MADV_DONTNEED"):
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         base.madvise(mmap.MADV_DONTNEED)
 
 

@@ -148,8 +148,9 @@ class CsvReader:
             handle = open_binary(self.path)
             handle.seek(self.data_offset)
         source = handle if handle is not None else self.stream
+        assert source is not None  # without a path, the constructor required a stream
         try:
-            lines = chain([self.first_raw], source)  # type: ignore[list-item]
+            lines = chain([self.first_raw], source)
             lineno = self.first_lineno  # line number of the next line taken from `lines`
             at_end = False
             while not at_end:

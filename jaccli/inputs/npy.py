@@ -14,7 +14,7 @@ import os
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Dict, Optional, Tuple
+from typing import IO, BinaryIO, Dict, Literal, Optional, Tuple
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class NpyHeader:
         return math.prod(self.shape) * self.dtype.itemsize  # Python ints: a lying shape cannot overflow
 
 
-def read_header(handle: BinaryIO, where: str) -> NpyHeader:
+def read_header(handle: IO[bytes], where: str) -> NpyHeader:
     """Parse and check the header at the current position of ``handle``; reads at most ~10 kB."""
     fmt = np.lib.format
     try:
@@ -82,7 +82,7 @@ def check_size(header: NpyHeader, total: int, where: str) -> None:
 
 def array_from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
     """A read-only view of already-checked bytes (no copy)."""
-    order = "F" if header.fortran_order else "C"
+    order: Literal["C", "F"] = "F" if header.fortran_order else "C"
     count = math.prod(header.shape)
     flat = np.frombuffer(data, dtype=header.dtype, count=count, offset=offset) if count else \
         np.empty(0, dtype=header.dtype)
@@ -130,7 +130,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     """One ``.npy`` member: header checked against the member's declared uncompressed size, then read."""
     try:
         with archive.open(info) as handle:
-            header = read_header(handle, where)  # type: ignore[arg-type]
+            header = read_header(handle, where)
             check_size(header, info.file_size, where)
             data = handle.read()  # to the end: zipfile checks the CRC there
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
@@ -145,8 +145,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
 def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool) -> Batch:
     """Named arrays: members ``NAME.npy``; 0-d members become scalars, the others share the batch size B."""
     source = io.BytesIO(read_all(None, stream, label)) if stream is not None else path
+    assert source is not None  # as in read_npy: without a stream there is a path
     try:
-        archive = zipfile.ZipFile(source)  # type: ignore[arg-type]
+        archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile:
         raise InputError("not an .npz file (not a zip archive)", where=label,
                          hint="write it with numpy.savez, or pass --input-format") from None
