@@ -21,7 +21,7 @@ load from other processes hits all of them alike. "best rounds" ratios use the m
                   trace + XLA compile + one run).
 
 The breakdown table times the stages of real ``batch_jacobian`` calls by wrapping, at runtime, the functions the
-call goes through (``api._check_finite``, ``plan_jacobian``, ``engine.evaluate``, ``engine._gather``,
+call goes through (``inputs.batch.check_finite``, ``api._plan`` (cached planning), ``engine.evaluate``, ``engine._gather``,
 ``Kernel.__call__``, ``engine._scatter``); nothing in ``jaccli/`` is edited, and a function that no longer exists
 just shows no time.
 
@@ -212,8 +212,8 @@ def plan_pieces(expression: str, x: np.ndarray, order: int):
 
 STAGES = ("checks", "plan", "gather", "kernel", "scatter", "eval other", "api other")
 STAGE_NOTES = {
-    "checks": "`api._check_finite` (input validation)",
-    "plan": "`plan_jacobian` inside the call",
+    "checks": "`inputs.batch.check_finite` (input validation, per chunk)",
+    "plan": "`api._plan` inside the call (planning, cached after the first call)",
     "gather": "`engine._gather`: slot inputs from the chunk",
     "kernel": "`Kernel.__call__`: the NumPy program of the derivative formulas",
     "scatter": "`engine._scatter`: writing values into the result (pays the result's first-touch page faults)",
@@ -227,7 +227,7 @@ class StageTimer:
     path goes through (module attributes and ``Kernel.__call__``); nothing in ``jaccli/`` is edited. A function
     that does not exist (the code changed) simply shows no time."""
 
-    TARGETS = [("checks", "jaccli.api", "_check_finite"), ("plan", "jaccli.api", "plan_jacobian"),
+    TARGETS = [("checks", "jaccli.inputs.batch", "check_finite"), ("plan", "jaccli.api", "_plan"),
                ("evaluate", "jaccli.engine", "evaluate"), ("gather", "jaccli.engine", "_gather"),
                ("kernel", "jaccli.kernel", "Kernel.__call__"), ("scatter", "jaccli.engine", "_scatter")]
 
