@@ -22,9 +22,10 @@ def test_row_is_complete(row):
     partials = row.derivative(*args)
     assert all(partials[i] is not None for i in range(n))
     values = [np.array([0.3, 0.7]) + 0.1 * i for i in range(n)]
-    out = np.asarray(row.numpy(*values))
+    with np.errstate(invalid="ignore"):  # acosh(0.3) is nan: only shapes and dtypes are checked here
+        out = np.asarray(row.numpy(*values))
+        out32 = np.asarray(row.numpy(*[v.astype(np.float32) for v in values]))
     assert out.shape == (2,) and out.dtype == np.float64
-    out32 = np.asarray(row.numpy(*[v.astype(np.float32) for v in values]))
     assert out32.dtype == np.float32, "float32 data must stay float32"
 
 
