@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import cli_command  # the same jaccli executable as the speed benchmark (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 WRAPPER = r"""
@@ -161,16 +163,6 @@ except SystemExit as exc:
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print('{"rc": %s, "maxrss_kb": %d}' % (code or 0, hwm))
 """
-
-
-def cli_command() -> list[str]:
-    """The ``jaccli`` console script installed next to this interpreter (not a pyenv shim, which adds ~50 ms of
-    bash per call), else the one on PATH, else ``python -m jaccli``."""
-    here = Path(sys.executable).parent / "jaccli"
-    if here.exists():
-        return [str(here)]
-    exe = shutil.which("jaccli")
-    return [exe] if exe else [sys.executable, "-m", "jaccli"]
 
 
 PATCHES = {
