@@ -47,7 +47,7 @@ import numpy as np
 
 import jaccli
 import sympy
-from jaccli.engine import make_scope, plan_jacobian, resolve_dtype
+from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,9 +227,9 @@ class StageTimer:
     path goes through (module attributes and ``Kernel.__call__``); nothing in ``jaccli/`` is edited. A function
     that does not exist (the code changed) simply shows no time."""
 
-    TARGETS = [("checks", "jaccli.inputs.batch", "check_finite"), ("plan", "jaccli.api", "_plan"),
-               ("evaluate", "jaccli.engine", "evaluate"), ("gather", "jaccli.engine", "_gather"),
-               ("kernel", "jaccli.kernel", "Kernel.__call__"), ("scatter", "jaccli.engine", "_scatter")]
+    TARGETS = [("checks", "jaccli.io.inputs.batch", "check_finite"), ("plan", "jaccli.api", "_plan"),
+               ("evaluate", "jaccli.plan.engine", "evaluate"), ("gather", "jaccli.plan.engine", "_gather"),
+               ("kernel", "jaccli.plan.kernel", "Kernel.__call__"), ("scatter", "jaccli.plan.engine", "_scatter")]
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = {}
@@ -455,7 +455,7 @@ def import_breakdown() -> list[tuple[str, float]]:
     seed = ROOT / "samples" / "seed.csv"
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "jaccli", "batch-jacobian", "x*x*x", str(seed)],
                           capture_output=True, text=True, cwd=ROOT)
-    wanted = {"numpy", "sympy", "click", "jaccli.outputs", "jaccli.run", "jaccli.engine", "jaccli.derive",
+    wanted = {"numpy", "sympy", "click", "jaccli.io.outputs", "jaccli.job", "jaccli.plan.engine", "jaccli.plan.derive",
               "jaccli.cli", "jaccli"}
     found = {}
     for line in proc.stderr.splitlines():

@@ -55,9 +55,9 @@ PROBE = r"""
 import functools, json, sys, threading, time
 mode, args = sys.argv[1], sys.argv[2:]
 import tracemalloc
-import jaccli.engine as engine
-import jaccli.outputs as outputs
-from jaccli.inputs import csv as csv_input
+import jaccli.plan.engine as engine
+import jaccli.io.outputs as outputs
+from jaccli.io.inputs import csv as csv_input
 
 peaks = {}
 overall = [0]
@@ -106,7 +106,7 @@ if mode == "trace":
 else:
     threading.Thread(target=sample, daemon=True).start()
 from jaccli.cli import cli
-from jaccli.engine import Plan
+from jaccli.plan.engine import Plan
 chunk = {}
 original = Plan.chunk_size
 def chunk_size(self, n):
@@ -129,8 +129,8 @@ print(json.dumps({"rc": code, "anon_kb": max(high["RssAnon"], s["RssAnon"]), "fi
 WHAT_IF = r"""
 import mmap, sys
 import numpy as np
-import jaccli.outputs as outputs
-from jaccli.inputs import batch as batch_module
+import jaccli.io.outputs as outputs
+from jaccli.io.inputs import batch as batch_module
 patch, args = sys.argv[1], sys.argv[2:]
 if patch == "csv-blocks":  # CsvWriter formats 16384 rows at a time instead of the engine's whole chunk
     original = outputs.CsvWriter._write

@@ -16,7 +16,7 @@ __all__ = ["batch_jacobian", "__version__"]
 
 def __getattr__(name: str) -> Any:  # PEP 562: lazy attribute
     if name == "batch_jacobian":
-        from .api import batch_jacobian
+        from jaccli.api import batch_jacobian
 
         return batch_jacobian
     raise AttributeError(f"module 'jaccli' has no attribute {name!r}")

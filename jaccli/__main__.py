@@ -1,5 +1,5 @@
 """``python -m jaccli``: the same program as the ``jaccli`` command."""
-from .cli import main
+from jaccli.cli import main
 
 if __name__ == "__main__":
     main()

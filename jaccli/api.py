@@ -6,9 +6,9 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from .engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
-from .errors import UsageError
-from .inputs import batch_from_arrays
+from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
+from jaccli.errors import UsageError
+from jaccli.io.inputs import batch_from_arrays
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from jaccli.compare import DEFAULT_TOLERANCES, compare
+from jaccli.checks.compare import DEFAULT_TOLERANCES, compare
 from jaccli.errors import InputError, UsageError
-from jaccli.golden import Result, read_result, sniff_format
-from jaccli.outputs import write_none, write_tensor
+from jaccli.checks.results import Result, read_result, sniff_format
+from jaccli.io.outputs import write_none, write_tensor
 
 ORDER1 = np.array([[[48, 0], [0, 12]], [[3, 0], [0, 27]]], dtype=np.float32)
 LAYOUT = ["batch", "target.0", "x.0:d1"]

@@ -1,4 +1,4 @@
-"""jaccli.inputs: every format, the streaming contract, and every input error with its exact ``where``."""
+"""jaccli.io.inputs: every format, the streaming contract, and every input error with its exact ``where``."""
 from __future__ import annotations
 
 import inspect
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaccli.errors import InputError, UsageError
-from jaccli.inputs import ArraySpec, batch_from_arrays, read_batch
-from jaccli.inputs.csv import CsvReader
+from jaccli.io.inputs import ArraySpec, batch_from_arrays, read_batch
+from jaccli.io.inputs.csv import CsvReader
 
 
 def write(tmp_path, name: str, content) -> str:
@@ -354,4 +354,4 @@ def test_format_errors(tmp_path):
     assert usage.value.exit_code == 2 and "did you mean 'json'" in usage.value.message
     missing = str(tmp_path / "missing.csv")
     assert "cannot read the input file" in error_of(missing).message
-    assert json.loads("[1]") == [1]  # the stdlib json is not shadowed by jaccli.inputs.jsonfile
+    assert json.loads("[1]") == [1]  # the stdlib json is not shadowed by jaccli.io.inputs.jsonfile

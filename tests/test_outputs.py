@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from jaccli.errors import UsageError
-from jaccli.outputs import FORMATS, format_text, make_writer, write_none, write_tensor
-from jaccli.sink import ClosedPipe, Sink, open_sink
+from jaccli.io.outputs import FORMATS, format_text, make_writer, write_none, write_tensor
+from jaccli.io.sink import ClosedPipe, Sink, open_sink
 
 ORDER1 = np.array([[[48, 0], [0, 12]], [[3, 0], [0, 27]]], dtype=np.float32)
 ORDER2 = np.array([[[[24, 0], [0, 0]], [[0, 0], [0, 12]]], [[[6, 0], [0, 0]], [[0, 0], [0, 18]]]], dtype=np.float32)
@@ -340,7 +340,7 @@ def test_sink_real_closed_pipe_ends_quietly():
 
     script = (
         "import sys\n"
-        "from jaccli.sink import ClosedPipe, Sink\n"
+        "from jaccli.io.sink import ClosedPipe, Sink\n"
         "try:\n"
         "    with Sink(None) as sink:\n"
         "        sink.file.write(b'x' * 10_000_000)\n"

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaccli.errors import ExpressionError, Span
-from jaccli.parse import MAX_DEPTH, MAX_INT_EXPONENT, MAX_LENGTH, MAX_NODES, parse_expression
-from jaccli.syntax import Binary, Call, Index, IndexItem, Name, Num, Slice, Stack, Unary
+from jaccli.expr.parse import MAX_DEPTH, MAX_INT_EXPONENT, MAX_LENGTH, MAX_NODES, parse_expression
+from jaccli.expr.syntax import Binary, Call, Index, IndexItem, Name, Num, Slice, Stack, Unary
 
 
 def refuse(text: str) -> ExpressionError:

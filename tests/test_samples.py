@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from jaccli.cli import cli
-from jaccli.golden import read_result
+from jaccli.checks.results import read_result
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

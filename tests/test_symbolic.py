@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from jaccli.api import batch_jacobian
-from jaccli.engine import make_scope, plan_jacobian
+from jaccli.plan.engine import make_scope, plan_jacobian
 from jaccli.errors import UsageError
 from jaccli.functions import TABLE
-from jaccli.symbolic import parse_shape, plan_from_shape, render_layout, render_symbolic
+from jaccli.symbolic.render import parse_shape, plan_from_shape, render_layout, render_symbolic
 
 POLAR = "[r*cos(theta), r*sin(theta)]"
 

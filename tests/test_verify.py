@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sympy.core.cache import clear_cache
 
-from jaccli.engine import make_scope, plan_jacobian
+from jaccli.plan.engine import make_scope, plan_jacobian
 from jaccli.errors import UsageError
 from jaccli.functions import ELEMENTWISE, SYMPY, TABLE, F
-from jaccli.verify import sample_rows, verify
+from jaccli.checks.verify import sample_rows, verify
 
 B = 5  # small batches keep the whole file fast; every row still checks every derivative element
 

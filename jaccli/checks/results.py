@@ -24,9 +24,9 @@ from typing import Optional
 
 import numpy as np
 
-from .inputs.npy import array_from_bytes, check_size, read_header
-from .errors import InputError, UsageError, did_you_mean
-from .golden_text import DTYPES, decode, parse_csv, parse_text
+from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
+from jaccli.errors import InputError, UsageError, did_you_mean
+from jaccli.checks.results_text import DTYPES, decode, parse_csv, parse_text
 
 GOLDEN_FORMATS = ("auto", "text", "json", "csv", "npy")
 _EXTENSIONS = {".json": "json", ".npy": "npy", ".csv": "csv", ".txt": "text", ".text": "text"}

@@ -14,7 +14,7 @@ from typing import BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, 
 
 import numpy as np
 
-from ..errors import InputError
+from jaccli.errors import InputError
 
 Chunk = Dict[str, np.ndarray]
 

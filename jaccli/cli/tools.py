@@ -5,11 +5,11 @@ from typing import Optional
 
 import click
 
-from .cli import INPUT_FORMATS, OUTPUT_FORMATS, cli
-from .errors import CheckFailed
+from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
+from jaccli.errors import CheckFailed
 
 
-@cli.command("compare")
+@click.command("compare")
 @click.argument("expected", metavar="GOLDEN")
 @click.argument("actual", metavar="RESULT")
 @click.option("--rtol", type=float, help="Relative tolerance [float64: 1e-12, float32: 1e-5].")
@@ -30,8 +30,8 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
       $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
-    from .compare import compare
-    from .golden import read_result
+    from jaccli.checks.compare import compare
+    from jaccli.checks.results import read_result
 
     result = compare(read_result(expected, fmt_a), read_result(actual, fmt_b), rtol=rtol, atol=atol)
     click.echo(result.report(), err=True)
@@ -39,7 +39,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
         raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
 
 
-@cli.command("symbolic")
+@click.command("symbolic")
 @click.argument("expression")
 @click.argument("input", required=False, metavar="[INPUT]")
 @click.option("--shape", help="Source event shape, like 2 or 2,3 (instead of an INPUT file).")
@@ -65,8 +65,8 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
       d y[i] / d x[i] = 3*x[i]**2    for i in 0..1
       $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
     """
-    from .run import Options, open_input, parse_defines
-    from .symbolic import parse_shape, plan_from_shape, render_symbolic
+    from jaccli.job import Options, open_input, parse_defines
+    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
 
     if input is not None and (shape or columns):
         raise click.UsageError("give either INPUT or --shape/--columns")
@@ -83,7 +83,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
 
 
-@cli.command("functions")
+@click.command("functions")
 def functions_command() -> None:
     """List the expression language's functions with their derivative conventions.
 
@@ -91,7 +91,7 @@ def functions_command() -> None:
     Example:
       $ jaccli functions
     """
-    from .functions import ELEMENTWISE, REDUCTIONS
+    from jaccli.functions import ELEMENTWISE, REDUCTIONS
 
     width = max(len(n) for n in ELEMENTWISE) + 2
     for name, row in ELEMENTWISE.items():

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from typing import IO, BinaryIO, Callable, Optional
 
-from .errors import UsageError
+from jaccli.errors import UsageError
 
 #: Standard output is buffered in memory up to this size, then in an anonymous temporary file, so memory stays flat
 #: for big streamed outputs while an error mid-way still writes nothing.

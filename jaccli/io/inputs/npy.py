@@ -18,8 +18,8 @@ from typing import IO, BinaryIO, Dict, Literal, Optional, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from .batch import Batch, batch_from_arrays, check_dtype, check_name, open_binary, read_all
+from jaccli.errors import InputError
+from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, check_name, open_binary, read_all
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit (np.lib.format's max_header_size)
 _REWRITE_HINT = "the file is truncated or its header was edited; save it again with numpy.save"

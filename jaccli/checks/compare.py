@@ -22,8 +22,8 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import UsageError
-from .golden import Result
+from jaccli.errors import UsageError
+from jaccli.checks.results import Result
 
 DEFAULT_TOLERANCES = {  # dtype name -> (rtol, atol)
     "float64": (1e-12, 1e-12),

@@ -16,9 +16,9 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from .engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
-from .errors import NonFiniteError, UsageError, did_you_mean
-from .inputs import Batch, read_batch
+from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.errors import NonFiniteError, UsageError, did_you_mean
+from jaccli.io.inputs import Batch, read_batch
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -208,8 +208,8 @@ class Checks:
                        "; ".join(v.failure for v in failed), failed[0].hint if failed else None)
 
     def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
-        from .compare import compare
-        from .golden import Result, read_result
+        from jaccli.checks.compare import compare
+        from jaccli.checks.results import Result, read_result
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
         golden = read_result(self.expect)
@@ -224,7 +224,7 @@ class Checks:
                        "if the change is intended, regenerate the golden file with -o")
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
-        from .verify import verify
+        from jaccli.checks.verify import verify
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")

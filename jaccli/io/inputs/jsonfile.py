@@ -13,8 +13,8 @@ from typing import BinaryIO, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from .batch import Batch, batch_from_arrays, check_name, read_all
+from jaccli.errors import InputError
+from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_name, read_all
 
 MAX_DEPTH = 32  # bracket nesting, the outer object included
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

@@ -19,8 +19,8 @@ from typing import BinaryIO, Iterator, List, Optional
 
 import numpy as np
 
-from ..errors import InputError
-from .batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, check_name, open_binary
+from jaccli.errors import InputError
+from jaccli.io.inputs.batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, check_name, open_binary
 
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\Z", re.IGNORECASE)
 _CELL_SPACE = " \t"  # may surround a cell (in TSV the tab is the delimiter, so only spaces remain)

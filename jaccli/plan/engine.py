@@ -12,10 +12,10 @@ from typing import Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 
-from .derive import Derivative, derive
-from .errors import UsageError
-from .parse import parse_expression
-from .tape import Scope, Tape, build_tape
+from jaccli.plan.derive import Derivative, derive
+from jaccli.errors import UsageError
+from jaccli.expr.parse import parse_expression
+from jaccli.expr.trace import Scope, Tape, build_tape
 
 WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
 
@@ -183,8 +183,8 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
     shadow an input name (that would silently ignore data).
     """
-    from .functions import number
-    from .inputs.batch import NAME_HINT, is_valid_name
+    from jaccli.functions import number
+    from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
 
     listed = columns or []
     for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here

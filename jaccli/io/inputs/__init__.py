@@ -14,11 +14,11 @@ import os
 import sys
 from typing import BinaryIO, Optional, Union
 
-from ..errors import InputError, UsageError, did_you_mean
-from .batch import ArraySpec, Batch, Chunk, batch_from_arrays
-from .csv import read_csv
-from .jsonfile import read_json
-from .npy import read_npy, read_npz
+from jaccli.errors import InputError, UsageError, did_you_mean
+from jaccli.io.inputs.batch import ArraySpec, Batch, Chunk, batch_from_arrays
+from jaccli.io.inputs.csv import read_csv
+from jaccli.io.inputs.jsonfile import read_json
+from jaccli.io.inputs.npy import read_npy, read_npz
 
 __all__ = ["ArraySpec", "Batch", "Chunk", "FORMATS", "batch_from_arrays", "read_batch", "resolve_format"]
 

@@ -13,11 +13,11 @@ from typing import Optional
 import numpy as np
 import sympy
 
-from . import field as fl
-from .errors import ExpressionError, Span, UsageError, did_you_mean
-from .field import Field
-from .functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
-from .syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
+from jaccli.expr import field as fl
+from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
+from jaccli.expr.field import Field
+from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
+from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from .errors import Span
+from jaccli.errors import Span
 
 
 @dataclass(frozen=True)

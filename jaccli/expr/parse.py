@@ -20,8 +20,8 @@ import re
 import warnings
 from typing import Optional
 
-from .errors import ExpressionError, Span
-from .syntax import Binary, Call, Index, IndexItem, Name, Node, Num, Slice, Stack, Unary
+from jaccli.errors import ExpressionError, Span
+from jaccli.expr.syntax import Binary, Call, Index, IndexItem, Name, Node, Num, Slice, Stack, Unary
 
 __all__ = ["parse_expression", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT", "MAX_INT_LITERAL"]
 

@@ -24,8 +24,8 @@ from typing import IO, Any, Optional, Protocol, Sequence
 
 import numpy as np
 
-from .errors import UsageError, did_you_mean
-from .sink import SPOOL_MAX_SIZE
+from jaccli.errors import UsageError, did_you_mean
+from jaccli.io.sink import SPOOL_MAX_SIZE
 
 FORMATS = ("text", "json", "csv", "npy")
 

@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 import numpy as np
 import sympy
 
-from .engine import Plan
-from .field import slot_symbol
-from .tape import Scope
+from jaccli.plan.engine import Plan
+from jaccli.expr.field import slot_symbol
+from jaccli.expr.trace import Scope
 
 INDEX_NAMES = "ijkmnpqrs"  # pattern variables; 'l' is skipped (it reads as 1), scope names are skipped too
 Name = tuple[str, tuple[str, ...]]  # (base, index texts): ('x', ('i', '0')) is x[i,0]; ('theta', ()) is theta

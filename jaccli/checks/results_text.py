@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import InputError
+from jaccli.errors import InputError
 
 DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64")}  # the dtypes a result can have
 

@@ -29,9 +29,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .derive import derive
-from .engine import Plan, evaluate
-from .errors import UsageError
+from jaccli.plan.derive import derive
+from jaccli.plan.engine import Plan, evaluate
+from jaccli.errors import UsageError
 
 DEFAULT_TOLERANCE = 1e-6  # float64 differences reach ~1e-10 here; 1e-6 leaves room, a wrong rule is off by O(1)
 STEP = 2.0**-10  # base step relative to max(1, |x|): small truncation after extrapolation, round-off ~1e-13

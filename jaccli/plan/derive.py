@@ -23,10 +23,10 @@ from typing import Optional
 import numpy as np
 import sympy
 
-from .errors import UsageError
-from .field import Piece, Slot, slot_symbol
-from .kernel import Kernel, compile_kernel
-from .tape import Source, Tape
+from jaccli.errors import UsageError
+from jaccli.expr.field import Piece, Slot, slot_symbol
+from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.expr.trace import Source, Tape
 
 MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
 MAX_NESTING_COST = 70_000  # depth**order of nested functions: 40 levels at order 3 plan in ~2 s, 60 in ~8 s

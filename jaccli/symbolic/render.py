@@ -26,12 +26,12 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from .engine import Plan, make_scope, plan_jacobian
-from .entries import Block, Name, Namer, Pattern, entry_blocks
-from .errors import UsageError
-from .field import slot_symbol
-from .functions import for_display
-from .tape import Scope
+from jaccli.plan.engine import Plan, make_scope, plan_jacobian
+from jaccli.symbolic.entries import Block, Name, Namer, Pattern, entry_blocks
+from jaccli.errors import UsageError
+from jaccli.expr.field import slot_symbol
+from jaccli.functions import for_display
+from jaccli.expr.trace import Scope
 
 
 # --- printers: one per form ------------------------------------------------------------------------------------
