@@ -9,6 +9,7 @@ import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
 from jaccli.errors import CheckFailed, UsageError
+from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION
 
 
 @click.command("batch-jacobian")
@@ -26,11 +27,12 @@ from jaccli.errors import CheckFailed, UsageError
               help="auto = the input's float dtype (float64 for text formats and integers).")
 @click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
               help="A target that never reads the source gives None, or zeros of the full shape.")
-@click.option("--parallel-iterations", type=click.IntRange(min=1), metavar="N",
+@click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
-@click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
+@click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
+              help="Digits in text output [default: 8; float64 needs at most 17].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
 @click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")

@@ -66,17 +66,17 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
       $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
     """
     from jaccli.job import Options, open_input, parse_defines
-    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
+    from jaccli.symbolic.render import parse_columns, parse_shape, plan_from_shape, render_symbolic
 
-    if input is not None and (shape or columns):
+    if input is not None and (shape is not None or columns is not None):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
                        dtype="float64")
         _, plan = open_input(opts)
     else:
-        plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
-                               columns=columns.split(",") if columns else None,
+        plan = plan_from_shape(expression, parse_shape(shape) if shape is not None else None, order, wrt=wrt,
+                               columns=parse_columns(columns) if columns is not None else None,
                                defines=parse_defines(defines))
     if show_tape:
         click.echo(str(plan.tape))

@@ -14,12 +14,14 @@ import numpy as np
 import sympy
 
 from jaccli.expr import field as fl
+from jaccli.expr.budget import Budget, check_function_depth
 from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
 from jaccli.expr.field import Field
 from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
 from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
+MAX_FOLD_ELEMENTS = 50_000  # prod/norm/logsumexp become one SymPy formula with an argument per element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
 
 
@@ -118,6 +120,7 @@ class _Builder:
         self.scope, self.text = scope, text
         self.source = scope.source()
         self.equations: list[Equation] = []
+        self.budget = Budget(text)
 
     def error(self, message: str, span: Span, hint: Optional[str] = None) -> ExpressionError:
         return ExpressionError(message, self.text, span, hint=hint)
@@ -128,15 +131,23 @@ class _Builder:
         return f, var
 
     def broadcast(self, a: Field, b: Field, span: Span) -> tuple[int, ...]:
-        try:
-            return tuple(np.broadcast_shapes(a.shape, b.shape))
-        except ValueError:
+        """The shape of ``a op b``, charged to the budget before any lane is built."""
+        shape = _broadcast_shapes(a.shape, b.shape)
+        if shape is None:
             raise self.error(f"shapes {a.shape} and {b.shape} do not broadcast", span,
-                             hint="inside one example, shapes follow NumPy's broadcasting rules") from None
+                             hint="inside one example, shapes follow NumPy's broadcasting rules")
+        self.budget.charge(shape, [a, b], span)
+        return shape
 
     # --- nodes --------------------------------------------------------------------------------------------
     def visit(self, node: Node) -> tuple[Field, str]:
-        return getattr(self, "visit_" + type(node).__name__)(node)
+        f, var = getattr(self, "visit_" + type(node).__name__)(node)
+        if any(p.expr is sympy.nan for p in f.pieces):
+            # SymPy folds nan*x (and nan + x) into the constant nan: its derivative would silently become 0.
+            raise self.error("this part is the constant nan", node.span,
+                             hint="constant arithmetic follows IEEE (0/0, inf - inf, log(-1) are nan); "
+                                  "pass non-finite values as data instead")
+        return f, var
 
     def visit_Num(self, node: Num) -> tuple[Field, str]:
         value = sympy.Integer(node.value) if isinstance(node.value, int) else number(node.value)
@@ -148,6 +159,7 @@ class _Builder:
             leaf_name, i = s.columns[name]
             f = fl.gather(self._leaf(leaf_name), np.asarray(i, dtype=np.int64))
         elif name in s.arrays:
+            self.budget.charge(tuple(s.arrays[name]), [], node.span)
             f = self._leaf(name)
         elif name in s.constants:
             f = fl.constant(s.constants[name])
@@ -179,7 +191,7 @@ class _Builder:
         elif node.op == "*" and (_is_scalar_constant(a) or _is_scalar_constant(b)):
             out = fl.scale(b, _const(a)) if _is_scalar_constant(a) else fl.scale(a, _const(b))
         elif node.op == "/" and _is_scalar_constant(b) and not _is_scalar_constant(a):
-            out = fl.scale(a, 1 / _const(b)) if _const(b) != 0 else fl.combine(_divide, [a, b], shape)
+            out = fl.scale(a, 1 / _const(b)) if not _is_zero(_const(b)) else fl.combine(_divide, [a, b], shape)
         elif node.op == "/":
             out = fl.combine(_divide, [a, b], shape)
         elif node.op == "*":
@@ -224,6 +236,8 @@ class _Builder:
         if name == "pow":
             shape = self.broadcast(args[0], args[1], node.span)
             return self.record(name, vars_, self.power(args[0], args[1], shape, node.args[1].span))
+        if len(args) == 1:
+            self.budget.charge(args[0].shape, args, node.span)
         shape = args[0].shape if len(args) == 1 else self.broadcast(args[0], args[1], node.span)
         return self.record(name, vars_, fl.combine(getattr(F, name), args, shape))
 
@@ -235,6 +249,9 @@ class _Builder:
             if v.size == 0:
                 raise self.error("mean() of an empty value", node.span)
             return fl.scale(fl.reduce_sum(v), sympy.Rational(1, v.size))
+        if name in ("prod", "norm", "logsumexp") and v.size > MAX_FOLD_ELEMENTS:
+            raise self.error(f"{name}() over {v.size} elements (at most {MAX_FOLD_ELEMENTS})", node.span,
+                             hint=f"{name} becomes one formula over all its elements; split it into smaller parts")
         if name == "prod":
             return fl.fold_all(sympy.Mul, v)
         if name in ("norm", "logsumexp"):
@@ -254,6 +271,7 @@ class _Builder:
             raise self.error(f"dot: shapes {a.shape} and {b.shape} are not aligned", node.span,
                              hint="dot(a, b) sums over the last axis of a and the second-to-last of b")
         lead_a, lead_b = a.shape[:-1], b.shape[:-1]
+        self.budget.charge(lead_a + lead_b + (k,), [a, b], node.span)
         a = fl.gather(a, np.arange(a.size, dtype=np.int64).reshape(lead_a + (1,) * len(lead_b) + (k,)))
         shape = lead_a + lead_b + (k,)
         return fl.reduce_sum(fl.combine(sympy.Mul, [a, b], shape), axis=len(shape) - 1)
@@ -279,6 +297,7 @@ class _Builder:
             if f.shape != first:
                 raise self.error(f"stacked items must have equal shapes: {f.shape} here, {first} for the first",
                                  item.span, hint="index or broadcast the items to one shape first")
+        self.budget.charge((len(visited),) + first, [], node.span)
         return self.record("stack", [v for _, v in visited], fl.stack([f for f, _ in visited]))
 
 
@@ -290,15 +309,35 @@ def _indexes(array: np.ndarray, key: tuple) -> bool:
     return True
 
 
+def _is_zero(v: sympy.Expr) -> bool:
+    """A constant zero, exact or float: with SymPy 1.14 ``Float(0.0) == 0`` is False, ``is_zero`` is True."""
+    return bool(v.is_number and v.is_zero)
+
+
 def _divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:
-    if u.is_number and v.is_number and v == 0:
+    if u.is_number and _is_zero(v):  # IEEE, as NumPy: 1.0/0.0 is inf, 0.0/0.0 is nan (SymPy's mpmath would raise)
         with np.errstate(all="ignore"):
             return number(float(np.float64(float(u)) / np.float64(0.0)))
     return u / v
 
 
+def _broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> Optional[tuple[int, ...]]:
+    """NumPy's broadcasting rule on shapes alone (``np.broadcast_shapes`` refuses more than 32 axes with a
+    ValueError of its own, and builds arrays): None when they do not broadcast."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
+        return None
+    return tuple(q if p == 1 else p for p, q in zip(a, b))
+
+
 def build_tape(tree: Node, scope: Scope, text: str) -> Tape:
     """Interpret ``tree`` over one example: the target ``Field`` (shape ``T``), the source, the recorded ops."""
+    check_function_depth(tree, text)
     builder = _Builder(scope, text)
-    target, _ = builder.visit(tree)
+    try:
+        target, _ = builder.visit(tree)
+    except RecursionError:  # a backstop: check_function_depth keeps SymPy's recursion well inside the stack
+        raise ExpressionError("the expression is nested too deeply for the symbolic engine", text, None,
+                              hint="simplify the expression") from None
     return Tape(target, builder.source, builder.equations)

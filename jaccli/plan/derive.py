@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from math import comb
-from itertools import permutations
 from typing import Optional
 
 import numpy as np
@@ -26,6 +25,7 @@ import sympy
 from jaccli.errors import UsageError
 from jaccli.expr.field import Piece, Slot, slot_symbol
 from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.plan.orderings import distinct_orderings
 from jaccli.expr.trace import Source, Tape
 
 MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
@@ -241,7 +241,7 @@ def _place(piece: Piece, multisets: list[tuple[int, ...]], source: Source, order
     n = source.size
     placements = []
     for part, multiset in enumerate(multisets):
-        for ordering in sorted(set(permutations(multiset))):
+        for ordering in distinct_orderings(multiset):
             src = [source.smap[piece.slots[j].index] for j in ordering]
             flat = piece.pos * n**order
             for step, s in enumerate(src):

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaccli.plan.derive import Derivative, derive
 from jaccli.errors import UsageError
+from jaccli.limits import MAX_ORDER, MAX_PARALLEL_ITERATIONS
 from jaccli.expr.parse import parse_expression
 from jaccli.expr.trace import Scope, Tape, build_tape
 
@@ -51,8 +52,8 @@ class Plan:
 
     def chunk_size(self, parallel_iterations: Optional[int]) -> int:
         if parallel_iterations is not None:
-            if parallel_iterations < 1:
-                raise UsageError("--parallel-iterations must be at least 1")
+            if not 1 <= parallel_iterations <= MAX_PARALLEL_ITERATIONS:
+                raise UsageError(f"--parallel-iterations must be between 1 and {MAX_PARALLEL_ITERATIONS}")
             return parallel_iterations
         return max(1, WORK_PER_CHUNK // max(1, self.work_per_example()))
 
@@ -73,10 +74,20 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
     """
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
+    if order > MAX_ORDER:  # before anything grows with it (k! orderings, n**k values, depth**k terms)
+        shown = str(order) if order < 10**30 else f"{str(order)[:12]}... ({len(str(order))} digits)"
+        raise UsageError(f"--order {shown} is too large (at most {MAX_ORDER})",
+                         hint=f"orders above {MAX_ORDER} are refused: sizes grow like n**k and symbolic "
+                              "work like depth**k")
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
     _check_result_size(tape, order)
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
+    try:
+        derivative = derive(tape, order)
+    except RecursionError:  # a backstop: the syntax-depth limit keeps SymPy's recursion inside the stack
+        raise UsageError("the expression is nested too deeply for the symbolic derivative",
+                         hint="simplify the expression or lower --order") from None
+    return Plan(expression, tape, derivative, np.dtype(dtype), scope)
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -84,11 +95,14 @@ MAX_EXAMPLE_VALUES = 1 << 32  # per example; beyond it no machine holds even one
 
 
 def _check_result_size(tape: Tape, order: int) -> None:
-    """Refuse an order whose result cannot exist, before any symbolic or numeric work."""
+    """Refuse an order whose result cannot exist, before any symbolic or numeric work (sizes in logarithms)."""
     source, target = tape.source, tape.target
     axes = 1 + len(target.shape) + order * len(source.shape)
-    values = target.size * source.size**order
-    if axes > MAX_AXES or values > MAX_EXAMPLE_VALUES:
+    if target.size == 0 or source.size == 0:
+        return  # an empty result: nothing to hold
+    log2_values = math.log2(target.size) + order * math.log2(source.size)
+    if axes > MAX_AXES or log2_values > math.log2(MAX_EXAMPLE_VALUES):
+        values = f"{2**log2_values:.3g}" if log2_values > 53 else str(target.size * source.size**order)
         raise UsageError(f"--order {order}: the result would have {axes} axes and {values} values per example",
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 

@@ -9,7 +9,7 @@ Nothing here prints a formula or evaluates numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby, permutations
+from itertools import groupby
 from typing import Optional, Sequence
 
 import numpy as np
@@ -18,6 +18,7 @@ import sympy
 from jaccli.plan.engine import Plan
 from jaccli.expr.field import slot_symbol
 from jaccli.expr.trace import Scope
+from jaccli.plan.orderings import distinct_orderings
 
 INDEX_NAMES = "ijkmnpqrs"  # pattern variables; 'l' is skipped (it reads as 1), scope names are skipped too
 Name = tuple[str, tuple[str, ...]]  # (base, index texts): ('x', ('i', '0')) is x[i,0]; ('theta', ()) is theta
@@ -50,7 +51,7 @@ def _blocks(plan: Plan) -> list[Block]:
     for prog in d.programs:
         slots = [(s.leaf, s.index) for s in prog.slots]
         for part, multiset in enumerate(prog.multisets):
-            for ordering in sorted(set(permutations(multiset))):
+            for ordering in distinct_orderings(multiset):
                 cols = [d.source.smap[prog.slots[j].index] for j in ordering]
                 src = np.stack(cols, axis=1) if cols else np.zeros((prog.lanes, 0), np.int64)
                 valid = np.flatnonzero((src >= 0).all(axis=1))
