@@ -1,6 +1,7 @@
 """The Python face of jaccli: ``batch_jacobian``, the same path the CLI takes, on NumPy arrays."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Mapping, Optional, Union
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from jaccli.errors import UsageError
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.inputs import batch_from_arrays
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -29,13 +31,15 @@ def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names:
 def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str = "x",
                    constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False) -> Optional[np.ndarray]:
+                   pfor: bool = True, allow_nonfinite: bool = False,
+                   max_output_bytes: Optional[int] = None) -> Optional[np.ndarray]:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
     the others are per-example constants; 0-d entries are scalars). ``names`` name the columns of a 2-D ``x``
     like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars. A target
-    that does not reference the source gives ``None`` (``unconnected='zero'``: zeros).
+    that does not reference the source gives ``None`` (``unconnected='zero'``: zeros). The result is refused
+    (``UsageError``) when it would exceed ``max_output_bytes`` (default: half the available memory).
 
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
@@ -64,6 +68,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
         return None
     step = plan.chunk_size(parallel_iterations)
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
+    check_result_bytes(batch.size, math.prod(plan.example_shape), plan.dtype.itemsize,
+                       *result_limit(max_output_bytes, held=True))
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import math
 import re
 import sys
 import time
@@ -19,6 +20,7 @@ import numpy as np
 from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.limits import check_result_bytes, result_limit
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -40,6 +42,8 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    hold_result: bool = False  # the whole result is kept in memory (--expect)
 
 
 @dataclass
@@ -114,7 +118,12 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
     step = plan.chunk_size(opts.parallel_iterations)
     progress = Progress(batch.size)
+    limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
+    per_example = math.prod(plan.example_shape)
+    check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
     for out in run(plan, batch.chunks(step), pfor=opts.pfor):
+        if batch.size is None:  # a CSV stream: its length shows as it is read
+            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
         bad = ~np.isfinite(out)
         count = int(np.count_nonzero(bad))
         if count and report.first_nonfinite is None:

@@ -9,7 +9,16 @@ import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
 from jaccli.errors import CheckFailed, UsageError
-from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION
+from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("batch-jacobian")
@@ -33,6 +42,9 @@ from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
 @click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
               help="Digits in text output [default: 8; float64 needs at most 17].")
+@click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
+              help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
+                   "half the available memory].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
 @click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
@@ -70,7 +82,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink
 
-    opts = Options(**kwargs)
+    opts = Options(**kwargs, hold_result=expect is not None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None

@@ -9,8 +9,11 @@ members, standard input: compressed or streamed bytes cannot be mapped).
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import os
+import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -18,10 +21,17 @@ from typing import IO, BinaryIO, Dict, Literal, Optional, Tuple
 
 import numpy as np
 
+from jaccli import limits
 from jaccli.errors import InputError
 from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, check_name, open_binary, read_all
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit (np.lib.format's max_header_size)
+MAX_ARRAY_BYTES = 2**63 - 1  # NumPy's limit on any array's size in bytes, also for shapes holding a 0
+READ_PIECE = 1 << 20  # compressed members are read this much at a time into their preallocated array
+# What a damaged zip archive raises (corrupt deflate/bzip2/LZMA data, unsupported versions or methods, offsets
+# that point outside the file: "negative seek value" from an in-memory copy of standard input).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError,
+               RuntimeError, OSError, ValueError, OverflowError, struct.error)
 _REWRITE_HINT = "the file is truncated or its header was edited; save it again with numpy.save"
 
 
@@ -63,10 +73,15 @@ def read_header(handle: IO[bytes], where: str) -> NpyHeader:
     reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     try:
         shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
-    except (ValueError, SyntaxError, TypeError, KeyError) as exc:
+    except (ValueError, SyntaxError, TypeError, KeyError, tokenize.TokenError, RecursionError, MemoryError) as exc:
+        # numpy tokenizes the header text: an unclosed bracket raises tokenize.TokenError, not a ValueError
         raise InputError(f"the .npy header is malformed: {exc}", where=where, hint=_REWRITE_HINT) from None
     if any(dim < 0 for dim in shape):
         raise InputError(f"the .npy header has a negative dimension: shape {shape}", where=where,
+                         hint=_REWRITE_HINT)
+    if math.prod(dim for dim in shape if dim) * dtype.itemsize > MAX_ARRAY_BYTES:
+        # (1, 0, 2**62) holds zero bytes, so the file-size check passes; NumPy would still refuse the shape.
+        raise InputError(f"the .npy header's shape {shape} is too large for any array", where=where,
                          hint=_REWRITE_HINT)
     check_dtype(dtype, where)
     return NpyHeader(tuple(shape), bool(fortran_order), dtype, 6 + 2 + width + length)
@@ -126,19 +141,33 @@ def read_npy(path: Optional[str], stream: Optional[BinaryIO], label: str, single
     return _single(array, header, label, single_name, allow_nonfinite)
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
-    """One ``.npy`` member: header checked against the member's declared uncompressed size, then read."""
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, budget: int) -> np.ndarray:
+    """One ``.npy`` member: header checked against the member's declared uncompressed size and the memory
+    ``budget`` left, then decompressed piece by piece into its array: never more than the header promises (a
+    2 MB file of zeros cannot expand past the size its header states, nor hold two copies at once)."""
     try:
         with archive.open(info) as handle:
             header = read_header(handle, where)
             check_size(header, info.file_size, where)
-            data = handle.read()  # to the end: zipfile checks the CRC there
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+            if header.nbytes > budget:
+                raise InputError(f"the array holds {limits.format_bytes(header.nbytes)} uncompressed, more than "
+                                 f"the {limits.format_bytes(budget)} of memory left for input", where=where,
+                                 hint="a compressed .npz member is read whole: save big arrays as .npy, which "
+                                      "is memory-mapped and streamed")
+            data = bytearray(header.nbytes)
+            view, done = memoryview(data), 0
+            while done < header.nbytes:
+                got = handle.readinto(view[done:done + READ_PIECE])
+                if not got:
+                    break
+                done += got
+            trailing = handle.read(1)  # to the end: zipfile checks the CRC there
+    except _ZIP_ERRORS as exc:
         raise InputError(f"cannot read the member: {exc}", where=where,
                          hint="the .npz file is damaged; save it again with numpy.savez") from None
-    if len(data) != header.nbytes:
+    if done != header.nbytes or trailing:
         raise InputError(f"header says shape {header.shape} = {header.nbytes} bytes but the member holds "
-                         f"{len(data)}", where=where, hint=_REWRITE_HINT)
+                         f"{'more' if trailing else done}", where=where, hint=_REWRITE_HINT)
     return array_from_bytes(header, data, 0)
 
 
@@ -151,9 +180,13 @@ def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_
     except zipfile.BadZipFile:
         raise InputError("not an .npz file (not a zip archive)", where=label,
                          hint="write it with numpy.savez, or pass --input-format") from None
-    except OSError as exc:
+    except FileNotFoundError as exc:
         raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=label) from None
+    except _ZIP_ERRORS as exc:
+        raise InputError(f"the .npz archive is damaged: {exc}", where=label,
+                         hint="save it again with numpy.savez") from None
     arrays: Dict[str, np.ndarray] = {}
+    budget = limits.available_memory() // 2  # half: chunks, the plan and the output need the rest
     with archive:
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
@@ -163,7 +196,8 @@ def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_
             check_name(name, "array name", where=label)
             if name in arrays:
                 raise InputError(f"array {name!r} appears twice", where=label, hint="rename one of them")
-            arrays[name] = _read_member(archive, info, f"{label}: array '{name}'")
+            arrays[name] = _read_member(archive, info, f"{label}: array '{name}'", budget)
+            budget -= arrays[name].nbytes
     if not arrays:
         raise InputError("empty input: the .npz file holds no arrays", where=label)
     return batch_from_arrays(label, arrays, allow_nonfinite=allow_nonfinite)
