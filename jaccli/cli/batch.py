@@ -68,14 +68,17 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       Tensor(
       [[[48.  0.]
         [ 0. 12.]]
+
     \b
        [[ 3.  0.]
         [ 0. 27.]]], shape=(2, 2, 2), dtype=float32)
+
     \b
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
-      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
-    
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
+      match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
+
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from jaccli.io.outputs import make_writer, write_none

@@ -27,7 +27,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 
     \b
     Example:
-      $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
+      $ jaccli compare samples/expected/seed.order1.json samples/expected/seed.order1.txt
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
     from jaccli.checks.compare import compare
@@ -83,6 +83,9 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
 
 
+_ARGUMENTS = {"atan2": "y, x"}  # argument names the conventions use, where they are not (a, b)
+
+
 @click.command("functions")
 def functions_command() -> None:
     """List the expression language's functions with their derivative conventions.
@@ -95,8 +98,9 @@ def functions_command() -> None:
 
     width = max(len(n) for n in ELEMENTWISE) + 2
     for name, row in ELEMENTWISE.items():
-        args = "x" if row.nargs == 1 else "a, b"
-        click.echo(f"{name + '(' + args + ')':<{width + 6}} d/dx: {row.convention}")
+        # One-argument rules are d/dx; two-argument conventions name each argument's derivative themselves.
+        args, label = ("x", "d/dx: ") if row.nargs == 1 else (_ARGUMENTS.get(name, "a, b"), "")
+        click.echo(f"{name + '(' + args + ')':<{width + 6}} {label}{row.convention}")
     click.echo("reductions over all event axes: " + ", ".join(f"{r}(v)" for r in REDUCTIONS if r != "dot")
                + ", dot(a, b)")
     click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1]; "
