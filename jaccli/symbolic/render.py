@@ -165,6 +165,10 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     """
     if form not in PRINTERS:
         raise UsageError(f"unknown form '{form}'", hint="choose " + ", ".join(PRINTERS))
+    if form == "python":  # a runnable function must hold every entry: max_lines does not apply
+        from jaccli.symbolic.python_form import render_python
+
+        return render_python(plan)
     printer = PRINTERS[form]({"full_prec": False})
     d = plan.derivative
     if not d.connected:
