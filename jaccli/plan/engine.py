@@ -184,7 +184,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     shadow an input name (that would silently ignore data).
     """
     from jaccli.functions import number
-    from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
+    from jaccli.expr.names import NAME_HINT, is_valid_name
 
     listed = columns or []
     for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
