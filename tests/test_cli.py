@@ -1,4 +1,4 @@
-"""The command line end to end (SPEC §2, §5, §6 and issue 3): every option, exact stdout / stderr / exit codes.
+"""The command line end to end (README "Command line", "Outputs", "Exit codes"): every option, exact stdout / stderr / exit codes.
 
 Most tests run the click group in-process (``jaccli`` fixture, see conftest.py); a few run real processes for what
 only a process shows: the installed entry point, ``python -m jaccli``, a closed pipe, and hash-seed independence.

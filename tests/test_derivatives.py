@@ -453,7 +453,7 @@ def test_logsumexp_is_stable(point):
     assert np.array_equal(softmax_d1(z[0]), np.zeros((3, 3)))  # the exact limits are 0/1
 
 
-# Accuracy "to a few ulps over the whole float64 range" (SPEC §3) at points the O(1) table does not reach.
+# Accuracy "to a few ulps over the whole float64 range" (README "Functions and their derivative conventions") at points the O(1) table does not reach.
 # Each reference is a hand-derived closed form evaluated at 60 digits. The xfails are real findings (report).
 CANCEL = "cancellation in the derivative form near a zero of the derivative"
 RANGE = [
