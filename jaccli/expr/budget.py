@@ -58,6 +58,16 @@ def _children(node: Node) -> Sequence[Node]:
     return ()
 
 
+def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> Optional[tuple[int, ...]]:
+    """NumPy's broadcasting rule on shapes alone (``np.broadcast_shapes`` refuses more than 32 axes with a
+    ValueError of its own, and builds arrays): None when they do not broadcast."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
+        return None
+    return tuple(q if p == 1 else p for p, q in zip(a, b))
+
+
 class Budget:
     """The running cost of one expression's tape; ``charge`` is called before each operation that builds lanes."""
 

@@ -14,13 +14,13 @@ import numpy as np
 import sympy
 
 from jaccli.expr import field as fl
-from jaccli.expr.budget import Budget, check_function_depth
+from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
+from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero
 from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
 from jaccli.expr.field import Field
 from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
 from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
 
-MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_FOLD_ELEMENTS = 50_000  # prod/norm/logsumexp become one SymPy formula with an argument per element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
 
@@ -105,16 +105,6 @@ def _const(f: Field) -> sympy.Expr:
     return f.pieces[0].expr
 
 
-def fold_power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
-    """``base**exp`` for two constants: exact while small, float64 otherwise (inf on overflow, nan if complex)."""
-    if base.is_Rational and exp.is_Integer:
-        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length())
-        if bits * abs(int(exp)) <= MAX_EXACT_BITS and not (base == 0 and exp < 0):
-            return sympy.Pow(base, exp)
-    with np.errstate(all="ignore"):
-        return number(float(np.power(np.float64(float(base)), np.float64(float(exp)))))
-
-
 class _Builder:
     def __init__(self, scope: Scope, text: str) -> None:
         self.scope, self.text = scope, text
@@ -132,7 +122,7 @@ class _Builder:
 
     def broadcast(self, a: Field, b: Field, span: Span) -> tuple[int, ...]:
         """The shape of ``a op b``, charged to the budget before any lane is built."""
-        shape = _broadcast_shapes(a.shape, b.shape)
+        shape = broadcast_shapes(a.shape, b.shape)
         if shape is None:
             raise self.error(f"shapes {a.shape} and {b.shape} do not broadcast", span,
                              hint="inside one example, shapes follow NumPy's broadcasting rules")
@@ -307,28 +297,6 @@ def _indexes(array: np.ndarray, key: tuple) -> bool:
     except IndexError:
         return False
     return True
-
-
-def _is_zero(v: sympy.Expr) -> bool:
-    """A constant zero, exact or float: with SymPy 1.14 ``Float(0.0) == 0`` is False, ``is_zero`` is True."""
-    return bool(v.is_number and v.is_zero)
-
-
-def _divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:
-    if u.is_number and _is_zero(v):  # IEEE, as NumPy: 1.0/0.0 is inf, 0.0/0.0 is nan (SymPy's mpmath would raise)
-        with np.errstate(all="ignore"):
-            return number(float(np.float64(float(u)) / np.float64(0.0)))
-    return u / v
-
-
-def _broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> Optional[tuple[int, ...]]:
-    """NumPy's broadcasting rule on shapes alone (``np.broadcast_shapes`` refuses more than 32 axes with a
-    ValueError of its own, and builds arrays): None when they do not broadcast."""
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    if any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
-        return None
-    return tuple(q if p == 1 else p for p, q in zip(a, b))
 
 
 def build_tape(tree: Node, scope: Scope, text: str) -> Tape:

@@ -39,6 +39,7 @@ HELPERS: dict[str, str] = {
     "erf": "def erf(v):\n    return np.vectorize(math.erf, otypes=[float])(v)",
     "erfc": "def erfc(v):\n    return np.vectorize(math.erfc, otypes=[float])(v)",
     "sech": "def sech(v):\n    return 1 / np.cosh(v)",
+    "omtanh": "def omtanh(v):\n    return 2 / (1 + np.exp(2 * v))",
     "dsigmoid": "def dsigmoid(v):\n    e = np.exp(-np.abs(v))\n    return e / ((1 + e) * (1 + e))",
     "omx2": "def omx2(v):\n    return (1 - v) * (1 + v)",
     "hcos": "def hcos(a, b):\n    return a / np.hypot(a, b)",
