@@ -121,6 +121,7 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
     per_example = math.prod(plan.example_shape)
     check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
+    check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
     for out in run(plan, batch.chunks(step), pfor=opts.pfor):
         if batch.size is None:  # a CSV stream: its length shows as it is read
             check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
