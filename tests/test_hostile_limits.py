@@ -357,3 +357,22 @@ def test_functions_label_each_argument(jaccli):
 def test_ci_sample_installs_from_the_checkout():
     text = (Path(__file__).resolve().parent.parent / "samples" / "ci" / "github-actions.yml").read_text()
     assert "pip install jaccli" not in text and "pip install ." in text
+
+
+# -- sizes that arrive before the expression ---------------------------------------------------------------------------
+
+def test_huge_source_shape_is_refused_before_its_index_map(refused):
+    refused(["symbolic", "x", "--shape", "999999999999999999"], 2, "the source has shape")  # was MemoryError
+
+
+def test_wide_npy_source_is_refused_before_planning(refused, workdir):
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 8388608), }"
+    data = npy_with_header(header)
+    with open(workdir / "wide.npy", "wb") as handle:
+        handle.write(data)
+        handle.truncate(len(data) + 2 * 8388608 * 8)  # sparse: 128 MiB of zeros on disk for free
+    refused(["batch-jacobian", "x[0]", "wide.npy"], 2, "8388608 elements per example")
+
+
+def test_define_with_thousands_of_digits(refused):
+    refused(["batch-jacobian", "x*a", "seed.csv", "-D", "a=" + "9" * 5000], 2, "overflows a float")

@@ -68,6 +68,17 @@ def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> Optional[tuple[i
     return tuple(q if p == 1 else p for p, q in zip(a, b))
 
 
+def check_source_shape(name: str, shape: tuple[int, ...]) -> None:
+    """The source's event shape within the value limits: its index map is built before any expression work."""
+    from jaccli.errors import UsageError
+
+    size = math.prod(shape)
+    if len(shape) > MAX_VALUE_AXES or size > MAX_VALUE_ELEMENTS:
+        raise UsageError(f"--wrt {name}: the source has shape {shape}, {size} elements per example (at most "
+                         f"{MAX_VALUE_AXES} axes and {MAX_VALUE_ELEMENTS} elements)",
+                         hint="reshape the data or watch a smaller array (--wrt)")
+
+
 class Budget:
     """The running cost of one expression's tape; ``charge`` is called before each operation that builds lanes."""
 

@@ -14,7 +14,7 @@ import numpy as np
 import sympy
 
 from jaccli.expr import field as fl
-from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
+from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth, check_source_shape
 from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero
 from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
 from jaccli.expr.field import Field
@@ -63,6 +63,7 @@ class Scope:
             return Source(self.wrt, leaf, (), smap)
         if self.wrt in self.arrays:
             shape = self.arrays[self.wrt]
+            check_source_shape(self.wrt, shape)  # before the index map below is allocated
             return Source(self.wrt, self.wrt, shape, np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64))
         if self.wrt in self.constants:
             raise UsageError(f"--wrt {self.wrt}: '{self.wrt}' is a constant, not an input array",
