@@ -1,37 +1,27 @@
-"""NPY and NPZ input, read without pickles and without trusting the header.
+"""NPY input (and the header checks ``.npz`` members share), read without pickles and without trusting the header.
 
 Order of checks, all before any data is allocated: magic and version, header length (at most numpy's 10 000
 bytes), header text (numpy's own parser), dtype (no object/pickle, no structured, only int/uint/float), and
 ``header + prod(shape) * itemsize == bytes in the file`` exactly. Only then is the data memory-mapped (``.npy``
 files: a big file is never loaded whole; ``Batch.chunks`` copies ``n`` examples at a time) or read (``.npz``
-members, standard input: compressed or streamed bytes cannot be mapped).
+members are streamed by ``npz.py``; standard input is read whole).
 """
 from __future__ import annotations
 
 import io
-import lzma
 import math
 import os
-import struct
 import tokenize
-import zipfile
-import zlib
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Dict, Literal, Optional, Tuple
+from typing import IO, BinaryIO, Literal, Optional, Tuple
 
 import numpy as np
 
-from jaccli import limits
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, check_name, open_binary, read_all
+from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, open_binary, read_all
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit (np.lib.format's max_header_size)
 MAX_ARRAY_BYTES = 2**63 - 1  # NumPy's limit on any array's size in bytes, also for shapes holding a 0
-READ_PIECE = 1 << 20  # compressed members are read this much at a time into their preallocated array
-# What a damaged zip archive raises (corrupt deflate/bzip2/LZMA data, unsupported versions or methods, offsets
-# that point outside the file: "negative seek value" from an in-memory copy of standard input).
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError,
-               RuntimeError, OSError, ValueError, OverflowError, struct.error)
 _REWRITE_HINT = "the file is truncated or its header was edited; save it again with numpy.save"
 
 
@@ -139,65 +129,3 @@ def read_npy(path: Optional[str], stream: Optional[BinaryIO], label: str, single
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot map the input file: {exc}", where=label) from None
     return _single(array, header, label, single_name, allow_nonfinite)
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, budget: int) -> np.ndarray:
-    """One ``.npy`` member: header checked against the member's declared uncompressed size and the memory
-    ``budget`` left, then decompressed piece by piece into its array: never more than the header promises (a
-    2 MB file of zeros cannot expand past the size its header states, nor hold two copies at once)."""
-    try:
-        with archive.open(info) as handle:
-            header = read_header(handle, where)
-            check_size(header, info.file_size, where)
-            if header.nbytes > budget:
-                raise InputError(f"the array holds {limits.format_bytes(header.nbytes)} uncompressed, more than "
-                                 f"the {limits.format_bytes(budget)} of memory left for input", where=where,
-                                 hint="a compressed .npz member is read whole: save big arrays as .npy, which "
-                                      "is memory-mapped and streamed")
-            data = bytearray(header.nbytes)
-            view, done = memoryview(data), 0
-            while done < header.nbytes:
-                got = handle.readinto(view[done:done + READ_PIECE])
-                if not got:
-                    break
-                done += got
-            trailing = handle.read(1)  # to the end: zipfile checks the CRC there
-    except _ZIP_ERRORS as exc:
-        raise InputError(f"cannot read the member: {exc}", where=where,
-                         hint="the .npz file is damaged; save it again with numpy.savez") from None
-    if done != header.nbytes or trailing:
-        raise InputError(f"header says shape {header.shape} = {header.nbytes} bytes but the member holds "
-                         f"{'more' if trailing else done}", where=where, hint=_REWRITE_HINT)
-    return array_from_bytes(header, data, 0)
-
-
-def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool) -> Batch:
-    """Named arrays: members ``NAME.npy``; 0-d members become scalars, the others share the batch size B."""
-    source = io.BytesIO(read_all(None, stream, label)) if stream is not None else path
-    assert source is not None  # as in read_npy: without a stream there is a path
-    try:
-        archive = zipfile.ZipFile(source)
-    except zipfile.BadZipFile:
-        raise InputError("not an .npz file (not a zip archive)", where=label,
-                         hint="write it with numpy.savez, or pass --input-format") from None
-    except FileNotFoundError as exc:
-        raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=label) from None
-    except _ZIP_ERRORS as exc:
-        raise InputError(f"the .npz archive is damaged: {exc}", where=label,
-                         hint="save it again with numpy.savez") from None
-    arrays: Dict[str, np.ndarray] = {}
-    budget = limits.available_memory() // 2  # half: chunks, the plan and the output need the rest
-    with archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                raise InputError(f"member {info.filename!r} is not an .npy array", where=label,
-                                 hint="an .npz input holds only NAME.npy members (numpy.savez writes those)")
-            name = info.filename[:-len(".npy")]
-            check_name(name, "array name", where=label)
-            if name in arrays:
-                raise InputError(f"array {name!r} appears twice", where=label, hint="rename one of them")
-            arrays[name] = _read_member(archive, info, f"{label}: array '{name}'", budget)
-            budget -= arrays[name].nbytes
-    if not arrays:
-        raise InputError("empty input: the .npz file holds no arrays", where=label)
-    return batch_from_arrays(label, arrays, allow_nonfinite=allow_nonfinite)
