@@ -114,9 +114,22 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
         {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
 
 
+INPUT_VALUES_PER_CHUNK = 1 << 20  # a chunk of input (all arrays, every example) holds at most ~1M values
+
+
+def chunk_step(batch: Batch, plan: Plan, opts: Options) -> int:
+    """Examples per chunk: ``--parallel-iterations``, else the plan's choice, made smaller when the input's
+    examples are wide (an unused 1M-value array in an .npz is read along with the source, chunk by chunk)."""
+    step = plan.chunk_size(opts.parallel_iterations)
+    if opts.parallel_iterations is None:
+        row = sum(math.prod(spec.event_shape) for spec in batch.arrays.values())
+        step = max(1, min(step, INPUT_VALUES_PER_CHUNK // max(1, row)))
+    return step
+
+
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    step = plan.chunk_size(opts.parallel_iterations)
+    step = chunk_step(batch, plan, opts)
     progress = Progress(batch.size)
     limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
     per_example = math.prod(plan.example_shape)
@@ -143,7 +156,7 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
 
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
-    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+    for chunk in batch.chunks(chunk_step(batch, plan, opts)):
         report.examples += next(iter(chunk.values())).shape[0]
 
 

@@ -395,3 +395,19 @@ def test_wide_npy_source_is_refused_before_planning(refused, workdir):
 
 def test_define_with_thousands_of_digits(refused):
     refused(["batch-jacobian", "x*a", "seed.csv", "-D", "a=" + "9" * 5000], 2, "overflows a float")
+
+
+def test_npz_bomb_runs_in_flat_memory(jaccli, workdir):
+    """A wide unused member rides along chunk by chunk: chunks are sized by the input's width too."""
+    import tracemalloc
+
+    (workdir / "bomb.npz").write_bytes(npz_bytes(x=np.ones((64, 2)), w=np.zeros((64, 1 << 19))))  # 256 MiB
+    tracemalloc.start()
+    try:
+        result = jaccli("batch-jacobian", "x*x", "bomb.npz", "-f", "npy", "-o", "out.npy")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.stderr
+    assert np.load(workdir / "out.npy").shape == (64, 2, 2)
+    assert peak < 48 << 20, f"peak {peak >> 20} MiB"

@@ -163,12 +163,13 @@ def _chunks(opener: Callable[[], zipfile.ZipFile], members: Dict[str, _Member], 
                 for name, member in members.items():
                     event = member.header.shape[1:]
                     if name in whole:
-                        raw = whole[name][start:start + count]
-                    else:
+                        part = np.array(whole[name][start:start + count], dtype=value_dtype(member.header.dtype),
+                                        order="C")
+                    else:  # a fresh buffer each chunk: the chunk owns it, so float64 data is not copied again
                         nbytes = count * math.prod(event) * member.header.dtype.itemsize
                         buffer = _read_exactly(handles[name], nbytes, member.where)
                         raw = np.frombuffer(buffer, member.header.dtype).reshape((count, *event))
-                    part = np.array(raw, dtype=value_dtype(member.header.dtype), order="C")
+                        part = raw.astype(value_dtype(member.header.dtype), copy=False)
                     if not allow_nonfinite:
                         check_finite(part, start, label, name)
                     chunk[name] = part
