@@ -411,3 +411,8 @@ def test_npz_bomb_runs_in_flat_memory(jaccli, workdir):
     assert result.exit_code == 0, result.stderr
     assert np.load(workdir / "out.npy").shape == (64, 2, 2)
     assert peak < 48 << 20, f"peak {peak >> 20} MiB"
+
+
+def test_dense_high_order_scatter_is_refused_before_placing(refused):
+    # prod over 10 elements at order 7: 604 800 orderings placed one by one (was over a minute).
+    refused(["symbolic", "prod(x)", "--shape", "10", "-k", "7"], 2, "orderings of non-zero partials")

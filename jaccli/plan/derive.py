@@ -25,13 +25,14 @@ import sympy
 from jaccli.errors import UsageError
 from jaccli.expr.field import Piece, Slot, slot_symbol
 from jaccli.plan.kernel import Kernel, compile_kernel
-from jaccli.plan.orderings import distinct_orderings
+from jaccli.plan.orderings import count_orderings, distinct_orderings
 from jaccli.expr.trace import Source, Tape
 
 MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
 MAX_NESTING_COST = 70_000  # depth**order of nested functions: 40 levels at order 3 plan in ~2 s, 60 in ~8 s
 MAX_SYMBOLIC_SECONDS = 10.0  # a backstop: deep compositions make SymPy's canonical ordering slow per term
 MAX_PARTIALS = 50_000  # distinct symbolic partials per expression; beyond it SymPy time would explode
+MAX_PLACEMENTS = 100_000  # orderings of non-zero partials placed into the result (a dense Hessian of 300: 90 000)
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,17 @@ def derive(tape: Tape, order: int) -> Derivative:
             raise UsageError(f"the symbolic derivative grows too large: {depth} nested functions at order {order}",
                              hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
-    pending = []
+    pending, placements = [], 0
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
         found = _partials(piece.expr, watched, order, deadline) if watched or order == 0 else []
         if found:
             multisets = [m for m, _ in found]
+            placements += sum(count_orderings(m) for m in multisets)
+            if placements > MAX_PLACEMENTS:  # each ordering is placed separately: ~60 us apiece
+                raise UsageError(f"order {order} scatters over {MAX_PLACEMENTS} orderings of non-zero partials "
+                                 f"(the limit is {MAX_PLACEMENTS})", hint="lower --order; a dense k-th derivative "
+                                 "of n elements has n**k entries")
             pending.append((piece, [e for _, e in found], multisets, _place(piece, multisets, source, order, written)))
     by_slots: dict[tuple, list] = {}
     for entry in pending:
