@@ -47,10 +47,11 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
-@click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True)
+@click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True,
+              help="Formulas as text or LaTeX, or a runnable NumPy function of one example (python).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
-              help="Print at most N entries.")
+              help="Print at most N entries (plain and latex).")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
 @click.option("--kernel", "show_kernel", is_flag=True,
               help="Also print the NumPy programs the engine runs (one per group of templates).")
