@@ -6,7 +6,8 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
+from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
+from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError
 from jaccli.io.inputs import batch_from_arrays
 
@@ -15,7 +16,7 @@ ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 @lru_cache(maxsize=64)
 def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple], row: str,
-          wrt: str, order: int, dtype: str) -> Plan:
+          wrt: str, order: int, dtype: str, reduction: Reduction = Reduction()) -> Plan:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
     Plans are never mutated after planning, so sharing them between calls is safe."""
@@ -23,19 +24,24 @@ def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names:
     scope = make_scope(arrays, scalars=dict(scalars), defines=dict(defines), columns=list(names) if names else None,
                        row=row, wrt=wrt)
     source_dtype = next(np.dtype(d) for k, _, d in shapes if k == scope.source().leaf)
-    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype))
+    return plan_reduced(expression, scope, order, resolve_dtype(dtype, source_dtype), reduction)
 
 
 def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str = "x",
                    constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False) -> Optional[np.ndarray]:
+                   pfor: bool = True, allow_nonfinite: bool = False, reduce: Optional[str] = None,
+                   jvp: Optional[str] = None, vjp: Optional[str] = None) -> Union[None, np.ndarray, tuple]:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
     the others are per-example constants; 0-d entries are scalars). ``names`` name the columns of a 2-D ``x``
     like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars. A target
     that does not reference the source gives ``None`` (``unconnected='zero'``: zeros).
+
+    ``reduce`` ('det', 'logabsdet', 'trace', 'diag'), ``jvp`` and ``vjp`` (names of arrays of ``x``) give what
+    the CLI's ``--reduce``, ``--jvp`` and ``--vjp`` give; ``reduce='logabsdet'`` returns ``(sign, logabsdet)``,
+    as ``numpy.linalg.slogdet`` does.
 
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
@@ -57,7 +63,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
                for k, v in (constants or {}).items()}
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
     plan = _plan(expression, shapes, tuple(batch.scalars.items()), tuple(defines.items()),
-                 tuple(names) if names is not None else None, row, wrt, order, dtype)
+                 tuple(names) if names is not None else None, row, wrt, order, dtype, Reduction(reduce, jvp, vjp))
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
@@ -67,4 +73,6 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])
+    if reduce == "logabsdet":
+        return result[:, 0], result[:, 1]
     return result

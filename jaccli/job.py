@@ -16,9 +16,10 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.plan.engine import Plan, make_scope, resolve_dtype, run
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.plan.reduce import Reduction, plan_reduced
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -40,6 +41,9 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: Optional[str] = None
+    vjp: Optional[str] = None
 
 
 @dataclass
@@ -97,7 +101,8 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         batch = _renamed(batch, single, "x")
     scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
     source_spec = batch.arrays[scope.source().leaf]
-    plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
+    plan = plan_reduced(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype),
+                        Reduction(opts.reduce, opts.jvp, opts.vjp))
     return batch, plan
 
 

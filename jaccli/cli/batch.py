@@ -40,6 +40,10 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+              help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
+@click.option("--jvp", metavar="NAME", help="Contract the last source axes with input array NAME (shaped like x).")
+@click.option("--vjp", metavar="NAME", help="Contract the target axes with input array NAME (shaped like the target).")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
@@ -67,6 +71,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink
+    from jaccli.plan.reduce import csv_header
 
     opts = Options(**kwargs)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
@@ -90,7 +95,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
                        dtype=plan.dtype, order=opts.order, layout=plan.layout())
         else:
-            writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
+            writer = make_writer(opts.fmt, sink.file, precision=opts.precision, csv_header=csv_header(plan))
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)

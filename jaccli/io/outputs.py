@@ -220,10 +220,16 @@ class JsonWriter(_HeaderFirstWriter):
 
 
 class CsvWriter(_Writer):
-    """A header row of per-example indices, then one row per example (C order); streams."""
+    """A header row of per-example indices (or the given ``header`` cells), then one row per example (C order)."""
+
+    def __init__(self, file: IO[bytes], header: Optional[list[str]] = None) -> None:
+        super().__init__(file)
+        self.header = header
 
     def _start(self) -> None:
-        if self.shape:
+        if self.header is not None:
+            cells = self.header
+        elif self.shape:
             cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*self.shape)]
         else:
             cells = ["J"]
@@ -261,11 +267,15 @@ def _check_format(fmt: str) -> None:
                          hint="the formats are " + ", ".join(FORMATS))
 
 
-def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None) -> TensorWriter:
-    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text."""
+def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
+                csv_header: Optional[list[str]] = None) -> TensorWriter:
+    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text,
+    ``csv_header`` (cell names instead of ``J[i]...``) only csv."""
     _check_format(fmt)
     if fmt == "text":
         return TextWriter(file, precision)
+    if fmt == "csv":
+        return CsvWriter(file, csv_header)
     return {"json": JsonWriter, "csv": CsvWriter, "npy": NpyWriter}[fmt](file)
 
 

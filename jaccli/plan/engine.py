@@ -45,6 +45,10 @@ class Plan:
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One chunk -> ``(b, *example_shape)``; a reduced plan (``reduce.ReducedPlan``) computes less."""
+        return evaluate(self, arrays, out)
+
     def work_per_example(self) -> int:
         lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
         return self.derivative.size + lanes
@@ -161,11 +165,11 @@ def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = 
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
     arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
     if pfor:
-        return evaluate(plan, arrays, out)
+        return plan.evaluate(arrays, out)
     b = next(iter(arrays.values())).shape[0]
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     for i in range(b):
-        evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
+        plan.evaluate({k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
     return result
 
 
