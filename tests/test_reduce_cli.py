@@ -1,4 +1,4 @@
-"""``--reduce``, ``--jvp``, ``--vjp`` end to end through the CLI: formats, layouts, errors, ``--expect``, ``--verify``."""
+"""``--reduce``, ``--jvp``, ``--vjp`` through the CLI: formats, layouts, errors, ``--expect``, ``--verify``."""
 from __future__ import annotations
 
 import io

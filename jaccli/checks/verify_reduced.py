@@ -135,8 +135,8 @@ def _determinants(upper: ReducedPlan, fd: np.ndarray, skipped: np.ndarray) -> tu
         if upper.reduction.kind == "det":
             num = np.linalg.det(estimate)
             bounds = [through[0], through[1], bad.astype(float), through[2], through[3]]
-            return num.reshape((b,) + upper.shape), [x.reshape((b,) + upper.shape) for x in bounds], \
-                skip.reshape((b,) + upper.shape)
+            shape = (b,) + upper.shape
+            return num.reshape(shape), [x.reshape(shape) for x in bounds], np.asarray(skip).reshape(shape)
         sign, logabs = np.linalg.slogdet(estimate)
         size = np.abs(np.linalg.det(estimate))
         # log|det| moves by d det / |det|; the sign is resolved once |det| clears its uncertainty.
