@@ -114,10 +114,9 @@ def _target(part: int, lanes: Optional[np.ndarray], index: np.ndarray, weights: 
     return Target(part, lanes, tuple(weights), order, starts, unique, mode)
 
 
-def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.ndarray) -> bool:
-    """Add every group's contribution into ``out`` ``(b, R)`` (zero-filled); True if a NaN may have been made."""
+def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """Add every group's contribution into ``out`` ``(b, R)`` (zero-filled)."""
     b = out.shape[0]
-    maybe_nan = False
     for group in groups:
         parts = group.kernel([_gather(flats[s.leaf], s.index) for s in group.slots])
         for t in group.targets:
@@ -129,6 +128,4 @@ def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.n
             if t.order is not None:
                 assert t.starts is not None
                 value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
-            maybe_nan = maybe_nan or bool(np.isnan(value).any() or np.isinf(value).any())
             _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
-    return maybe_nan
