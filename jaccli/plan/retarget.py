@@ -47,6 +47,7 @@ class Target:
     starts: Optional[np.ndarray]
     unique: np.ndarray
     mode: str  # as derive.Placement: 'assign' on a first write, else 'add' (indices in ``unique`` are distinct)
+    in_order: bool  # ``unique`` is 0, 1, 2, ...: a whole result written in order (a diagonal, a jvp) is one copy
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def _target(part: int, lanes: Optional[np.ndarray], index: np.ndarray, weights: 
     values = unique.tolist()
     mode = "assign" if written.isdisjoint(values) else "add"
     written.update(values)
-    return Target(part, lanes, tuple(weights), order, starts, unique, mode)
+    in_order = bool((unique == np.arange(len(unique))).all())
+    return Target(part, lanes, tuple(weights), order, starts, unique, mode, in_order)
 
 
 def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.ndarray) -> None:
@@ -128,4 +130,10 @@ def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.n
             if t.order is not None:
                 assert t.starts is not None
                 value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
-            _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
+            if t.in_order and len(t.unique) == out.shape[1]:
+                if t.mode == "assign":
+                    out[:] = value
+                else:
+                    out += value
+            else:
+                _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
