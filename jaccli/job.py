@@ -230,10 +230,14 @@ class Checks:
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
         from jaccli.checks.verify import verify
+        from jaccli.checks.verify_reduced import verify_reduced
+        from jaccli.plan.reduce import ReducedPlan
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
-        result = verify(plan, arrays, rows=self.verify_rows, seed=0)
+        # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
+        check = verify_reduced if isinstance(plan, ReducedPlan) else verify
+        result = check(plan, arrays, rows=self.verify_rows, seed=0)  # type: ignore[arg-type]
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

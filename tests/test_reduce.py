@@ -227,3 +227,22 @@ def test_bit_identical_for_every_chunking(kwargs):
     for options in ({"parallel_iterations": 1}, {"parallel_iterations": 5}, {"pfor": False}):
         np.testing.assert_array_equal(np.asarray(bj(expr, data, **kwargs, **options)).view(np.uint64),
                                       first.view(np.uint64))
+
+
+def test_nan_rule_carries_through_reductions():
+    """A component whose value is nan has nan derivatives (plan/nanrule.py); so has what is reduced from them."""
+    expr = "[sqrt(x[0]) + x[1], x[0]*x[1]]"
+    x, v = np.array([[-1.0, 2.0], [4.0, 3.0]]), np.ones((2, 2))
+    full = bj(expr, x)
+    assert np.isnan(full[0, 0]).all() and np.isfinite(full[1]).all()
+    diag = bj(expr, x, reduce="diag")
+    assert np.isnan(diag[0, 0]) and diag[0, 1] == -1.0
+    for kwargs in ({"reduce": "trace"}, {"reduce": "det"}, {"vjp": "v"}):
+        got = np.asarray(bj(expr, {"x": x, "v": v}, **kwargs))
+        assert np.isnan(got[0]).all() and np.isfinite(got[1]).all(), kwargs
+    jvp = bj(expr, {"x": x, "v": v}, jvp="v")
+    assert np.isnan(jvp[0, 0]) and jvp[0, 1] == 1.0
+    sign, logabs = bj(expr, x, reduce="logabsdet")
+    assert np.isnan(sign[0]) and np.isnan(logabs[0]) and sign[1] == -1.0  # det [[1/4, 1], [3, 4]] = -2
+    hess = bj(expr, x, order=2, reduce="trace")
+    assert np.isnan(hess[0, 0]) and hess[0, 1] == 0.0

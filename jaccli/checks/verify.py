@@ -104,10 +104,6 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int
     failure. So is a value they cannot resolve to the tolerance (tanh' at 30 is 4e-26 next to tanh = 1).
     ``rows`` samples that many rows (seeded by ``seed``, deterministic); None checks them all.
     """
-    if hasattr(plan_k, "reduction"):  # --reduce/--jvp/--vjp: the reduction of the differences (verify_reduced.py)
-        from jaccli.checks.verify_reduced import verify_reduced
-
-        return verify_reduced(plan_k, arrays, rows=rows, seed=seed, tolerance=tolerance)  # type: ignore[arg-type]
     order = plan_k.derivative.order
     if order < 1:
         raise UsageError("--verify needs --order 1 or more")

@@ -74,16 +74,18 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype, *, full: bool = True) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
     ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
+    ``full=False``: the full result is never formed (``plan/reduce.py``), so its size limit does not apply.
     """
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
-    _check_result_size(tape, order)
+    if full:
+        _check_result_size(tape, order)
     value = derive(tape, 0) if order >= 1 and tape.target.size else None
     return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 

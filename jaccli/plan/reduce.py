@@ -19,16 +19,15 @@ otherwise each chunk's full blocks go to ``numpy.linalg.det`` / ``slogdet``, one
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.expr.trace import Scope
-from jaccli.expr.parse import parse_expression
-from jaccli.expr.trace import build_tape
-from jaccli.plan.derive import Derivative, derive
+from jaccli.plan import nanrule
+from jaccli.plan.derive import Derivative
 from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
 from jaccli.plan.retarget import Group, Mapping as Mapping_, evaluate_groups, retarget
 
@@ -57,12 +56,12 @@ class Reduction:
 class ReducedPlan(Plan):
     """A plan whose per-example result is a reduction of the derivative (``derivative`` stays the full one)."""
 
-    reduction: Reduction
-    shape: tuple[int, ...]
-    names: list[str]
-    groups: list[Group]  # the linear path (for det/logabsdet: the diagonal, when triangular)
-    dense: bool  # det/logabsdet of full blocks, chunk by chunk
-    block: int  # n: the side of the square blocks det/logabsdet/trace/diag work on
+    reduction: Reduction = Reduction()
+    shape: tuple[int, ...] = ()
+    names: list[str] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)  # the linear path (det/logabsdet: the diagonal, if triangular)
+    dense: bool = False  # det/logabsdet of full blocks, chunk by chunk
+    block: int = 0  # n: the side of the square blocks det/logabsdet/trace/diag work on
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -112,10 +111,30 @@ class ReducedPlan(Plan):
         else:
             flats = {k: np.ascontiguousarray(a).reshape(b, -1) for k, a in arrays.items()}
             evaluate_groups(self.groups, flats, result.reshape(b, -1))
+        _nan_rule(self, arrays, result)
         nan = np.isnan(result)
         if nan.any():  # one NaN bit pattern, as the engine writes: output bytes must not depend on the path
             result[nan] = np.nan
         return result
+
+
+def _nan_rule(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], result: np.ndarray) -> None:
+    """``plan/nanrule.py`` carried through the reduction: a component whose value is nan has nan derivatives, so
+    whatever is reduced from them is nan too (a whole example's det, trace at order 1 and vjp; else its row)."""
+    if plan.value is None or not (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
+        return
+    value = evaluate(Plan(plan.expression, plan.tape, plan.value, plan.dtype, plan.scope), arrays)
+    b = value.shape[0]
+    nan = np.isnan(value.reshape(b, -1))
+    if not nan.any():
+        return
+    r = plan.reduction
+    if r.vjp or (r.kind in ("trace", "det", "logabsdet") and plan.derivative.order == 1):
+        result[nan.any(axis=1)] = np.nan
+    elif r.kind == "logabsdet":
+        result.reshape(b, 2, nan.shape[1], -1)[np.repeat(nan[:, None, :], 2, axis=1)] = np.nan
+    else:  # the target's axes lead the result (order-1 diag: its index is the target's)
+        result.reshape(b, nan.shape[1], -1)[nan] = np.nan
 
 
 def _values(n: int) -> str:
@@ -160,12 +179,7 @@ def _determinant_of_diagonal(diagonal: np.ndarray, kind: Optional[str], result: 
 def plan_reduced(expression: str, scope: Scope, order: int, dtype: np.dtype, reduction: Reduction) -> Plan:
     """``engine.plan_jacobian``, then ``reduce_plan``. The full result's size limit applies only when the full
     blocks are formed: the Laplacian of 100 000 features has a 10**10-value Hessian, but needs none of it."""
-    if not reduction.active:
-        return plan_jacobian(expression, scope, order, dtype)
-    if order < 1:
-        raise UsageError(f"--order must be 1 or more, got {order}")
-    tape = build_tape(parse_expression(expression), scope, expression)
-    return reduce_plan(Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope), reduction)
+    return reduce_plan(plan_jacobian(expression, scope, order, dtype, full=not reduction.active), reduction)
 
 
 def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
@@ -202,8 +216,8 @@ def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
         groups = []
     else:
         groups = retarget(d, _mapping(kind, weights, n, k))
-    return ReducedPlan(plan.expression, plan.tape, d, plan.dtype, plan.scope, reduction, shape, names, groups,
-                       dense, n)
+    return ReducedPlan(plan.expression, plan.tape, d, plan.dtype, plan.scope, plan.value, plan.nan_prone,
+                       reduction=reduction, shape=shape, names=names, groups=groups, dense=dense, block=n)
 
 
 def _reduced_shape(plan: Plan, reduction: Reduction) -> tuple[tuple[int, ...], list[str]]:

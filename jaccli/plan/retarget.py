@@ -27,6 +27,7 @@ from jaccli.expr.field import Slot, slot_symbol
 from jaccli.plan.derive import Derivative, PieceProgram
 from jaccli.plan.engine import _gather, _scatter
 from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.plan.rescue import rescue
 
 # Per flat position F of the full result: (kept?, reduced flat index, [(vector name, element index), ...]).
 Mapping = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]]
@@ -120,7 +121,8 @@ def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.n
     """Add every group's contribution into ``out`` ``(b, R)`` (zero-filled)."""
     b = out.shape[0]
     for group in groups:
-        parts = group.kernel([_gather(flats[s.leaf], s.index) for s in group.slots])
+        inputs = [_gather(flats[s.leaf], s.index) for s in group.slots]
+        parts = rescue(group.kernel, inputs, group.kernel(inputs), out.dtype)  # as the engine: finite where true
         for t in group.targets:
             value = np.broadcast_to(np.asarray(parts[t.part], dtype=out.dtype), (b, group.lanes))
             if t.lanes is not None:
