@@ -17,12 +17,12 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from jaccli.checks.verify import (DEFAULT_TOLERANCE, ROUNDOFF_ULPS, SYMBOLIC_ULPS, UNDERFLOW, UNRESOLVED,
-                                  VerifyReport, _check_order, _differentiate, _judge, _Known, _largest, _record,
-                                  sample_rows)
+from jaccli.checks.verify import (DEFAULT_TOLERANCE, SYMBOLIC_ULPS, UNDERFLOW, VerifyReport, _check_order,
+                                  _differentiate, _judge, _Known, _largest, _record, sample_rows)
 from jaccli.plan.derive import derive
 from jaccli.plan.engine import Plan, evaluate
-from jaccli.plan.reduce import ReducedPlan, _mapping
+from jaccli.plan.reduce import ReducedPlan
+from jaccli.plan.reduce_index import index_map
 
 EPS = np.finfo(np.float64).eps
 
@@ -84,12 +84,7 @@ def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elem
     """The reduction of the differences, one source element at a time: (estimate, bounds, skipped)."""
     b, n, k = base.shape[0], len(elements), upper.derivative.order
     size = int(np.prod(upper.shape, dtype=np.int64))
-    weights = {}
-    if upper.reduction.jvp:
-        weights["jvp"] = _vector_of(upper, upper.reduction.jvp)
-    if upper.reduction.vjp:
-        weights["vjp"] = _vector_of(upper, upper.reduction.vjp)
-    mapping = _mapping(upper.reduction.kind, weights, n, k)
+    mapping = index_map(upper.reduction.kind, upper.vectors, n, k)
     flats = {name: a.reshape(b, -1) for name, a in sample.items()}
     num = np.zeros((b, size))
     bounds = [np.zeros((b, size)) for _ in range(5)]  # roundoff, spread, bad, magnitude, span
@@ -111,15 +106,6 @@ def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elem
         np.logical_or.at(skip.T, where, skipped[:, keep].T)
     shape = (b,) + upper.shape
     return num.reshape(shape), [x.reshape(shape) for x in bounds], skip.reshape(shape)
-
-
-def _vector_of(upper: ReducedPlan, name: str) -> tuple[str, np.ndarray]:
-    """(leaf, element per position) of a vector, as ``reduce._vector`` found it (validated when planned)."""
-    scope = upper.scope
-    if name in scope.columns:
-        leaf, i = scope.columns[name]
-        return leaf, np.array([i], np.int64)
-    return name, np.arange(int(np.prod(scope.arrays[name], dtype=np.int64)), dtype=np.int64)
 
 
 def _determinants(upper: ReducedPlan, fd: np.ndarray, skipped: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
