@@ -246,3 +246,44 @@ def test_nan_rule_carries_through_reductions():
     assert np.isnan(sign[0]) and np.isnan(logabs[0]) and sign[1] == -1.0  # det [[1/4, 1], [3, 4]] = -2
     hess = bj(expr, x, order=2, reduce="trace")
     assert np.isnan(hess[0, 0]) and hess[0, 1] == 0.0
+
+
+# --- the index maps, on awkward structure: every reduction equals NumPy's reduction of the full tensor ---------
+STRUCTURES = [
+    ("x * x[::-1]", (4,)),  # aliasing: two slots meet in the middle
+    ("[x[0]*x[1], x[1]*x[2], x[2]*x[0]]", (3,)),
+    ("sin(x) * sum(x**2) + dot(x, x[::-1]) * x", (5,)),
+    ("exp(x) * x[0, 1]", (2, 2)),  # rank-2 source
+    ("softplus(x - mean(x)) * [[1, 2], [3, 4]]", (2, 2)),
+    ("[prod(x), norm(x), logsumexp(x)]", (3,)),
+]
+
+
+def _reductions_of_full(full: np.ndarray, order: int, n: int, kind: str) -> np.ndarray:
+    b = full.shape[0]
+    blocks = full.reshape(b, -1, n, n)
+    if kind == "trace":
+        return np.trace(blocks, axis1=2, axis2=3)
+    if kind == "diag":
+        return np.diagonal(blocks, axis1=2, axis2=3)
+    return np.linalg.det(blocks)
+
+
+@pytest.mark.parametrize("expr, shape", STRUCTURES, ids=[e for e, _ in STRUCTURES])
+@pytest.mark.parametrize("order", [1, 2])
+def test_reductions_agree_with_numpy_on_the_full_tensor(expr, shape, order):
+    x, v, u = RNG.uniform(0.3, 1.2, size=(5,) + shape), RNG.normal(size=(5,) + shape), RNG.normal(size=(5,) + shape)
+    full = bj(expr, x, order=order)
+    n = int(np.prod(shape))
+    b = x.shape[0]
+    for kind in ("trace", "diag", "det"):
+        if order == 1 and full[0].size != n * n:
+            continue
+        got = bj(expr, x, order=order, reduce=kind).reshape(b, -1)
+        assert_close(got, _reductions_of_full(full, order, n, kind).reshape(b, -1), 1e-13, kind)
+    flat = full.reshape(b, -1, n)
+    got = bj(expr, {"x": x, "v": v}, order=order, jvp="v").reshape(b, -1)
+    assert_close(got, np.einsum("bps,bs->bp", flat, v.reshape(b, n)), 1e-13, "jvp")
+    if full.shape[1:1 + len(shape)] == shape:  # T == S here, so u (shaped like S) fits the target too
+        got = bj(expr, {"x": x, "u": u}, order=order, vjp="u").reshape(b, -1)
+        assert_close(got, np.einsum("bts,bt->bs", full.reshape(b, n, -1), u.reshape(b, n)), 1e-13, "vjp")
