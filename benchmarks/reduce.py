@@ -100,7 +100,12 @@ def main() -> None:
             times = median_times(calls, repeats)
             cli = _cli_run(Path(tmp), name, expr, x, v, order, kwargs)
             rows.append((name, expr, f"{b}x{n}", order, kwargs, result.shape, full_bytes, times, cli))
+    seed = Path(__file__).resolve().parent.parent / "samples" / "seed.csv"
+    startup = min((run_cli(cli_command() + ["batch-jacobian", "x*x*x", str(seed)]) for _ in range(3)),
+                  key=lambda m: m["wall"])
     _print(rows, repeats)
+    print(f"\nWhole-process floor: `jaccli batch-jacobian 'x*x*x' samples/seed.csv` (start-up, SymPy import, "
+          f"a 2x2 input) takes {startup['wall']:.2f} s and {startup['maxrss_kb'] / 1024:.0f} MB on this machine now.")
 
 
 def _cli_run(tmp: Path, name: str, expr: str, x: np.ndarray, v: np.ndarray, order: int, kwargs: dict) -> dict:
@@ -135,7 +140,7 @@ def _print(rows: list, repeats: int) -> None:
 
 
 def _size(n: int) -> str:
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"  # decimal units
 
 
 if __name__ == "__main__":
