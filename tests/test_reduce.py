@@ -287,3 +287,11 @@ def test_reductions_agree_with_numpy_on_the_full_tensor(expr, shape, order):
     if full.shape[1:1 + len(shape)] == shape:  # T == S here, so u (shaped like S) fits the target too
         got = bj(expr, {"x": x, "u": u}, order=order, vjp="u").reshape(b, -1)
         assert_close(got, np.einsum("bts,bt->bs", full.reshape(b, n, -1), u.reshape(b, n)), 1e-13, "vjp")
+
+
+@pytest.mark.parametrize("kwargs, message", [({"reduce": "trac"}, "unknown reduction 'trac' (did you mean 'trace'?)"),
+                                             ({"reduce": True}, "--reduce takes a name"),
+                                             ({"jvp": ["v"]}, "--jvp takes a name")])
+def test_api_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(jaccli.errors.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        bj("x", {"x": np.ones((2, 2)), "v": np.ones((2, 2))}, **kwargs)

@@ -166,7 +166,7 @@ def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
     if not reduction.active:
         return plan
     if reduction.kind is not None and reduction.kind not in KINDS:
-        guess = did_you_mean(reduction.kind, KINDS)
+        guess = did_you_mean(str(reduction.kind), KINDS)
         raise UsageError(f"unknown reduction '{reduction.kind}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                          hint="choose one of " + ", ".join(KINDS))
     if reduction.kind is not None and (reduction.jvp or reduction.vjp):

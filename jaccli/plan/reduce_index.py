@@ -30,6 +30,11 @@ class Reduction:
     jvp: Optional[str] = None
     vjp: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        for option, name in (("--reduce", self.kind), ("--jvp", self.jvp), ("--vjp", self.vjp)):
+            if name is not None and not isinstance(name, str):
+                raise UsageError(f"{option} takes a name, not {name!r}")
+
     @property
     def active(self) -> bool:
         return self.kind is not None or self.jvp is not None or self.vjp is not None
