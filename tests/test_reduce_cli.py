@@ -158,3 +158,11 @@ def test_streaming_stdin_csv_to_npy(jaccli):
     array = np.load(io.BytesIO(result.stdout_bytes))
     x = np.array([[0.0, 1, 2], [3, 4, 5]])
     np.testing.assert_allclose(array, (np.cos(x) - 2 * x * np.sin(x)) * np.exp(-x**2), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("expr", ["relu(x)", "abs(x)*x", "sqrt(x*x)", "maximum(x, x[::-1])", "sign(x)*x**2"])
+@pytest.mark.parametrize("options", [["--reduce", "trace"], ["--reduce", "diag", "-k", "2"], ["--reduce", "det"],
+                                     ["--reduce", "logabsdet"]])
+def test_verify_skips_kinks_instead_of_failing(jaccli, expr, options):
+    result = jaccli("batch-jacobian", expr, "-", "--verify", *options, input="0,1,-2\n0.5,0,3\n")
+    assert result.exit_code == 0, result.stderr

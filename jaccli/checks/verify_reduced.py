@@ -67,6 +67,7 @@ def _check_top(lower: Plan, upper: ReducedPlan, sample: dict[str, np.ndarray], p
     scale = np.maximum(_largest(bound[3]), UNDERFLOW).reshape(residue.shape)
     fd5 = np.stack([num, bound[0], bound[1], bound[2], bound[4]])
     err, unresolved = _judge(sym, fd5, scale, residue)
+    unresolved |= ~np.isfinite(num) & (sym != num)  # -inf = log|det| of differences that are exactly singular
     zero = ((sym == 0) & (num == 0)).reshape(b, -1).all(axis=1).reshape(residue.shape)
     noisy = (bound[0] > report.tolerance * np.maximum(np.abs(num), scale)) & ~zero
     kink = ((err > report.tolerance) & unresolved) | noisy | skip
