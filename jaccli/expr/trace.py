@@ -66,6 +66,10 @@ class Source:
             return self.smap
         return next((m for name, m in self.others if name == leaf), None)
 
+    def leaves(self) -> list[str]:
+        """The input arrays the source lives in (one, or several for ``--wrt a,b``)."""
+        return [self.leaf] + [name for name, _ in self.others]
+
     def elements(self) -> list[tuple[str, int]]:
         """``(leaf, flat element)`` of every source index, in source order."""
         out: list[tuple[str, int]] = [("", -1)] * self.size

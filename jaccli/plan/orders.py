@@ -1,0 +1,88 @@
+"""Several orders in one run (``-k 0,1,2`` or ``-k 0-2``; order 0 is the value), planned and evaluated together.
+
+One ``Derivative`` holds every order (``derive_orders``): per example its result is the flattened results of the
+orders, concatenated. Each template's partials are built once up to the highest order (order k is derived from
+order k-1), templates that read the same slots share one kernel across orders, and each chunk is gathered and
+evaluated once. ``OrdersPlan.split`` cuts a chunk's rows back into one array per order, ``(b, *T, *S^k)``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from jaccli.errors import UsageError
+from jaccli.expr.parse import parse_expression
+from jaccli.expr.trace import Scope, build_tape
+from jaccli.plan.derive import Derivative, derive_orders
+from jaccli.plan.engine import Plan, _check_result_size
+
+MAX_ORDERS = 64  # orders in one run; keeps '-k 0-99999999' instant (one order may be high: x**3 of a scalar)
+NAMES = {0: "value", 1: "Jacobian", 2: "Hessian"}
+
+
+def parse_orders(text: str) -> tuple[int, ...]:
+    """``-k`` text: ``2``, ``0,1,2``, ``0-2`` or a mix (``0,2-3``) -> sorted distinct orders."""
+    found: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise UsageError(f"{text!r} is not an order", hint="give k, a list k1,k2 or a range k1-k2, like 0-2")
+        low = int(match[1])
+        high = int(match[2]) if match[2] is not None else low
+        if high < low:
+            raise UsageError(f"the range {low}-{high} is empty", hint=f"write {high}-{low}")
+        if high - low >= MAX_ORDERS or len(found) + high - low >= MAX_ORDERS:
+            raise UsageError(f"more than {MAX_ORDERS} orders", hint=f"ask for at most {MAX_ORDERS} orders in one run")
+        found.update(range(low, high + 1))
+    return tuple(sorted(found))
+
+
+@dataclass
+class OrdersPlan:
+    """A plan for several orders: ``plan`` computes them all (rows of ``total`` values per example), ``parts``
+    describe each order (shape, layout, connected; their derivatives hold no programs of their own)."""
+
+    plan: Plan
+    orders: tuple[int, ...]
+    parts: dict[int, Plan]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.plan.dtype
+
+    def chunk_size(self, parallel_iterations: int | None) -> int:
+        return self.plan.chunk_size(parallel_iterations)
+
+    def present(self, unconnected: str) -> dict[int, bool]:
+        """Per order: whether it has values (False: a None result, as ``--unconnected none`` gives)."""
+        return {k: p.connected or unconnected == "zero" for k, p in self.parts.items()}
+
+    def split(self, rows: np.ndarray) -> dict[int, np.ndarray]:
+        """A chunk's rows ``(b, total)`` -> ``{k: (b, *T, *S^k)}``, each C-contiguous."""
+        b, out, at = rows.shape[0], {}, 0
+        for k in self.orders:
+            shape = self.parts[k].example_shape
+            size = int(np.prod(shape, dtype=np.int64))
+            out[k] = np.ascontiguousarray(rows[:, at:at + size]).reshape((b,) + shape)
+            at += size
+        return out
+
+
+def plan_orders(expression: str, scope: Scope, orders: tuple[int, ...], dtype: np.dtype) -> OrdersPlan:
+    """Parse, build the tape and derive every order in ``orders`` at once."""
+    if not orders or min(orders) < 0:
+        raise UsageError(f"orders must be 0 or more, got {orders}")
+    tape = build_tape(parse_expression(expression), scope, expression)
+    for k in orders:
+        _check_result_size(tape, k)
+    d = derive_orders(tape, tuple(orders))
+    parts = {k: Plan(expression, tape, Derivative(d.target_shape, d.source, k, k == 0 or d.connected, [], []),
+                     np.dtype(dtype), scope) for k in orders}
+    return OrdersPlan(Plan(expression, tape, d, np.dtype(dtype), scope), tuple(orders), parts)
+
+
+def source_dtype(scope: Scope, dtypes: dict[str, np.dtype]) -> np.dtype:
+    """The dtype ``--dtype auto`` follows: the source's, or the common one of several sources' arrays."""
+    return np.result_type(*(dtypes[leaf] for leaf in scope.source().leaves()))
