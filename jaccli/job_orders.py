@@ -1,8 +1,9 @@
 """A ``batch-jacobian`` run with several orders (``-k 0,1,2``): read -> plan every order at once -> evaluate each
 chunk once -> write every order (``io.several``).
 
-The same streaming, dtype, non-finite counting and ``--strict`` as a one-order run (``job``); ``--expect`` and
-``--verify`` check one order and are refused here (exit 2) with a hint to run that order alone.
+The same streaming, dtype, non-finite counting and ``--strict`` as a one-order run (``job``); ``--expect`` compares
+order by order with a golden file of the same orders; ``--verify`` checks the highest order (and so, link by link,
+every order below it).
 """
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.errors import NonFiniteError, UsageError
+from jaccli.errors import NonFiniteError
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
-from jaccli.job import Options, Progress, Report, open_scope
+from jaccli.job import Options, Progress, Report, Verdict, open_scope
 from jaccli.plan.orders import OrdersPlan, plan_orders
 
 
@@ -26,11 +27,37 @@ class OrdersReport(Report):
         return f"in order {self.first_order} at index {self.first_nonfinite}"
 
 
-def refuse_checks(orders: tuple[int, ...], expect: Optional[str], verify: bool) -> None:
-    if expect is not None or verify:
-        option = "--expect" if expect is not None else "--verify"
-        raise UsageError(f"{option} checks one order, and -k asks for {len(orders)}",
-                         hint=f"run {option} with one order at a time, e.g. -k {max(orders)}")
+class OrdersChecks:
+    """``--expect`` for several orders: the golden file holds them too (``.npz`` or json), compared order by order."""
+
+    def __init__(self, expect: Optional[str], rtol: Optional[float], atol: Optional[float]) -> None:
+        self.expect, self.rtol, self.atol = expect, rtol, atol
+        self.active = expect is not None
+        self.outputs: dict[int, list[np.ndarray]] = {}
+
+    def collect(self, chunks: dict[int, np.ndarray]) -> None:
+        if self.active:
+            for k, values in chunks.items():
+                self.outputs.setdefault(k, []).append(values)
+
+    def run(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Optional[Verdict]:
+        if self.expect is None:
+            return None
+        from jaccli.checks.results import Result
+        from jaccli.checks.several import compare_orders, read_orders
+
+        actual: dict[Optional[int], Result] = {}
+        for k, part in described.items():
+            shape = (examples,) + part.shape
+            if not part.present:
+                actual[k] = Result.from_array(None, shape=shape, dtype=plan.dtype, layout=part.layout)
+            else:
+                found = self.outputs.get(k)
+                array = np.concatenate(found) if found else np.zeros(shape, plan.dtype)
+                actual[k] = Result.from_array(array, layout=part.layout)
+        ok, text = compare_orders(read_orders(self.expect), actual, self.rtol, self.atol)
+        return Verdict(ok, text, f"the result differs from {self.expect}",
+                       "if the change is intended, regenerate the golden file with -o")
 
 
 def open_orders(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, OrdersPlan]:

@@ -154,8 +154,8 @@ def _read_json(data: bytes, label: str) -> Result:
         raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label)
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label)
-    if not _is_size(order) or order < 1:
-        raise InputError(f"'order' must be a whole number >= 1, not {_brief(order)}", where=label)
+    if not _is_size(order) or order < 0:  # order 0 is the value (-k 0)
+        raise InputError(f"'order' must be a whole number >= 0, not {_brief(order)}", where=label)
     if layout is not None and (not isinstance(layout, list) or not all(isinstance(n, str) for n in layout)
                                or (layout and len(layout) != len(shape))):
         raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label)

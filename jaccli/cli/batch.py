@@ -75,10 +75,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
-        from jaccli.job_orders import refuse_checks
 
-        refuse_checks(opts.orders, expect, verify)
-        return run_several(opts, output, show_layout)
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None

@@ -55,6 +55,13 @@ class OrdersPlan:
     def chunk_size(self, parallel_iterations: int | None) -> int:
         return self.plan.chunk_size(parallel_iterations)
 
+    def top(self, expression: str) -> Plan:
+        """The highest order as a plan of its own (what ``--verify`` checks, link by link down to the value)."""
+        from jaccli.plan.derive import derive
+
+        top = self.parts[max(self.orders)]
+        return Plan(expression, top.tape, derive(top.tape, max(self.orders)), top.dtype, top.scope)
+
     def present(self, unconnected: str) -> dict[int, bool]:
         """Per order: whether it has values (False: a None result, as ``--unconnected none`` gives)."""
         return {k: p.connected or unconnected == "zero" for k, p in self.parts.items()}
