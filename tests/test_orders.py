@@ -253,3 +253,17 @@ def test_npz_writer_streams_the_first_member_when_b_is_known():
         np.testing.assert_array_equal(members["order0"], values[:, :, 0])
         np.testing.assert_array_equal(members["order1"], values)
         assert members["order1"].dtype == np.float32
+
+
+def test_sample_npz_by_hand():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "samples" / "expected" / "seed.orders.npz"
+    x = np.array([[4.0, 2.0], [1.0, 3.0]], np.float32)
+    with np.load(path) as z:
+        assert z.files == ["order0", "order1", "order2"]
+        assert {z[k].dtype for k in z.files} == {np.dtype(np.float32)}
+        np.testing.assert_array_equal(z["order0"], x**3)
+        np.testing.assert_array_equal(z["order1"], [np.diag(3 * row**2) for row in x])
+        np.testing.assert_array_equal(z["order2"][:, [0, 1], [0, 1], [0, 1]], 6 * x)
+        assert np.count_nonzero(z["order2"]) == 4

@@ -155,3 +155,16 @@ def test_dtype_follows_the_sources():
     a32, b32 = A.astype(np.float32), B.astype(np.float32)
     assert jaccli.batch_jacobian("a*b", {"a": a32, "b": b32}, wrt=("a", "b")).dtype == np.float32
     assert jaccli.batch_jacobian("a*b", {"a": a32, "b": B}, wrt=("a", "b")).dtype == np.float64
+
+
+def test_sample_block_hessian_by_hand():
+    from pathlib import Path
+
+    from jaccli.checks.results import read_result
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    data = json.loads((samples / "blocks.json").read_text())
+    want = np.stack([block_hessian(np.array(a), np.array(b)) for a, b in zip(data["a"], data["b"])])
+    golden = read_result(str(samples / "expected" / "blocks.hessian.json"))
+    assert golden.layout == ["batch", "a[0:2]+b[2:4]:d1", "a[0:2]+b[2:4]:d2"]
+    np.testing.assert_allclose(golden.array, want, rtol=1e-15, atol=1e-16)
