@@ -90,8 +90,8 @@ def compare_orders(golden: Orders, actual: Orders, rtol: Optional[float],
     """Order by order: ``(ok, report)``. A file of one result matches the same order of the other when the other
     holds one result too (its order is not recorded)."""
     if len(golden) == 1 and len(actual) == 1 and (None in golden or None in actual):
-        result = compare(next(iter(golden.values())), next(iter(actual.values())), rtol=rtol, atol=atol)
-        return result.ok, result.report()
+        one = compare(next(iter(golden.values())), next(iter(actual.values())), rtol=rtol, atol=atol)
+        return one.ok, one.report()
     if set(golden) != set(actual):
         return False, (f"orders differ: expected {_orders(golden)}, actual {_orders(actual)}")
     ok, lines = True, []

@@ -18,72 +18,13 @@ from jaccli.expr import field as fl
 from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
 from jaccli.expr.field import Field
 from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
+from jaccli.expr.source import EMPTY, Segment, Source, concatenate
 from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
+
+__all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One of several sources (``--wrt a,b``): its name, event shape and first index in the concatenation."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-
-@dataclass(frozen=True)
-class Source:
-    """The watched variable: ``leaf`` (an input array) restricted by ``smap`` to the source's elements.
-
-    ``smap[i]`` is the flat source index of leaf element ``i``, or -1 where that element is not watched (a CSV
-    row when ``--wrt`` names one column). ``shape`` is the source event shape ``S``.
-
-    Several sources (``--wrt a,b``) are one source of shape ``(n_a + n_b,)``, their flattened concatenation: then
-    ``segments`` name the parts and ``others`` hold the maps of the leaves after the first (``leaf``/``smap``).
-    Code that follows slots uses ``map_for(leaf)``, which covers both cases.
-    """
-
-    name: str
-    leaf: str
-    shape: tuple[int, ...]
-    smap: np.ndarray
-    others: tuple[tuple[str, np.ndarray], ...] = ()
-    segments: tuple[Segment, ...] = ()
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    def map_for(self, leaf: str) -> Optional[np.ndarray]:
-        """Flat source index of each element of ``leaf`` (-1: not watched); None when no source lives there."""
-        if leaf == self.leaf:
-            return self.smap
-        return next((m for name, m in self.others if name == leaf), None)
-
-    def leaves(self) -> list[str]:
-        """The input arrays the source lives in (one, or several for ``--wrt a,b``)."""
-        return [self.leaf] + [name for name, _ in self.others]
-
-    def elements(self) -> list[tuple[str, int]]:
-        """``(leaf, flat element)`` of every source index, in source order."""
-        out: list[tuple[str, int]] = [("", -1)] * self.size
-        for leaf, smap in ((self.leaf, self.smap), *self.others):
-            for element in np.flatnonzero(smap >= 0).tolist():
-                out[int(smap[element])] = (leaf, element)
-        return out
-
-    def segment_of(self, index: int) -> Segment:
-        """The segment holding source index ``index`` (the whole source when there is one)."""
-        for seg in reversed(self.segments):
-            if index >= seg.offset:
-                return seg
-        return Segment(self.name, self.shape, 0)
 
 
 @dataclass
@@ -101,7 +42,7 @@ class Scope:
     def source(self) -> Source:
         if "," in self.wrt:
             names = [name.strip() for name in self.wrt.split(",")]
-            return concatenate([dataclasses.replace(self, wrt=name).source() if name else _EMPTY for name in names],
+            return concatenate([dataclasses.replace(self, wrt=name).source() if name else EMPTY for name in names],
                                ",".join(names))
         if self.wrt in self.columns:
             leaf, i = self.columns[self.wrt]
@@ -119,35 +60,6 @@ class Scope:
         raise UsageError(f"--wrt {self.wrt}: the input has no array named '{self.wrt}'"
                          + (f" (did you mean '{guess}'?)" if guess else ""),
                          hint="inputs: " + ", ".join(known) if known else None)
-
-
-_EMPTY = Source("", "", (), np.zeros(0, np.int64))  # an empty name in --wrt a,,b (refused by concatenate)
-
-
-def concatenate(parts: list[Source], name: str) -> Source:
-    """Several sources as one (``--wrt a,b``): flattened and concatenated, S = (n_a + n_b + ...,).
-
-    Two parts may share a leaf (two CSV columns, ``--wrt r,theta``) but not an element of it."""
-    names = [p.name for p in parts]
-    if "" in names:
-        raise UsageError(f"--wrt {name}: an empty name", hint="separate source names by single commas: --wrt a,b")
-    for i, n in enumerate(names):
-        if n in names[:i]:
-            raise UsageError(f"--wrt {name}: '{n}' is given twice", hint="name each source once")
-    maps: dict[str, np.ndarray] = {}
-    segments, offset = [], 0
-    for p in parts:
-        smap = maps.setdefault(p.leaf, np.full(p.smap.size, -1, np.int64))
-        mine = p.smap >= 0
-        if (smap[mine] >= 0).any():
-            other = next(s.name for s, q in zip(segments, parts) if q.leaf == p.leaf and (q.smap[mine] >= 0).any())
-            raise UsageError(f"--wrt {name}: '{p.name}' and '{other}' overlap",
-                             hint="each element may be watched once; name disjoint sources")
-        smap[mine] = p.smap[mine] + offset
-        segments.append(Segment(p.name, p.shape, offset))
-        offset += p.size
-    (leaf, smap), *others = maps.items()
-    return Source(name, leaf, (offset,), smap, tuple(others), tuple(segments))
 
 
 @dataclass(frozen=True)
