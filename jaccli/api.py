@@ -108,5 +108,11 @@ def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iteratio
              pfor: bool) -> dict[int, Optional[np.ndarray]]:
     """``{k: result}`` for several orders, from one evaluation of every chunk."""
     present = plan.present(unconnected)
-    rows = _evaluate(plan.plan, batch, parallel_iterations, pfor)
-    return {k: (v if present[k] else None) for k, v in plan.split(rows).items()}
+    step = plan.chunk_size(parallel_iterations)
+    assert batch.size is not None
+    result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
+    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
+        for k, values in plan.split(evaluate_chunk(plan.plan, chunk, pfor=pfor)).items():
+            if k in result:
+                result[k][i:i + step] = values  # one copy per chunk, while the chunk is still in cache
+    return {k: result.get(k) for k in plan.orders}

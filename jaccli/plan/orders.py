@@ -67,12 +67,13 @@ class OrdersPlan:
         return {k: p.connected or unconnected == "zero" for k, p in self.parts.items()}
 
     def split(self, rows: np.ndarray) -> dict[int, np.ndarray]:
-        """A chunk's rows ``(b, total)`` -> ``{k: (b, *T, *S^k)}``, each C-contiguous."""
+        """A chunk's rows ``(b, total)`` -> ``{k: (b, *T, *S^k)}``: views into ``rows``, not copies (whoever
+        keeps them copies once, chunk by chunk: a strided copy of a whole big result costs more than the split)."""
         b, out, at = rows.shape[0], {}, 0
         for k in self.orders:
             shape = self.parts[k].example_shape
             size = int(np.prod(shape, dtype=np.int64))
-            out[k] = np.ascontiguousarray(rows[:, at:at + size]).reshape((b,) + shape)
+            out[k] = rows[:, at:at + size].reshape((b,) + shape)  # a column block: reshape keeps it a view
             at += size
         return out
 
