@@ -267,3 +267,31 @@ def test_sample_npz_by_hand():
         np.testing.assert_array_equal(z["order1"], [np.diag(3 * row**2) for row in x])
         np.testing.assert_array_equal(z["order2"][:, [0, 1], [0, 1], [0, 1]], 6 * x)
         assert np.count_nonzero(z["order2"]) == 4
+
+
+def test_npz_writer_on_an_unseekable_stream():
+    """A pipe or device (``-o /dev/stdout``): zipfile writes data descriptors, np.load still reads it."""
+    from jaccli.io.npz import NpzWriter
+
+    class Pipe(io.RawIOBase):
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:  # type: ignore[override]
+            self.data += bytes(b)
+            return len(b)
+
+        def tell(self) -> int:
+            raise OSError("unseekable")
+
+    pipe = Pipe()
+    writer = NpzWriter(pipe)
+    writer.begin({"order0": (2,), "order1": (2, 2)}, np.dtype(np.float64), 3)
+    values = np.arange(12.0).reshape(3, 2, 2)
+    writer.write({"order0": values[:, 0], "order1": values})
+    writer.finish()
+    members = _npz(bytes(pipe.data))
+    np.testing.assert_array_equal(members["order1"], values)
