@@ -112,7 +112,7 @@ def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iteratio
     assert batch.size is not None
     result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
-        for k, values in plan.split(evaluate_chunk(plan.plan, chunk, pfor=pfor)).items():
+        for k, values in plan.split(plan.evaluate(chunk, pfor=pfor)).items():
             if k in result:
                 result[k][i:i + step] = values  # one copy per chunk, while the chunk is still in cache
     return {k: result.get(k) for k in plan.orders}

@@ -74,12 +74,10 @@ def parts(plan: OrdersPlan, unconnected: str) -> dict[int, Part]:
 def results(batch: Batch, plan: OrdersPlan, opts: Options,
             report: OrdersReport) -> Iterator[tuple[dict[int, np.ndarray], int]]:
     """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted."""
-    from jaccli.plan.engine import evaluate_chunk
-
     present = plan.present(opts.unconnected)
     progress = Progress(batch.size)
     for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
-        split = plan.split(evaluate_chunk(plan.plan, chunk, pfor=opts.pfor))
+        split = plan.split(plan.evaluate(chunk, pfor=opts.pfor))
         out = {k: v for k, v in split.items() if present[k]}
         for k, values in out.items():
             _count(report, k, values)

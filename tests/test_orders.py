@@ -295,3 +295,15 @@ def test_npz_writer_on_an_unseekable_stream():
     writer.finish()
     members = _npz(bytes(pipe.data))
     np.testing.assert_array_equal(members["order1"], values)
+
+
+@pytest.mark.parametrize("orders", [(0, 1, 2), (1, 2)])
+def test_the_nan_rule_holds_in_every_order(orders):
+    """sqrt(x[0]) + x[1] at x[0] < 0: the value is nan, so every derivative of that example is nan (as alone)."""
+    x = np.array([[4.0, 1.0], [-1.0, 2.0]])
+    got = jaccli.batch_jacobian("sqrt(x[0]) + x[1]*x[1]", x, order=orders)
+    for k in orders:
+        if k:
+            alone = jaccli.batch_jacobian("sqrt(x[0]) + x[1]*x[1]", x, order=k)
+            np.testing.assert_array_equal(got[k], alone)
+            assert np.isnan(got[k][1]).all() and np.isfinite(got[k][0]).all()

@@ -23,9 +23,9 @@ from jaccli.errors import UsageError
 from jaccli.io.npz import NpzWriter, member_name
 from jaccli.io.outputs import TensorWriter, make_writer, write_none
 from jaccli.io.sink import SPOOL_MAX_SIZE
-from jaccli.plan.orders import NAMES
 
 SEVERAL_FORMATS = ("text", "json", "npz")
+NAMES = {0: "value", 1: "Jacobian", 2: "Hessian"}  # in text headings
 
 
 class Part:

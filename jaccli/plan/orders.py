@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping, Optional
 
 import numpy as np
 
 from jaccli.errors import UsageError
 from jaccli.expr.parse import parse_expression
 from jaccli.expr.trace import Scope, build_tape
-from jaccli.plan.derive import Derivative, derive_orders
-from jaccli.plan.engine import Plan, _check_result_size
+from jaccli.plan import nanrule
+from jaccli.plan.derive import Derivative, derive, derive_orders
+from jaccli.plan.engine import Plan, _check_result_size, evaluate_chunk, plan_jacobian
 
 MAX_ORDERS = 64  # orders in one run; keeps '-k 0-99999999' instant (one order may be high: x**3 of a scalar)
-NAMES = {0: "value", 1: "Jacobian", 2: "Hessian"}
 
 
 def parse_orders(text: str) -> tuple[int, ...]:
@@ -47,6 +48,19 @@ class OrdersPlan:
     plan: Plan
     orders: tuple[int, ...]
     parts: dict[int, Plan]
+    value: Optional[Plan] = None  # the target's value, for the nan rule, when order 0 is not among the orders
+
+    def evaluate(self, chunk: Mapping[str, np.ndarray], pfor: bool = True) -> np.ndarray:
+        """One chunk of examples -> rows ``(b, total)`` of every order, the nan rule applied as for one order
+        (``plan/nanrule.py``: every derivative of a nan component is nan)."""
+        rows = evaluate_chunk(self.plan, chunk, pfor=pfor)
+        if self.plan.tape.target.size and (self.plan.nan_prone or nanrule.inputs_hold_nan(dict(chunk))):
+            split = self.split(rows)
+            value = split[0] if 0 in split else evaluate_chunk(self.value, chunk, pfor=pfor) if self.value else None
+            for k, block in split.items():
+                if k and value is not None:
+                    nanrule.apply(block, value)  # block is a view into rows
+        return rows
 
     @property
     def dtype(self) -> np.dtype:
@@ -57,10 +71,7 @@ class OrdersPlan:
 
     def top(self, expression: str) -> Plan:
         """The highest order as a plan of its own (what ``--verify`` checks, link by link down to the value)."""
-        from jaccli.plan.derive import derive
-
-        top = self.parts[max(self.orders)]
-        return Plan(expression, top.tape, derive(top.tape, max(self.orders)), top.dtype, top.scope)
+        return plan_jacobian(expression, self.plan.scope, max(self.orders), self.plan.dtype)
 
     def present(self, unconnected: str) -> dict[int, bool]:
         """Per order: whether it has values (False: a None result, as ``--unconnected none`` gives)."""
@@ -88,7 +99,9 @@ def plan_orders(expression: str, scope: Scope, orders: tuple[int, ...], dtype: n
     d = derive_orders(tape, tuple(orders))
     parts = {k: Plan(expression, tape, Derivative(d.target_shape, d.source, k, k == 0 or d.connected, [], []),
                      np.dtype(dtype), scope) for k in orders}
-    return OrdersPlan(Plan(expression, tape, d, np.dtype(dtype), scope), tuple(orders), parts)
+    combined = Plan(expression, tape, d, np.dtype(dtype), scope, nan_prone=nanrule.may_be_nan(tape.target))
+    value = Plan(expression, tape, derive(tape, 0), np.dtype(dtype), scope) if 0 not in orders else None
+    return OrdersPlan(combined, tuple(orders), parts, value)
 
 
 def source_dtype(scope: Scope, dtypes: dict[str, np.dtype]) -> np.dtype:
