@@ -307,3 +307,23 @@ def test_the_nan_rule_holds_in_every_order(orders):
             alone = jaccli.batch_jacobian("sqrt(x[0]) + x[1]*x[1]", x, order=k)
             np.testing.assert_array_equal(got[k], alone)
             assert np.isnan(got[k][1]).all() and np.isfinite(got[k][0]).all()
+
+
+def test_compare_reads_several_orders_from_standard_input(jaccli, seed_csv, tmp_path):
+    golden = tmp_path / "golden.npz"
+    jaccli("batch-jacobian", "x*x*x", seed_csv, "-k", "0-2", "-f", "npz", "-o", golden)
+    for fmt in ("npz", "json"):
+        piped = jaccli("batch-jacobian", "x*x*x", seed_csv, "-k", "0-2", "-f", fmt).stdout_bytes
+        result = jaccli("compare", golden, "-", input=piped)
+        assert result.exit_code == 0 and result.stderr.count(": match:") == 3, result.stderr
+
+
+@pytest.mark.parametrize("name, data, fragment", [
+    ("bad.json", b'{"orders": [0], "dtype": "float64"}', "has the keys orders, dtype and order{k}"),
+    ("bad.json", b'{"orders": [0], "dtype": "float64", "order0": {"shape": [1]}}', "order0"),
+    ("bad.npz", b"PK\x03\x04garbage", "not a readable .npz file"),
+])
+def test_bad_several_orders_files(jaccli, seed_csv, tmp_path, name, data, fragment):
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert_error(jaccli("compare", path, path), 3, fragment)

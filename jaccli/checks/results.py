@@ -80,6 +80,11 @@ def read_result(path: str, fmt: str = "auto") -> Result:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", where=label,
                          hint="check the path of the golden file") from None
+    return parse_result(data, label, fmt)
+
+
+def parse_result(data: bytes, label: str, fmt: str = "auto") -> Result:
+    """A result from the bytes of a file named ``label`` (``auto``: by its extension, then by content)."""
     if fmt == "auto":
         fmt = _EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_format(data)
     reader = {"json": _read_json, "npy": _read_npy, "csv": _read_csv, "text": _read_text}[fmt]

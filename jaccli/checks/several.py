@@ -7,13 +7,15 @@ compares two such dicts: the same orders must be present, each order is compared
 """
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 import zipfile
 from typing import Optional
 
 from jaccli.checks.compare import Comparison, compare
-from jaccli.checks.results import Result, _read_json, _read_npy, read_result
+from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_result
 from jaccli.errors import InputError
 
 Orders = dict[Optional[int], Result]
@@ -23,56 +25,58 @@ _SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
 
 def read_orders(path: str, fmt: str = "auto") -> Orders:
     """Every result a file holds, by order (``None``: a one-result file that does not say its order)."""
-    if fmt not in ("auto", "npz", "json") or path == "-":
+    if fmt not in ("auto", "npz", "json"):
         return {None: read_result(path, fmt)}
+    label = "<stdin>" if path == "-" else path
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
     except OSError:
         return {None: read_result(path, fmt)}  # read_result words the error
-    if fmt == "npz" or (fmt == "auto" and (head.startswith(b"PK\x03\x04") or path.lower().endswith(".npz"))):
-        return _read_npz(path)
-    if fmt in ("auto", "json") and _SEVERAL_JSON.match(head.lstrip(b"\xef\xbb\xbf \t\r\n")):
-        return _read_json_orders(path)
-    return {None: read_result(path, fmt)}
+    if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):
+        return _read_npz(data, label)
+    if _SEVERAL_JSON.match(data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")):
+        return _read_json_orders(data, label)
+    return {None: parse_result(data, label, fmt)}
 
 
-def _read_npz(path: str) -> Orders:
+def _read_npz(data: bytes, label: str) -> Orders:
     """Members ``order{k}.npy`` of a ``-f npz`` file, each read by the strict ``.npy`` reader."""
     try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(f"not a readable .npz file: {exc}", where=path) from None
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a readable .npz file: {exc}", where=label) from None
     out: Orders = {}
     with archive:
         for info in archive.infolist():
             match = _MEMBER.fullmatch(info.filename)
             if not match:
-                raise InputError(f"unexpected member {info.filename!r}", where=path,
+                raise InputError(f"unexpected member {info.filename!r}", where=label,
                                  hint="jaccli's .npz holds members order0.npy, order1.npy, ...")
-            out[int(match[1])] = _read_npy(archive.read(info), f"{path}: {info.filename}")
+            out[int(match[1])] = _read_npy(archive.read(info), f"{label}: {info.filename}")
     if not out:
-        raise InputError("the .npz file holds no results", where=path)
+        raise InputError("the .npz file holds no results", where=label)
     return dict(sorted(out.items()))
 
 
-def _read_json_orders(path: str) -> Orders:
-    """A several-orders JSON document: each ``order{k}`` value is read as a one-order document."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+def _read_json_orders(data: bytes, label: str) -> Orders:
+    """A several-orders JSON document: each ``order{k}`` value is read (strictly) as a one-order document."""
     try:
         obj = json.loads(data)
-    except (ValueError, RecursionError):
-        return {None: read_result(path, "json")}  # read_result words the error, with its location
-    if not isinstance(obj, dict) or not isinstance(obj.get("orders"), list):
-        return {None: read_result(path, "json")}
-    orders = obj["orders"]
-    expected = {"orders", "dtype"} | {f"order{k}" for k in orders if isinstance(k, int)}
-    if set(obj) != expected or not all(isinstance(k, int) and not isinstance(k, bool) for k in orders):
+    except (ValueError, RecursionError) as exc:
+        message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
+        raise InputError(f"not valid JSON: {message}", where=label) from None
+    orders = obj.get("orders") if isinstance(obj, dict) else None
+    valid = isinstance(orders, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0
+                                              for k in orders)
+    if not valid or set(obj) != {"orders", "dtype"} | {f"order{k}" for k in orders}:
         raise InputError("a several-orders JSON document has the keys orders, dtype and order{k} for each k",
-                         where=path, hint='e.g. {"orders": [0, 1], "dtype": "float64", "order0": {...}, '
-                                          '"order1": {...}}')
-    return {k: _read_json(json.dumps(obj[f"order{k}"]).encode(), f"{path}: order{k}") for k in orders}
+                         where=label, hint='e.g. {"orders": [0, 1], "dtype": "float64", "order0": {...}, '
+                                           '"order1": {...}}')
+    return {k: _read_json(json.dumps(obj[f"order{k}"]).encode(), f"{label}: order{k}") for k in orders}
 
 
 def pick(found: Orders, order: int, path: str) -> Result:
