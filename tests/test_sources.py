@@ -168,3 +168,19 @@ def test_sample_block_hessian_by_hand():
     golden = read_result(str(samples / "expected" / "blocks.hessian.json"))
     assert golden.layout == ["batch", "a[0:2]+b[2:4]:d1", "a[0:2]+b[2:4]:d2"]
     np.testing.assert_allclose(golden.array, want, rtol=1e-15, atol=1e-16)
+
+
+def test_verify_perturbs_every_source_in_its_own_array():
+    """A derivative of another function (off by 0.1% in the b-block) must fail --verify's check."""
+    import dataclasses
+
+    from jaccli.checks.verify import verify
+    from jaccli.plan.engine import make_scope, plan_jacobian
+
+    scope = make_scope({"a": (2,), "b": (2,)}, wrt="a,b")
+    right = plan_jacobian(EXPR, scope, 1, np.dtype(np.float64))
+    other = plan_jacobian("a[0]*b[0]**2 + sin(a[1]*b[1])*1.001", scope, 1, np.dtype(np.float64))
+    arrays = {"a": A, "b": B}
+    assert verify(right, arrays, rows=None, seed=0).ok
+    wrong = verify(dataclasses.replace(right, derivative=other.derivative), arrays, rows=None, seed=0)
+    assert not wrong.ok and "a[0:2]+b[2:4]:d1=" in wrong.summary()
