@@ -118,7 +118,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
 
 
 def _orders(text: str) -> tuple[int, ...]:
-    from jaccli.plan.orders import parse_orders
+    from jaccli.plan.order_list import parse_orders
 
     try:
         return parse_orders(text)
