@@ -69,9 +69,10 @@ def _read_json_orders(data: bytes, label: str) -> Orders:
     except (ValueError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
         raise InputError(f"not valid JSON: {message}", where=label) from None
-    orders = obj.get("orders") if isinstance(obj, dict) else None
-    valid = isinstance(orders, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0
-                                              for k in orders)
+    found = obj.get("orders") if isinstance(obj, dict) else None
+    orders: list[int] = found if isinstance(found, list) else []
+    valid = isinstance(found, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0
+                                            for k in orders)
     if not valid or set(obj) != {"orders", "dtype"} | {f"order{k}" for k in orders}:
         raise InputError("a several-orders JSON document has the keys orders, dtype and order{k} for each k",
                          where=label, hint='e.g. {"orders": [0, 1], "dtype": "float64", "order0": {...}, '
