@@ -166,3 +166,24 @@ def test_streaming_stdin_csv_to_npy(jaccli):
 def test_verify_skips_kinks_instead_of_failing(jaccli, expr, options):
     result = jaccli("batch-jacobian", expr, "-", "--verify", *options, input="0,1,-2\n0.5,0,3\n")
     assert result.exit_code == 0, result.stderr
+
+
+def test_reductions_take_one_order(jaccli):
+    assert_error(jaccli("batch-jacobian", "x*x", "samples/seed.csv", "-k", "0,1", "--reduce", "trace"), 2,
+                 "apply to one order, not to several (-k 0,1)")
+
+
+def test_several_sources_are_one_concatenated_source(jaccli, tmp_path):
+    rng = np.random.default_rng(4)
+    path = tmp_path / "ab.npz"
+    a, b, v = rng.normal(size=(6, 2)), rng.normal(size=(6, 1)), rng.normal(size=(6, 3))
+    np.savez(path, a=a, b=b, v=v)
+    expr = "[a[0]*b[0], a[1]*exp(b[0]), sin(a[0]*a[1])]"
+    det = json.loads(jaccli("batch-jacobian", expr, path, "--wrt", "a,b", "--reduce", "det", "-f", "json").stdout)
+    # d/d(a0, a1, b0): [[b0, 0, a0], [0, e^b0, a1 e^b0], [a1 c, a0 c, 0]] with c = cos(a0 a1)
+    c, e = np.cos(a[:, 0] * a[:, 1]), np.exp(b[:, 0])
+    jac = np.stack([np.stack([b[:, 0], 0 * c, a[:, 0]], 1), np.stack([0 * c, e, a[:, 1] * e], 1),
+                    np.stack([a[:, 1] * c, a[:, 0] * c, 0 * c], 1)], 1)
+    np.testing.assert_allclose(det["data"], np.linalg.det(jac), rtol=1e-13)
+    result = jaccli("batch-jacobian", expr, path, "--wrt", "a,b", "--jvp", "v", "-f", "json", "--verify")
+    assert result.exit_code == 0 and ": ok" in result.stderr, result.stderr

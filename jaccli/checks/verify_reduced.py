@@ -52,14 +52,14 @@ def _check_top(lower: Plan, upper: ReducedPlan, sample: dict[str, np.ndarray], p
     source, b = upper.derivative.source, len(picked)
     base = evaluate(lower, sample)
     sym = upper.evaluate(sample)
-    leaf = sample[source.leaf].reshape(b, -1)
-    cond = np.maximum(1.0, np.max(np.abs(leaf[:, source.smap >= 0]), axis=1))
-    elements = [int(np.flatnonzero(source.smap == s)[0]) for s in range(source.size)]
+    elements = source.elements()  # (leaf, element) per source index: several leaves for --wrt a,b
+    values = np.stack([sample[leaf].reshape(b, -1)[:, e] for leaf, e in elements], axis=1)
+    cond = np.maximum(1.0, np.max(np.abs(values), axis=1, initial=0.0))
     magnitude = np.maximum(known.magnitude, _largest(base))
     skipped = known.skipped.reshape(b, -1)
     if upper.reduction.kind in ("det", "logabsdet"):
-        fd = np.stack([_differentiate(lower, sample, source.leaf, e, base, cond, known.noise, 1.0).reshape(5, b, -1)
-                       for e in elements], axis=-1)  # (5, b, G, n): the full order-k differences
+        fd = np.stack([_differentiate(lower, sample, leaf, e, base, cond, known.noise, 1.0).reshape(5, b, -1)
+                       for leaf, e in elements], axis=-1)  # (5, b, G, n): the full order-k differences
         num, bound, skip = _determinants(upper, fd, skipped)
     else:
         num, bound, skip = _linear(upper, lower, sample, elements, base, cond, known.noise, skipped)
@@ -80,8 +80,9 @@ def eps_sum(plan: ReducedPlan) -> float:
     return float(EPS * max(1, terms))
 
 
-def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elements: list[int], base: np.ndarray,
-            cond: np.ndarray, noise: np.ndarray, skipped: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
+def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elements: list[tuple[str, int]],
+            base: np.ndarray, cond: np.ndarray, noise: np.ndarray,
+            skipped: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
     """The reduction of the differences, one source element at a time: (estimate, bounds, skipped)."""
     b, n, k = base.shape[0], len(elements), upper.derivative.order
     size = int(np.prod(upper.shape, dtype=np.int64))
@@ -91,11 +92,11 @@ def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elem
     bounds = [np.zeros((b, size)) for _ in range(5)]  # roundoff, spread, bad, magnitude, span
     skip = np.zeros((b, size), bool)
     lower_size = skipped.shape[1]
-    for s, element in enumerate(elements):
+    for s, (leaf, element) in enumerate(elements):
         keep, index, found = mapping(np.arange(lower_size, dtype=np.int64) * n + s)
         if not keep.any():
             continue
-        fd = _differentiate(lower, sample, upper.derivative.source.leaf, element, base, cond, noise, 1.0)
+        fd = _differentiate(lower, sample, leaf, element, base, cond, noise, 1.0)
         fd = fd.reshape(5, b, -1)[:, :, keep]
         w = np.ones((b, int(keep.sum())))
         for name, at in found:
