@@ -128,7 +128,7 @@ def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.n
             if t.lanes is not None:
                 value = value[:, t.lanes]
             for name, element in t.weights:
-                value = value * flats[name][:, element]
+                value = value * _gather(flats[name], element)  # the vector read like a slot: no copy when in order
             if t.order is not None:
                 assert t.starts is not None
                 value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
