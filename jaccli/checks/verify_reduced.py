@@ -37,7 +37,8 @@ def verify_reduced(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], *, rows:
     if len(picked) == 0 or plan.derivative.size == 0:
         return report
     sample = {k: np.asarray(a)[picked].astype(np.float64) for k, a in arrays.items()}
-    full = Plan(plan.expression, plan.tape, plan.derivative, np.dtype(np.float64), plan.scope)
+    full = Plan(plan.expression, plan.tape, plan.derivative, np.dtype(np.float64), plan.scope, plan.value,
+                plan.nan_prone)  # the full derivative's plan, as verify.py checks it (nan rule included)
     plans = [dataclasses.replace(full, derivative=derive(plan.tape, j)) for j in range(order)]
     known = _Known(np.zeros((len(picked),) + plans[0].example_shape, bool), *np.zeros((2, len(picked))))
     for j in range(1, order):
