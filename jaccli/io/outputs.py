@@ -25,6 +25,7 @@ from typing import IO, Any, Optional, Protocol, Sequence
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
 FORMATS = ("text", "json", "csv", "npy")
@@ -74,36 +75,6 @@ def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) ->
         text = str(array)
     newline = "\n" if "\n" in text else ""
     return f"Tensor({newline}{text}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
-
-
-def _shortest_as_float64(values: np.ndarray) -> np.ndarray:
-    """float64 values whose ``repr`` is the shortest decimal that round-trips to ``values`` in their own dtype.
-
-    float64 is returned as is (Python's ``repr`` is already shortest round-trip). For float32/float16, each distinct
-    value's shortest string (numpy's Dragon4) is parsed back as float64: a decimal of at most 9 significant digits
-    survives float64 exactly, so ``repr`` of the result prints the same digits. Python's layout rules are then used
-    for both dtypes (``0.0001``, ``1e-05``, ``1e+20``). Formatting only the distinct values keeps this fast for
-    Jacobians, which repeat values (zeros above all).
-    """
-    if values.dtype == np.float64:
-        return values
-    flat = values.reshape(-1)
-    distinct, where = np.unique(flat, return_inverse=True)
-    shadow = np.array([float(str(v)) for v in distinct], dtype=np.float64)
-    return shadow[where.reshape(-1)].reshape(values.shape)
-
-
-def _json_ready(values: np.ndarray) -> np.ndarray:
-    """Values ready for ``json.dumps(....tolist())``: shortest floats, non-finite values as the strings nan/inf/-inf."""
-    shadow = _shortest_as_float64(values)
-    finite = np.isfinite(shadow)
-    if finite.all():
-        return shadow
-    ready = shadow.astype(object)
-    ready[np.isnan(shadow)] = "nan"
-    ready[shadow == np.inf] = "inf"
-    ready[shadow == -np.inf] = "-inf"
-    return ready
 
 
 def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
@@ -204,19 +175,29 @@ class TextWriter(_Writer):
         self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
 
 
-class JsonWriter(_HeaderFirstWriter):
-    """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline."""
+class JsonWriter(_Writer):
+    """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline; streams.
 
-    def _header(self) -> bytes:
-        return (_json_header(self.full_shape(), self.dtype, self.order, self.layout) + "[").encode("ascii")
+    When the batch size is not known up front (CSV/TSV input) the object cannot start with ``"shape"`` without
+    holding the whole result back, so ``"shape"`` comes last, after ``"data"``: the same keys, valid JSON, and the
+    bytes still do not depend on the chunking.
+    """
+
+    def _start(self) -> None:
+        if self.batch_size is not None:
+            head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+        else:
+            head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
+            head = head[:-1] + ', "data": '
+        self.file.write((head + "[").encode("ascii"))
 
     def _write(self, chunk: np.ndarray) -> None:
         # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
-        items = json.dumps(_json_ready(chunk).tolist(), allow_nan=False)[1:-1]
-        self.data.write(((", " if self.count else "") + items).encode("ascii"))
+        self.file.write((b", " if self.count else b"") + json_items(chunk))
 
-    def _footer(self) -> bytes:
-        return b"]}\n"
+    def _end(self) -> None:
+        tail = "" if self.batch_size is not None else ', "shape": ' + json.dumps(list(self.full_shape()))
+        self.file.write(("]" + tail + "}\n").encode("ascii"))
 
 
 class CsvWriter(_Writer):
@@ -230,12 +211,10 @@ class CsvWriter(_Writer):
         self.file.write((",".join(cells) + "\n").encode("ascii"))
 
     def _write(self, chunk: np.ndarray) -> None:
-        # repr of a float64 is shortest round-trip and spells non-finite values nan, inf, -inf. Rows are
-        # formatted a slice at a time: the text of a 350 000-row chunk would be ~100 MB of strings at once.
+        # Shortest round-trip floats (orjson's digits in repr's layout), a slice of rows at a time: the text of a
+        # 350 000-row chunk would be ~100 MB at once.
         for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
-            part = chunk[start:start + CSV_ROWS_PER_WRITE]
-            rows = _shortest_as_float64(part).reshape(part.shape[0], -1).tolist()
-            self.file.write("".join(",".join(map(repr, row)) + "\n" for row in rows).encode("ascii"))
+            self.file.write(csv_rows(chunk[start:start + CSV_ROWS_PER_WRITE]))
 
 
 class NpyWriter(_HeaderFirstWriter):
