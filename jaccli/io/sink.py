@@ -23,15 +23,17 @@ write failure (disk full, standard output closed) is an ``OutputError`` (exit 3)
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import re
+import signal
 import socket
 import stat
 import sys
 import tempfile
-from typing import IO, BinaryIO, Callable, Optional, Union
+from typing import IO, BinaryIO, Callable, Iterator, Optional, Union
 
 from jaccli.errors import OutputError, UsageError
 
@@ -39,6 +41,7 @@ from jaccli.errors import OutputError, UsageError
 SPOOL_MAX_SIZE = 32 * 1024 * 1024
 _WRITE_BUFFER = 1024 * 1024
 _PROC_FD = re.compile(r"/proc/(self|\d+)/fd")
+_LIVE_TEMPS: set[str] = set()  # temp files not yet renamed or removed, for the SIGTERM/SIGHUP handler
 
 
 class ClosedPipe(Exception):
@@ -133,12 +136,14 @@ class AtomicSink:
         self.path, self.target = path, target
         self._done = False
         directory = os.path.dirname(target)
-        try:
-            fd, self._tmp_path = tempfile.mkstemp(prefix=".jaccli-", suffix=".tmp", dir=directory)
-        except OSError as exc:
-            raise UsageError(f"cannot write '{path}': {exc.strerror}",
-                             hint="check that the directory exists and is writable") from None
-        self._tmp: Optional[str] = self._tmp_path
+        with _signals_held():  # a SIGTERM between creating the temp file and registering it would leak it
+            try:
+                fd, self._tmp_path = tempfile.mkstemp(prefix=".jaccli-", suffix=".tmp", dir=directory)
+            except OSError as exc:
+                raise UsageError(f"cannot write '{path}': {exc.strerror}",
+                                 hint="check that the directory exists and is writable") from None
+            self._tmp: Optional[str] = self._tmp_path
+            _LIVE_TEMPS.add(self._tmp_path)
         self.file: IO[bytes] = _Guarded(os.fdopen(fd, "wb"), f"'{path}'", None)
 
     def release(self) -> None:
@@ -160,6 +165,7 @@ class AtomicSink:
             if isinstance(exc, OSError):
                 raise _write_failed(f"'{self.path}'", exc) from None
             raise
+        _LIVE_TEMPS.discard(self._tmp_path)
         self._tmp = None
         _fsync_directory(os.path.dirname(self.target))
 
@@ -179,6 +185,7 @@ class AtomicSink:
                 os.unlink(self._tmp)
             except FileNotFoundError:
                 pass
+            _LIVE_TEMPS.discard(self._tmp)
             self._tmp = None
 
     def __enter__(self) -> "AtomicSink":
@@ -347,7 +354,29 @@ class _Terminated(SystemExit):
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
+    # Remove the temp files here too: the signal may land where no `with` block protects them yet.
+    for path in list(_LIVE_TEMPS):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        _LIVE_TEMPS.discard(path)
     raise _Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGTERM/SIGHUP (not Ctrl-C) for a few statements; they are delivered when the block ends."""
+    held = {signal.SIGTERM, signal.SIGHUP}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # not on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def remove_temps_on_signals() -> None:
@@ -356,7 +385,6 @@ def remove_temps_on_signals() -> None:
     Without this a ``kill -TERM`` left ``.jaccli-*.tmp`` files beside the target. Only the main thread may set
     handlers; elsewhere (a test runner's worker thread) this does nothing.
     """
-    import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
