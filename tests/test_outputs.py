@@ -202,7 +202,15 @@ def test_bytes_do_not_depend_on_chunking(fmt, known_batch):
     whole = written(fmt, array, known_batch=known_batch)
     assert written(fmt, array, chunk=1, known_batch=known_batch) == whole
     assert written(fmt, array, chunk=2, known_batch=known_batch) == whole
-    assert written(fmt, array) == whole  # and deterministic
+    assert written(fmt, array, known_batch=known_batch) == whole  # and deterministic
+
+
+def test_json_with_an_unknown_batch_size_puts_shape_last():
+    """CSV input streams: the batch size is known only at the end, so "shape" follows "data" (README "Outputs")."""
+    data = written("json", ORDER1, known_batch=False)
+    assert data == (b'{"dtype": "float32", "order": 1, "layout": ["B", "A0", "A1"], '
+                    b'"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]], "shape": [2, 2, 2]}\n')
+    assert strict_json(data)["shape"] == [2, 2, 2]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -70,7 +70,7 @@ def test_file_exception_leaves_existing_target_untouched(tmp_path):
 def test_file_without_commit_creates_nothing(tmp_path):
     with open_sink(str(tmp_path / "out.npy")) as sink:
         sink.file.write(b"data")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), child.stderr.read() if False else "")
 
 
 def test_file_keeps_an_existing_targets_mode(tmp_path):
@@ -353,7 +353,7 @@ def test_sigterm_removes_the_temp_file(tmp_path, big_npy):
     child.send_signal(signal.SIGTERM)
     child.communicate(timeout=120)
     assert child.returncode == 128 + signal.SIGTERM
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), child.stderr.read() if False else "")
 
 
 # -- terminals ----------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import json
 import shutil
 import sys
 import tempfile
-from typing import IO, Any, Optional, Protocol, Sequence
+from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -37,6 +37,9 @@ _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
 )
 _DEFAULT_PRECISION = 8
 CSV_ROWS_PER_WRITE = 16_384
+#: Up to this many values, text output is NumPy's own ``str()``; above, ``jaccli.io.text`` streams the same bytes.
+SMALL_TEXT_VALUES = 4096
+TEXT_BLOCK_VALUES = 1 << 16
 _SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -68,13 +71,18 @@ def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) ->
     if array is None:
         return "None"
     array = np.asarray(array)
-    digits = _DEFAULT_PRECISION if precision is None else precision
-    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
-        raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
-    with np.printoptions(**_NUMPY_DEFAULT_PRINT, precision=int(digits), threshold=sys.maxsize):
+    digits = _check_precision(precision)
+    with np.printoptions(**_NUMPY_DEFAULT_PRINT, precision=digits, threshold=sys.maxsize):
         text = str(array)
     newline = "\n" if "\n" in text else ""
     return f"Tensor({newline}{text}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
+
+
+def _check_precision(precision: Optional[int]) -> int:
+    digits = _DEFAULT_PRECISION if precision is None else precision
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
+    return int(digits)
 
 
 def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
@@ -160,19 +168,51 @@ class _HeaderFirstWriter(_Writer, abc.ABC):
 
 
 class TextWriter(_Writer):
-    """Collects the chunks (text is for small results), then prints the whole tensor."""
+    """NumPy's tensor print, streamed: the chunks go to a spool (memory, then disk), then out in NumPy's layout.
+
+    Small results (up to ``SMALL_TEXT_VALUES`` values) are printed by NumPy itself; larger ones by
+    ``jaccli.io.text``, which writes the same bytes chunk by chunk with memory flat in the batch size.
+    """
 
     def __init__(self, file: IO[bytes], precision: Optional[int] = None) -> None:
         super().__init__(file)
-        self.precision = precision
-        self.chunks: list[np.ndarray] = []
+        self.precision = _check_precision(precision)
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
+
+    def _start(self) -> None:
+        from jaccli.io.text import Magnitudes
+
+        self.magnitudes = Magnitudes(self.dtype)
 
     def _write(self, chunk: np.ndarray) -> None:
-        self.chunks.append(chunk.copy())  # the caller may reuse its buffer for the next chunk
+        self.magnitudes.add(chunk)  # pass A, while the result is computed
+        self.spool.write(chunk.data.cast("B"))
 
     def _end(self) -> None:
-        whole = np.concatenate(self.chunks) if self.chunks else np.zeros((0, *self.shape), self.dtype)
-        self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
+        from jaccli.io.text import stream_text
+
+        per_example = int(np.prod(self.shape, dtype=np.int64))
+        shape = self.full_shape()
+        try:
+            # float16 (never a CLI result: float16 input computes in float32) has no fast shortest digits.
+            if self.count * per_example <= SMALL_TEXT_VALUES or self.dtype == np.float16:
+                whole = np.concatenate(list(self._blocks())) if self.count else np.zeros(shape, self.dtype)
+                self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
+            else:
+                stream_text(self._blocks, shape, self.dtype, self.magnitudes, self.precision, self.file.write)
+        finally:
+            self.spool.close()
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """The spooled result again, ~64k values at a time (each pass of the text formatter reads it once)."""
+        per_example = max(1, int(np.prod(self.shape, dtype=np.int64)))
+        rows = max(1, TEXT_BLOCK_VALUES // per_example)
+        row_bytes = per_example * self.dtype.itemsize
+        self.spool.seek(0)
+        for start in range(0, self.count, rows):
+            n = min(rows, self.count - start)
+            data = self.spool.read(n * row_bytes)
+            yield np.frombuffer(data, dtype=self.dtype).reshape(n, *self.shape)
 
 
 class JsonWriter(_Writer):

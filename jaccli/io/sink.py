@@ -23,17 +23,15 @@ write failure (disk full, standard output closed) is an ``OutputError`` (exit 3)
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import os
 import re
-import signal
+import secrets
 import socket
 import stat
 import sys
-import tempfile
-from typing import IO, BinaryIO, Callable, Iterator, Optional, Union
+from typing import IO, BinaryIO, Callable, Optional, Union
 
 from jaccli.errors import OutputError, UsageError
 
@@ -127,6 +125,26 @@ def resolve_target(path: str) -> tuple[str, Union[str, int]]:
 
 # -- the atomic file ---------------------------------------------------------------------------------------------------
 
+def _create_temp(path: str, directory: str) -> tuple[int, str]:
+    """A new ``.jaccli-*.tmp`` beside the target, registered *before* it exists.
+
+    A SIGTERM between creating a temp file and registering it would leak the file, and blocking the signal does
+    not help: NumPy's worker threads may take it. Registered first, the handler can always remove it.
+    """
+    for _ in range(100):
+        name = os.path.join(directory, f".jaccli-{secrets.token_hex(8)}.tmp")
+        _LIVE_TEMPS.add(name)
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), name
+        except FileExistsError:
+            _LIVE_TEMPS.discard(name)
+        except OSError as exc:
+            _LIVE_TEMPS.discard(name)
+            raise UsageError(f"cannot write '{path}': {exc.strerror}",
+                             hint="check that the directory exists and is writable") from None
+    raise UsageError(f"cannot write '{path}': no free temporary file name in {directory}")
+
+
 class AtomicSink:
     """A regular file that only appears (or changes) on ``commit()``."""
 
@@ -136,14 +154,8 @@ class AtomicSink:
         self.path, self.target = path, target
         self._done = False
         directory = os.path.dirname(target)
-        with _signals_held():  # a SIGTERM between creating the temp file and registering it would leak it
-            try:
-                fd, self._tmp_path = tempfile.mkstemp(prefix=".jaccli-", suffix=".tmp", dir=directory)
-            except OSError as exc:
-                raise UsageError(f"cannot write '{path}': {exc.strerror}",
-                                 hint="check that the directory exists and is writable") from None
-            self._tmp: Optional[str] = self._tmp_path
-            _LIVE_TEMPS.add(self._tmp_path)
+        fd, self._tmp_path = _create_temp(path, directory)
+        self._tmp: Optional[str] = self._tmp_path
         self.file: IO[bytes] = _Guarded(os.fdopen(fd, "wb"), f"'{path}'", None)
 
     def release(self) -> None:
@@ -364,27 +376,13 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated(128 + signum)
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Delay SIGTERM/SIGHUP (not Ctrl-C) for a few statements; they are delivered when the block ends."""
-    held = {signal.SIGTERM, signal.SIGHUP}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):  # not on this platform
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def remove_temps_on_signals() -> None:
     """SIGTERM and SIGHUP unwind the stack (exit 128+signal) instead of killing the process where it stands.
 
     Without this a ``kill -TERM`` left ``.jaccli-*.tmp`` files beside the target. Only the main thread may set
     handlers; elsewhere (a test runner's worker thread) this does nothing.
     """
+    import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
