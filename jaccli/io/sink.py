@@ -31,7 +31,7 @@ import secrets
 import socket
 import stat
 import sys
-from typing import IO, BinaryIO, Callable, Optional, Union
+from typing import IO, BinaryIO, Callable, Optional, Union, cast
 
 from jaccli.errors import OutputError, UsageError
 
@@ -156,7 +156,8 @@ class AtomicSink:
         directory = os.path.dirname(target)
         fd, self._tmp_path = _create_temp(path, directory)
         self._tmp: Optional[str] = self._tmp_path
-        self.file: IO[bytes] = _Guarded(os.fdopen(fd, "wb"), f"'{path}'", None)
+        self.guarded = _Guarded(os.fdopen(fd, "wb"), f"'{path}'", None)
+        self.file = cast(IO[bytes], self.guarded)  # writers only call write()
 
     def release(self) -> None:
         """Nothing to show before the commit: an atomic file is all or nothing."""
@@ -165,7 +166,7 @@ class AtomicSink:
         if self._done:
             raise RuntimeError("the sink was already committed or aborted")
         self._done = True
-        raw = self.file.raw  # type: ignore[attr-defined]
+        raw = self.guarded.raw
         try:
             self.file.flush()
             os.fsync(raw.fileno())  # the data must be on disk before the rename makes it visible
@@ -191,7 +192,7 @@ class AtomicSink:
         if self._tmp is None:
             return
         try:
-            self.file.raw.close()  # type: ignore[attr-defined]
+            self.guarded.raw.close()
         finally:
             try:
                 os.unlink(self._tmp)
@@ -254,11 +255,12 @@ class StreamSink:
     def __init__(self, out: BinaryIO, name: str, *, owned: bool,
                  on_closed_pipe: Optional[Callable[[], None]]) -> None:
         self._owned, self._done = owned, False
-        self.file = _Guarded(out, name, on_closed_pipe, hold=True)
+        self.guarded = _Guarded(out, name, on_closed_pipe, hold=True)
+        self.file = cast(IO[bytes], self.guarded)  # writers only call write()
 
     def release(self) -> None:
         """From now on the bytes may be seen: write what is held and flush."""
-        self.file.release()
+        self.guarded.release()
 
     def commit(self) -> None:
         if self._done:
@@ -272,9 +274,9 @@ class StreamSink:
         if self._done:
             return
         self._done = True
-        self.file.held = None
+        self.guarded.held = None
         try:
-            self.file.flush()
+            self.guarded.flush()
         except (ClosedPipe, OutputError):
             pass
         finally:
@@ -283,7 +285,7 @@ class StreamSink:
     def _close(self) -> None:
         if self._owned:
             try:
-                self.file.raw.close()
+                self.guarded.raw.close()
             except OSError:
                 pass
 

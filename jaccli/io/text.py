@@ -103,7 +103,7 @@ def _decimal_digits(numbers: np.ndarray, width: int) -> np.ndarray:
     return out.T
 
 
-def _scaled_round(values: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scaled_round(values: np.ndarray, q: np.ndarray | np.integer) -> tuple[np.ndarray, np.ndarray]:
     """``round(values * 10**q)``, ties to even, exactly — where ``ok``; other entries must use printf.
 
     ``t = values * 10**q`` carries at most one rounding error (two when 10**q is not a float exactly); when ``t``
@@ -111,8 +111,8 @@ def _scaled_round(values: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.nda
     """
     with np.errstate(all="ignore"):
         if np.ndim(q) == 0:  # one scale for all (positional): no per-value power
-            exact = abs(int(q)) <= 22
-            power = _EXACT_POWERS[abs(int(q))] if exact else 10.0 ** abs(int(q))
+            exact: bool | np.ndarray = abs(int(q)) <= 22
+            power = _EXACT_POWERS[abs(int(q))] if abs(int(q)) <= 22 else 10.0 ** abs(int(q))
             t = values * power if q >= 0 else values / power
         else:
             exact = np.abs(q) <= 22
