@@ -86,7 +86,7 @@ def _special_words(values: np.ndarray, nonfinite_words: dict[str, bytes]) -> lis
 
 def csv_rows(values: np.ndarray) -> bytes:
     """Rows ``(b, n)`` as CSV lines: comma-separated shortest floats, nan/inf/-inf bare, each line ending in ``\\n``."""
-    rows = values.reshape(values.shape[0], -1)
+    rows = values.reshape(values.shape[0], int(np.prod(values.shape[1:], dtype=np.int64)))
     if rows.shape[0] == 0:
         return b""
     if rows.shape[1] == 0:
