@@ -233,7 +233,10 @@ class JsonWriter(_Writer):
 
     def _write(self, chunk: np.ndarray) -> None:
         # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
-        self.file.write((b", " if self.count else b"") + json_items(chunk))
+        # A slice of rows at a time, as for CSV: the text of a whole chunk would be tens of MB at once.
+        for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
+            first = self.count == 0 and start == 0
+            self.file.write((b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE]))
 
     def _end(self) -> None:
         tail = "" if self.batch_size is not None else ', "shape": ' + json.dumps(list(self.full_shape()))
