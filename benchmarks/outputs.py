@@ -9,16 +9,19 @@ Every run is a fresh ``python -m jaccli`` process of this checkout (``PYTHONPATH
 NPY input of 2 float64 columns (normal, seeded), ``x*x*x`` at order 1, so each row gives a 2x2 Jacobian (4
 values) and the output, not the input, dominates. Standard output goes to a file in a temporary directory.
 
-- wall / CPU / peak RSS: ``os.wait4`` on the child (its own rusage: user+system CPU, ``ru_maxrss``);
+- wall / CPU / peak RSS: a small wrapper process runs the command and reports ``RUSAGE_CHILDREN`` (user+system
+  CPU, ``ru_maxrss``);
 - ns/value: wall and CPU divided by the number of output values;
 - first byte: from start until the first byte arrives on a pipe; ``| head -3``: from start until the child has
-  exited after its reader closed the pipe having read three lines (exit code checked: 0, nothing on stderr);
+  exited after its reader closed the pipe having read three lines (exit code checked: 0, nothing on stderr).
+  JSON is one line, so its ``| head -3`` reads everything;
 - ``numpy str()``: jaccli 1.0's text path (NumPy's ``str()`` of the whole result) on ``--numpy-rows`` rows, in
   process, for comparison per value.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -41,21 +44,29 @@ def environment() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT))
 
 
+# A small wrapper process runs the command and reports its child's rusage: measured from this (numpy-sized)
+# process, ru_maxrss would carry our own high-water mark across the exec (see memory.py).
+WRAPPER = r"""
+import json, resource, subprocess, sys, time
+with open(sys.argv[1], "wb") as out:
+    start = time.perf_counter()
+    proc = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": proc.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024, "stderr": proc.stderr.decode(errors="replace")[-2000:]}))
+"""
+
+
 def run_to_file(args: list[str], out: Path) -> dict[str, float]:
-    """Wall, CPU and peak RSS of one child writing its standard output to ``out``."""
-    with open(out, "wb") as sink:
-        start = time.perf_counter()
-        child = subprocess.Popen(args, stdout=sink, stderr=subprocess.PIPE, env=environment(), cwd=ROOT)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
-    if child.stderr:
-        child.stderr.close()
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({child.returncode}): {err}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "bytes": out.stat().st_size}
+    """Wall, CPU (user + system) and peak RSS of one child writing its standard output to ``out``."""
+    done = subprocess.run([sys.executable, "-c", WRAPPER, str(out), *args], capture_output=True, text=True,
+                          env=environment(), cwd=ROOT, check=True)
+    report = json.loads(done.stdout)
+    if report["rc"] != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({report['rc']}): {report['stderr']}")
+    report["bytes"] = out.stat().st_size
+    return report
 
 
 def first_byte_and_head(args: list[str], lines: int = 3) -> tuple[float, float]:
@@ -106,7 +117,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rows in (int(r) for r in options.rows.split(",")):
             path = Path(tmp) / f"in{rows}.npy"
-            np.save(path, np.random.default_rng(0).normal(size=(rows, 2)))
+            subprocess.run([sys.executable, "-c", "import sys, numpy as np; "
+                            "np.save(sys.argv[1], np.random.default_rng(0).normal(size=(int(sys.argv[2]), 2)))",
+                            str(path), str(rows)], check=True)
             values = rows * VALUES_PER_ROW
             for fmt in formats:
                 m = run_to_file(command(path, fmt), Path(tmp) / f"out.{fmt}")
