@@ -1,4 +1,4 @@
-"""Output formats (SPEC §5); the sinks are tested in test_sink.py."""
+"""Output formats (README "Outputs"); the sinks (``-o``, closed pipes) are tested in test_sink.py."""
 from __future__ import annotations
 
 import io

@@ -23,27 +23,18 @@ write failure (disk full, standard output closed) is an ``OutputError`` (exit 3)
 """
 from __future__ import annotations
 
-import errno
-import io
 import os
-import re
 import secrets
-import socket
 import stat
 import sys
 from typing import IO, BinaryIO, Callable, Optional, Union, cast
 
 from jaccli.errors import OutputError, UsageError
+from jaccli.io.stream import (  # noqa: F401  (ClosedPipe, SPOOL_MAX_SIZE: re-exported, callers import them here)
+    SPOOL_MAX_SIZE, ClosedPipe, GuardedFile, open_stream, resolve_target, write_failed,
+)
 
-#: Spools (text output's first pass, NPY of an unknown batch size) stay in memory up to this size, then use disk.
-SPOOL_MAX_SIZE = 32 * 1024 * 1024
-_WRITE_BUFFER = 1024 * 1024
-_PROC_FD = re.compile(r"/proc/(self|\d+)/fd")
 _LIVE_TEMPS: set[str] = set()  # temp files not yet renamed or removed, for the SIGTERM/SIGHUP handler
-
-
-class ClosedPipe(Exception):
-    """The reader of the output went away (``| head``). Not an error: the CLI exits 0 without a message."""
 
 
 def silence_stdout() -> None:
@@ -79,52 +70,6 @@ def _new_file_mode(path: str) -> int:
     return 0o666 & ~umask
 
 
-def _write_failed(name: str, exc: OSError) -> OutputError:
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = "free some space, or write somewhere else with -o"
-    else:
-        hint = "check where the output goes: -o PATH, or redirect standard output"
-    return OutputError(f"cannot write to {name}: {reason}", hint=hint)
-
-
-# -- where a path leads ------------------------------------------------------------------------------------------------
-
-def resolve_target(path: str) -> tuple[str, Union[str, int]]:
-    """What ``-o path`` is: ``("file", final_path)``, ``("fd", n)``, ``("socket", path)`` or ``("stream", path)``.
-
-    Symlinks are followed one by one. A link through ``/proc/self/fd`` (``/dev/stdout``, ``/dev/fd/N``) names one
-    of our own file descriptors: it is written through that descriptor, so a shell's ``>>`` or pipe keeps working.
-    """
-    if path == "":
-        raise UsageError("the output path is empty", hint="give a file name, or '-' for standard output")
-    current = os.path.abspath(path)
-    for _ in range(40):  # the kernel's own limit on symlink hops
-        if not os.path.islink(current):
-            break
-        parent = os.path.realpath(os.path.dirname(current))
-        match = _PROC_FD.fullmatch(parent)
-        name = os.path.basename(current)
-        if match and name.isdigit() and match.group(1) in ("self", str(os.getpid())):
-            return "fd", int(name)
-        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
-    else:
-        raise UsageError(f"cannot write '{path}': too many levels of symbolic links")
-    try:
-        mode = os.stat(current).st_mode
-    except FileNotFoundError:
-        return "file", current
-    except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
-        raise UsageError(f"cannot write '{path}': it is a directory", hint="give a file name inside it")
-    if stat.S_ISREG(mode):
-        return "file", current
-    return ("socket" if stat.S_ISSOCK(mode) else "stream"), current
-
-
-# -- the atomic file ---------------------------------------------------------------------------------------------------
-
 def _create_temp(path: str, directory: str) -> tuple[int, str]:
     """A new ``.jaccli-*.tmp`` beside the target, registered *before* it exists.
 
@@ -156,7 +101,7 @@ class AtomicSink:
         directory = os.path.dirname(target)
         fd, self._tmp_path = _create_temp(path, directory)
         self._tmp: Optional[str] = self._tmp_path
-        self.guarded = _Guarded(os.fdopen(fd, "wb"), f"'{path}'", None)
+        self.guarded = GuardedFile(os.fdopen(fd, "wb"), f"'{path}'", None)
         self.file = cast(IO[bytes], self.guarded)  # writers only call write()
 
     def release(self) -> None:
@@ -176,7 +121,7 @@ class AtomicSink:
         except BaseException as exc:
             self._remove_temp()
             if isinstance(exc, OSError):
-                raise _write_failed(f"'{self.path}'", exc) from None
+                raise write_failed(f"'{self.path}'", exc) from None
             raise
         _LIVE_TEMPS.discard(self._tmp_path)
         self._tmp = None
@@ -210,52 +155,15 @@ class AtomicSink:
 
 # -- the stream --------------------------------------------------------------------------------------------------------
 
-class _Guarded:
-    """A binary file whose write errors become ``ClosedPipe`` / ``OutputError``; holds bytes until ``release``."""
-
-    def __init__(self, raw: BinaryIO, name: str, on_closed_pipe: Optional[Callable[[], None]],
-                 hold: bool = False) -> None:
-        self.raw, self.name, self.on_closed_pipe = raw, name, on_closed_pipe
-        self.held: Optional[io.BytesIO] = io.BytesIO() if hold else None
-
-    def write(self, data: bytes) -> int:
-        if self.held is not None:
-            return self.held.write(data)
-        return self._call(self.raw.write, data)
-
-    def release(self) -> None:
-        if self.held is not None:
-            held, self.held = self.held, None
-            self._call(self.raw.write, held.getbuffer())
-        self.flush()
-
-    def flush(self) -> None:
-        if self.held is None:
-            self._call(self.raw.flush)
-
-    def _call(self, method: Callable[..., object], *args: object) -> int:
-        try:
-            out = method(*args)
-        except BrokenPipeError:
-            if self.on_closed_pipe is not None:
-                self.on_closed_pipe()
-            raise ClosedPipe() from None
-        except OSError as exc:
-            raise _write_failed(self.name, exc) from None
-        except ValueError as exc:  # a closed file object
-            raise OutputError(f"cannot write to {self.name}: {exc}") from None
-        return out if isinstance(out, int) else 0
-
-
 class StreamSink:
     """Standard output or a non-regular ``-o`` target, written through in place."""
 
     streaming = True
 
     def __init__(self, out: BinaryIO, name: str, *, owned: bool,
-                 on_closed_pipe: Optional[Callable[[], None]]) -> None:
+                 on_closed_pipe: Optional[Callable[[], None]], whole: bool = False) -> None:
         self._owned, self._done = owned, False
-        self.guarded = _Guarded(out, name, on_closed_pipe, hold=True)
+        self.guarded = GuardedFile(out, name, on_closed_pipe, hold=True, whole=whole)
         self.file = cast(IO[bytes], self.guarded)  # writers only call write()
 
     def release(self) -> None:
@@ -265,7 +173,7 @@ class StreamSink:
     def commit(self) -> None:
         if self._done:
             raise RuntimeError("the sink was already committed or aborted")
-        self.release()
+        self.guarded.release(final=True)
         self._done = True
         self._close()
 
@@ -274,7 +182,7 @@ class StreamSink:
         if self._done:
             return
         self._done = True
-        self.guarded.held = None
+        self.guarded.drop()
         try:
             self.guarded.flush()
         except (ClosedPipe, OutputError):
@@ -306,47 +214,30 @@ def _stdout_buffer() -> BinaryIO:
     return sys.stdout.buffer
 
 
-def _open_stream(path: str, kind: str, target: Union[str, int]) -> BinaryIO:
-    """A buffered writer on a device, FIFO, socket or one of our descriptors; never truncated, never replaced."""
-    try:
-        if kind == "fd":
-            fd = os.dup(int(target))
-        elif kind == "socket":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(target))
-            except OSError:
-                sock.close()
-                raise
-            fd = sock.detach()
-        else:
-            fd = os.open(str(target), os.O_WRONLY | os.O_NOCTTY)  # a FIFO waits for its reader, like `> fifo`
-    except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
-    return open(fd, "wb", buffering=_WRITE_BUFFER)
-
-
 def open_sink(
     path: Optional[str],
     *,
     stdout: Optional[BinaryIO] = None,
     on_closed_pipe: Optional[Callable[[], None]] = None,
+    whole: bool = False,
 ) -> Sink:
     """The sink for ``-o PATH`` (None or ``'-'``: standard output); use it as a context manager.
 
     ``stdout`` replaces ``sys.stdout.buffer`` (tests inject a ``BytesIO``); ``on_closed_pipe`` replaces
-    ``silence_stdout``, which by default runs only for the real standard output.
+    ``silence_stdout``, which by default runs only for the real standard output. ``whole``: a stream gets the
+    bytes only at ``commit()``, from a seekable spool (``-f npz``: zipfile patches its headers in place).
     """
     if path in (None, "-"):
         if stdout is not None:
-            return StreamSink(stdout, "standard output", owned=False, on_closed_pipe=on_closed_pipe)
+            return StreamSink(stdout, "standard output", owned=False, on_closed_pipe=on_closed_pipe, whole=whole)
         return StreamSink(_stdout_buffer(), "standard output", owned=False,
-                          on_closed_pipe=on_closed_pipe or silence_stdout)
+                          on_closed_pipe=on_closed_pipe or silence_stdout, whole=whole)
     assert path is not None
     kind, target = resolve_target(path)
     if kind == "file":
         return AtomicSink(path, str(target))
-    return StreamSink(_open_stream(path, kind, target), f"'{path}'", owned=True, on_closed_pipe=on_closed_pipe)
+    return StreamSink(open_stream(path, kind, target), f"'{path}'", owned=True, on_closed_pipe=on_closed_pipe,
+                      whole=whole)
 
 
 def _fsync_directory(directory: str) -> None:
