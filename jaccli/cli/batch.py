@@ -22,7 +22,9 @@ from jaccli.errors import CheckFailed, UsageError
                    "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Write here instead of standard output: atomically for a regular file, written through for a "
+                   "device, FIFO or /dev/fd/N.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
               help="auto = by extension; standard input is CSV.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
@@ -71,7 +73,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink
+    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
 
     orders = kwargs.pop("orders")
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
@@ -82,8 +85,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
+    remove_temps_on_signals()
+    if not quiet:
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
         if show_layout:
             from jaccli.symbolic.render import render_layout
@@ -105,6 +112,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)
                 checks.collect(chunk)
+                sink.release()  # this chunk passed its checks: a stream may show it now
+            sink.release()
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
