@@ -33,6 +33,19 @@ class Row:
     convention: str  # the derivative, as the README states it
     internal: bool = False
     display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper
+    args: str = ""  # the arguments as 'jaccli functions' lists them, when not 'x' or 'a, b'
+    # A chain rule that is not a sum of products (where: the chosen branch's derivative, selected, so that the
+    # other branch's inf/nan never leaks in as 0*inf): (args, derivatives of the args) -> derivative.
+    chain: Optional[Callable[[tuple, list], sympy.Expr]] = None
+
+
+@dataclass(frozen=True)
+class Structural:
+    """A function built from the others by moving lanes (reductions, dot, matmul, softmax): no row of its own."""
+
+    name: str
+    signature: str  # as users write it
+    convention: str  # its derivative, as the README states it
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -88,6 +101,44 @@ def _logsumexp(*xs):
     return shift + np.log(np.sum(np.exp(a - shift), axis=0))
 
 
+def _softmax_parts(xs):
+    """exp(x - max) per argument (max shifted to 0 unless infinite), stacked on a new first axis."""
+    a = np.stack(np.broadcast_arrays(*xs))
+    m = a.max(axis=0)
+    return np.exp(a - np.where(np.isfinite(m), m, 0))
+
+
+def _softmax(*xs):
+    e = _softmax_parts(xs)
+    return e[0] / e.sum(axis=0)
+
+
+def _softmax_rest(*xs):
+    # 1 - softmax as the sum of the other terms: 1 - 0.99995 would keep only 12 of the 16 digits of 4.5e-5.
+    e = _softmax_parts(xs)
+    return e[1:].sum(axis=0) / e.sum(axis=0)
+
+
+def _log_softmax(*xs):
+    a = np.stack(np.broadcast_arrays(*xs))
+    m = a.max(axis=0)
+    shift = np.where(np.isfinite(m), m, 0)
+    return (a[0] - shift) - np.log(np.sum(np.exp(a - shift), axis=0))
+
+
+def _select(c, a, b):
+    return np.where(np.asarray(c) != 0, a, b).astype(_float_like(c, a, b), copy=False)
+
+
+def _clip(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)  # TF's clip_by_value, in this order (lo > hi gives hi)
+
+
+def _inside(x, lo, hi):
+    # TF passes the gradient where neither x < lo nor x > hi: the bounds themselves (and nan) included.
+    return _indicator(~(np.less(x, lo) | np.greater(x, hi)), x, lo, hi)
+
+
 def _logpos(x):
     return np.where(np.asarray(x) > 0, np.log(np.where(np.asarray(x) > 0, x, 1)), 0 * np.asarray(x))
 
@@ -110,6 +161,32 @@ class _Each:
     def __getitem__(self, i: int) -> sympy.Expr:
         return self.rule(self.args[i], getattr(F, self.name)(*self.args))
 
+
+class _ByIndex:
+    """Partials of an n-ary function that depend on the argument's position: ``rule(args, i)``, on demand."""
+
+    def __init__(self, args: tuple, rule: Callable[[tuple, int], sympy.Expr]) -> None:
+        self.args, self.rule = args, rule
+
+    def __getitem__(self, i: int) -> sympy.Expr:
+        return self.rule(self.args, i)
+
+
+def _rotated(v: tuple, j: int) -> tuple:
+    """The arguments with v[j] first: softmax(*_rotated(v, j)) is component j of softmax(v)."""
+    return v[j:] + v[:j]
+
+
+def _dsoftmax(v: tuple, i: int) -> sympy.Expr:
+    if i == 0:
+        return F.softmax(*v) * F.softmax_rest(*v)
+    return -F.softmax(*v) * F.softmax(*_rotated(v, i))
+
+
+def _choose(c: sympy.Expr, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return a if a == b else F.where(c, a, b)
+
+
 ROWS: list[Row] = [
     # --- powers, roots, exponentials, logarithms
     Row("sqrt", 1, np.sqrt, lambda x: (half / F.sqrt(x),), "1/(2*sqrt(x)); sqrt'(0) = inf"),
@@ -122,6 +199,7 @@ ROWS: list[Row] = [
     Row("log10", 1, np.log10, lambda x: (1 / (x * LN10),), "1/(x*log(10))"),
     Row("pow", 2, np.power, lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a)),
         "d/da = b*a**(b-1); d/db = a**b*log(a) where a > 0, else 0 (TF)"),
+    Row("square", 1, np.square, lambda x: (2 * x,), "2*x"),
     # --- trigonometric and hyperbolic
     Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
     Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
@@ -152,6 +230,12 @@ ROWS: list[Row] = [
     Row("relu", 1, lambda x: np.maximum(x, 0), lambda x: (F.step(x),), "1 where x > 0, else 0; relu'(0) = 0"),
     Row("floor", 1, np.floor, lambda x: (0,), "0 everywhere"),
     Row("ceil", 1, np.ceil, lambda x: (0,), "0 everywhere"),
+    Row("clip", 3, _clip, lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi)),
+        "d/dx = 1 where lo <= x <= hi (bounds included), else 0; d/dlo = 1 where x < lo; d/dhi = 1 where x > hi "
+        "(TF's clip_by_value)", args="x, lo, hi"),
+    Row("where", 3, _select, lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
+        "the chosen branch's derivative (selected, so the other branch's inf/nan never leaks in); cond: none",
+        args="a < b, then, otherwise", chain=lambda args, d: _choose(args[0], d[1], d[2])),
     Row("maximum", 2, np.maximum, lambda a, b: (F.ge(a, b), 1 - F.ge(a, b)),
         "to a where a >= b, else to b (a tie goes to a)"),
     Row("minimum", 2, np.minimum, lambda a, b: (F.le(a, b), 1 - F.le(a, b)),
@@ -160,6 +244,14 @@ ROWS: list[Row] = [
     Row("norm", None, _norm, lambda *v: _Each(v, lambda a, whole: a / whole, "norm"), "x/norm(x); nan at x = 0", True),
     Row("logsumexp", None, _logsumexp, lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp"),
         "softmax(x) = exp(x - logsumexp(x))", True),
+    # softmax(v0, v1, ...) is the component of v0 (softmax(v) over an axis calls it once per component, rotated)
+    Row("softmax", None, _softmax, lambda *v: _ByIndex(v, _dsoftmax),
+        "softmax_i*(delta_ij - softmax_j), with 1 - softmax_i as the sum of the others", True),
+    Row("softmax_rest", None, _softmax_rest,
+        lambda *v: _ByIndex(v, lambda a, i: -_dsoftmax(a, i)), "-d softmax", True),
+    Row("log_softmax", None, _log_softmax,
+        lambda *v: _ByIndex(v, lambda a, i: F.softmax_rest(*a) if i == 0 else -F.softmax(*_rotated(a, i))),
+        "delta_ij - softmax_j", True),
     # --- internal helpers that derivative rules use
     Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
     # 1 - x**2 as one unit, so its derivative is -2x exactly: (1/(1-x) + 1/(1+x)) would cancel near 0.
@@ -176,13 +268,32 @@ ROWS: list[Row] = [
     Row("step", 1, lambda x: _indicator(np.asarray(x) > 0, x), lambda x: (0,), "0", True),
     Row("ge", 2, lambda a, b: _indicator(np.greater_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("le", 2, lambda a, b: _indicator(np.less_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("lt", 2, lambda a, b: _indicator(np.less(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("gt", 2, lambda a, b: _indicator(np.greater(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("eq", 2, lambda a, b: _indicator(np.equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("ne", 2, lambda a, b: _indicator(np.not_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("inside", 3, _inside, lambda x, lo, hi: (0, 0, 0), "0", True),
     Row("logpos", 1, _logpos, lambda x: (F.recippos(x),), "1/x where x > 0, else 0", True),
     Row("recippos", 1, _recippos, lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0", True),
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
-REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in tape.py
+REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in expr/shaped.py
+COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}  # where's condition
+STRUCTURAL: dict[str, Structural] = {s.name: s for s in [
+    Structural("sum", "sum(v, axis=k)", "1 for every element summed"),
+    Structural("mean", "mean(v, axis=k)", "1/n for every element"),
+    Structural("prod", "prod(v, axis=k)", "the product of the other elements"),
+    Structural("norm", "norm(v, axis=k)", "v/norm(v); nan at v = 0 (as TF)"),
+    Structural("logsumexp", "logsumexp(v, axis=k)", "softmax(v) = exp(v - logsumexp(v)); exact at ±1000"),
+    Structural("softmax", "softmax(v, axis=-1)",
+               "softmax_i*(delta_ij - softmax_j), 1 - softmax_i summed from the others (no cancellation); "
+               "exact 0/1 limits at ±1000"),
+    Structural("log_softmax", "log_softmax(v, axis=-1)", "delta_ij - softmax_j; stable at ±1000"),
+    Structural("dot", "dot(a, b)", "NumPy's dot: the products' sum (vectors: inner product, matrices: matrix product)"),
+    Structural("matmul", "matmul(a, b)", "NumPy's matmul: matrix products over a stack of matrices, broadcast"),
+]}
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.params import parse_params
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -40,6 +41,7 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
 
 
 @dataclass
@@ -95,7 +97,9 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
+    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
+                       params=params)
     source_spec = batch.arrays[scope.source().leaf]
     plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
     return batch, plan

@@ -47,17 +47,19 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON", help="A shared array parameter.")
 @click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True)
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Print at most N entries.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
 def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
-                     order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
-                     max_lines: int, show_tape: bool) -> None:
+                     order: int, wrt: str, defines: tuple[str, ...], params: tuple[str, ...], form: str,
+                     input_format: str, max_lines: int, show_tape: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
+    EXPRESSION may be @FILE (an expression file); --tape then shows its named values.
 
     \b
     Example:
@@ -65,6 +67,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
       d y[i] / d x[i] = 3*x[i]**2    for i in 0..1
       $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
     """
+    from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
     from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
 
@@ -72,12 +75,12 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
-                       dtype="float64")
+                       dtype="float64", params=params)
         _, plan = open_input(opts)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,
-                               defines=parse_defines(defines))
+                               defines=parse_defines(defines), params=parse_params(params))
     if show_tape:
         click.echo(str(plan.tape))
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
