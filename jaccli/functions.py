@@ -231,10 +231,11 @@ ROWS: list[Row] = [
     Row("floor", 1, np.floor, lambda x: (0,), "0 everywhere"),
     Row("ceil", 1, np.ceil, lambda x: (0,), "0 everywhere"),
     Row("clip", 3, _clip, lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi)),
-        "d/dx = 1 where lo <= x <= hi (bounds included), else 0; d/dlo = 1 where x < lo; d/dhi = 1 where x > hi "
+        "1 where lo <= x <= hi (bounds included), else 0; d/dlo = 1 where x < lo, d/dhi = 1 where x > hi "
         "(TF's clip_by_value)", args="x, lo, hi"),
     Row("where", 3, _select, lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
-        "the chosen branch's derivative (selected, so the other branch's inf/nan never leaks in); cond: none",
+        "the chosen branch's derivative, selected (the other branch's inf/nan never leaks in); none through the "
+        "condition; a tie is what the comparison says (x >= 0 at 0 is true)",
         args="a < b, then, otherwise", chain=lambda args, d: _choose(args[0], d[1], d[2])),
     Row("maximum", 2, np.maximum, lambda a, b: (F.ge(a, b), 1 - F.ge(a, b)),
         "to a where a >= b, else to b (a tie goes to a)"),

@@ -94,13 +94,16 @@ def functions_command() -> None:
     Example:
       $ jaccli functions
     """
-    from jaccli.functions import ELEMENTWISE, REDUCTIONS
+    from jaccli.functions import ELEMENTWISE, STRUCTURAL
 
-    width = max(len(n) for n in ELEMENTWISE) + 2
+    calls = {name: f"{name}({row.args or ('x' if row.nargs == 1 else 'a, b')})" for name, row in ELEMENTWISE.items()}
+    calls.update({name: s.signature for name, s in STRUCTURAL.items()})
+    width = max(len(c) for c in calls.values()) + 2
     for name, row in ELEMENTWISE.items():
-        args = "x" if row.nargs == 1 else "a, b"
-        click.echo(f"{name + '(' + args + ')':<{width + 6}} d/dx: {row.convention}")
-    click.echo("reductions over all event axes: " + ", ".join(f"{r}(v)" for r in REDUCTIONS if r != "dot")
-               + ", dot(a, b)")
-    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1]; "
-               "stacking [a, b]")
+        click.echo(f"{calls[name]:<{width}} d/dx: {row.convention}")
+    for name, s in STRUCTURAL.items():
+        click.echo(f"{calls[name]:<{width}} d/dv: {s.convention}")
+    click.echo("reductions without axis= work over all event axes; where's condition is one comparison "
+               "(< <= > >= == !=)")
+    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1], x[:, None], "
+               "x[..., 0]; stacking [a, b]")

@@ -14,7 +14,8 @@ import numpy as np
 
 from jaccli.errors import InputError, UsageError
 from jaccli.io.inputs import Batch, read_batch
-from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
+from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
+                                   is_valid_name, value_dtype)
 from jaccli.io.inputs.jsonfile import read_json
 
 _CHUNK = 1 << 20
@@ -53,6 +54,22 @@ def load_param(name: str, value: str, allow_nonfinite: bool = False) -> np.ndarr
     array = _whole(batch, name, value)
     if fmt in ("csv", "tsv") and array.ndim == 2 and 1 in array.shape:
         array = array.reshape(-1)  # one row or one column: a vector, as numpy.loadtxt reads it
+    return array
+
+
+def check_param(name: str, value: object, allow_nonfinite: bool = False) -> np.ndarray:
+    """An API parameter: a real array of rank >= 1 (the same dtype and finiteness checks as input data)."""
+    array = np.asarray(value)
+    where = f"parameter '{name}'"
+    check_dtype(array.dtype, where)
+    if array.ndim == 0:
+        raise UsageError(f"{where} is a scalar", hint="pass scalars in constants=")
+    array = np.array(array, dtype=value_dtype(array.dtype), order="C")
+    bad = ~np.isfinite(array)
+    if bad.any() and not allow_nonfinite:
+        index = np.unravel_index(int(np.argmax(bad)), array.shape)
+        raise InputError(f"{describe_float(float(array[index]))} is not a finite number",
+                         where=f"{where} index {format_index(index)}", hint=NONFINITE_HINT)
     return array
 
 
