@@ -20,6 +20,8 @@ from typing import Callable, Optional
 import numpy as np
 import sympy
 
+from jaccli import nary
+
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
 half = sympy.Rational(1, 2)
 
@@ -29,7 +31,7 @@ class Row:
     name: str
     nargs: Optional[int]  # None = any number (the reductions' n-ary helpers)
     numpy: Callable[..., np.ndarray]
-    derivative: Callable[..., tuple | _Each]  # args -> one partial derivative per argument (indexable)
+    derivative: Callable[..., tuple | _Each | _ByIndex]  # args -> one partial derivative per argument (indexable)
     convention: str  # the derivative, as the README states it
     internal: bool = False
     display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper
@@ -37,15 +39,6 @@ class Row:
     # A chain rule that is not a sum of products (where: the chosen branch's derivative, selected, so that the
     # other branch's inf/nan never leaks in as 0*inf): (args, derivatives of the args) -> derivative.
     chain: Optional[Callable[[tuple, list], sympy.Expr]] = None
-
-
-@dataclass(frozen=True)
-class Structural:
-    """A function built from the others by moving lanes (reductions, dot, matmul, softmax): no row of its own."""
-
-    name: str
-    signature: str  # as users write it
-    convention: str  # its derivative, as the README states it
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -101,44 +94,6 @@ def _logsumexp(*xs):
     return shift + np.log(np.sum(np.exp(a - shift), axis=0))
 
 
-def _softmax_parts(xs):
-    """exp(x - max) per argument (max shifted to 0 unless infinite), stacked on a new first axis."""
-    a = np.stack(np.broadcast_arrays(*xs))
-    m = a.max(axis=0)
-    return np.exp(a - np.where(np.isfinite(m), m, 0))
-
-
-def _softmax(*xs):
-    e = _softmax_parts(xs)
-    return e[0] / e.sum(axis=0)
-
-
-def _softmax_rest(*xs):
-    # 1 - softmax as the sum of the other terms: 1 - 0.99995 would keep only 12 of the 16 digits of 4.5e-5.
-    e = _softmax_parts(xs)
-    return e[1:].sum(axis=0) / e.sum(axis=0)
-
-
-def _log_softmax(*xs):
-    a = np.stack(np.broadcast_arrays(*xs))
-    m = a.max(axis=0)
-    shift = np.where(np.isfinite(m), m, 0)
-    return (a[0] - shift) - np.log(np.sum(np.exp(a - shift), axis=0))
-
-
-def _select(c, a, b):
-    return np.where(np.asarray(c) != 0, a, b).astype(_float_like(c, a, b), copy=False)
-
-
-def _clip(x, lo, hi):
-    return np.minimum(np.maximum(x, lo), hi)  # TF's clip_by_value, in this order (lo > hi gives hi)
-
-
-def _inside(x, lo, hi):
-    # TF passes the gradient where neither x < lo nor x > hi: the bounds themselves (and nan) included.
-    return _indicator(~(np.less(x, lo) | np.greater(x, hi)), x, lo, hi)
-
-
 def _logpos(x):
     return np.where(np.asarray(x) > 0, np.log(np.where(np.asarray(x) > 0, x, 1)), 0 * np.asarray(x))
 
@@ -147,7 +102,42 @@ def _recippos(x):
     return np.where(np.asarray(x) > 0, 1 / np.where(np.asarray(x) > 0, x, 1), 0 * np.asarray(x))
 
 
+def _omtanh(x):
+    # 1 - tanh(x) = 2/(1 + e^{2x}): no cancellation where tanh(x) rounds to 1 (x > 19), exact limits at both ends.
+    return 2 / (1 + np.exp(2 * np.asarray(x)))
+
+
 LN2, LN10 = sympy.log(2), sympy.log(10)
+
+
+# --- identities that let a composition's chain rule cancel exactly ------------------------------------------
+# The outer rule is written in terms of its argument u; when u is itself a function whose derivative shares a
+# factor with it, say so symbolically, and SymPy's Mul cancels the pair: atanh(tanh(x))' = sech**2/sech**2 = 1
+# exactly, where 1/(1 - t**2) with t = tanh(x) rounded would give 0.99999982 at x = -12.5.
+def _one_minus_square(u: sympy.Expr) -> sympy.Expr:
+    """1 - u**2 (asin, acos, atanh)."""
+    if isinstance(u, F.tanh):
+        return F.sech(u.args[0]) ** 2
+    if isinstance(u, F.sin):
+        return F.cos(u.args[0]) ** 2
+    if isinstance(u, F.cos):
+        return F.sin(u.args[0]) ** 2
+    return F.omx2(u)
+
+
+def _one_plus(u: sympy.Expr) -> sympy.Expr:
+    """1 + u (log1p): 1 + tanh(v) = sech(v)**2/(1 - tanh(v)), so log1p(tanh(x))' is 1 - tanh(x), computed stably."""
+    if isinstance(u, F.tanh):
+        return F.sech(u.args[0]) ** 2 / F.omtanh(u.args[0])
+    return 1 + u
+
+
+def _minus_one(u: sympy.Expr) -> sympy.Expr:
+    """u - 1 (acosh): cosh(v) - 1 = 2*sinh(v/2)**2, without the cancellation near v = 0."""
+    if isinstance(u, F.cosh):
+        return 2 * F.sinh(u.args[0] / 2) ** 2
+    return u - 1
+
 
 
 class _Each:
@@ -194,7 +184,7 @@ ROWS: list[Row] = [
     Row("exp", 1, np.exp, lambda x: (F.exp(x),), "exp(x)"),
     Row("expm1", 1, np.expm1, lambda x: (F.exp(x),), "exp(x)"),
     Row("log", 1, np.log, lambda x: (1 / x,), "1/x"),
-    Row("log1p", 1, np.log1p, lambda x: (1 / (1 + x),), "1/(1+x)"),
+    Row("log1p", 1, np.log1p, lambda x: (1 / _one_plus(x),), "1/(1+x)"),
     Row("log2", 1, np.log2, lambda x: (1 / (x * LN2),), "1/(x*log(2))"),
     Row("log10", 1, np.log10, lambda x: (1 / (x * LN10),), "1/(x*log(10))"),
     Row("pow", 2, np.power, lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a)),
@@ -204,15 +194,16 @@ ROWS: list[Row] = [
     Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
     Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
     Row("tan", 1, np.tan, lambda x: (1 / F.cos(x) ** 2,), "1/cos(x)**2"),
-    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(F.omx2(x)),), "1/sqrt(1-x**2)"),
-    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(F.omx2(x)),), "-1/sqrt(1-x**2)"),
+    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(_one_minus_square(x)),), "1/sqrt(1-x**2)"),
+    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(_one_minus_square(x)),), "-1/sqrt(1-x**2)"),
     Row("atan", 1, np.arctan, lambda x: (F.hcos(1, x) ** 2,), "1/(1+x**2)"),
     Row("sinh", 1, np.sinh, lambda x: (F.cosh(x),), "cosh(x)"),
     Row("cosh", 1, np.cosh, lambda x: (F.sinh(x),), "sinh(x)"),
     Row("tanh", 1, np.tanh, lambda x: (F.sech(x) ** 2,), "sech(x)**2 (stays accurate where 1-tanh**2 rounds to 0)"),
     Row("asinh", 1, np.arcsinh, lambda x: (F.hcos(1, x),), "1/hypot(x, 1)"),
-    Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
-    Row("atanh", 1, np.arctanh, lambda x: (1 / F.omx2(x),), "1/(1-x**2)"),
+    Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(_minus_one(x)) * F.sqrt(x + 1)),),
+        "1/(sqrt(x-1)*sqrt(x+1))"),
+    Row("atanh", 1, np.arctanh, lambda x: (1 / _one_minus_square(x),), "1/(1-x**2)"),
     Row("atan2", 2, np.arctan2, lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x)),
         "atan2(y, x): d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
     Row("hypot", 2, np.hypot, lambda a, b: (F.hcos(a, b), F.hcos(b, a)), "a/hypot(a,b), b/hypot(a,b)"),
@@ -230,10 +221,10 @@ ROWS: list[Row] = [
     Row("relu", 1, lambda x: np.maximum(x, 0), lambda x: (F.step(x),), "1 where x > 0, else 0; relu'(0) = 0"),
     Row("floor", 1, np.floor, lambda x: (0,), "0 everywhere"),
     Row("ceil", 1, np.ceil, lambda x: (0,), "0 everywhere"),
-    Row("clip", 3, _clip, lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi)),
+    Row("clip", 3, nary.clip, lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi)),
         "1 where lo <= x <= hi (bounds included), else 0; d/dlo = 1 where x < lo, d/dhi = 1 where x > hi "
         "(TF's clip_by_value)", args="x, lo, hi"),
-    Row("where", 3, _select, lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
+    Row("where", 3, nary.select, lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
         "the chosen branch's derivative, selected (the other branch's inf/nan never leaks in); none through the "
         "condition; a tie is what the comparison says (x >= 0 at 0 is true)",
         args="a < b, then, otherwise", chain=lambda args, d: _choose(args[0], d[1], d[2])),
@@ -246,15 +237,16 @@ ROWS: list[Row] = [
     Row("logsumexp", None, _logsumexp, lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp"),
         "softmax(x) = exp(x - logsumexp(x))", True),
     # softmax(v0, v1, ...) is the component of v0 (softmax(v) over an axis calls it once per component, rotated)
-    Row("softmax", None, _softmax, lambda *v: _ByIndex(v, _dsoftmax),
+    Row("softmax", None, nary.softmax, lambda *v: _ByIndex(v, _dsoftmax),
         "softmax_i*(delta_ij - softmax_j), with 1 - softmax_i as the sum of the others", True),
-    Row("softmax_rest", None, _softmax_rest,
+    Row("softmax_rest", None, nary.softmax_rest,
         lambda *v: _ByIndex(v, lambda a, i: -_dsoftmax(a, i)), "-d softmax", True),
-    Row("log_softmax", None, _log_softmax,
+    Row("log_softmax", None, nary.log_softmax,
         lambda *v: _ByIndex(v, lambda a, i: F.softmax_rest(*a) if i == 0 else -F.softmax(*_rotated(a, i))),
         "delta_ij - softmax_j", True),
     # --- internal helpers that derivative rules use
     Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
+    Row("omtanh", 1, _omtanh, lambda x: (-F.sech(x) ** 2,), "-sech(x)**2", True, lambda x: 1 - F.tanh(x)),
     # 1 - x**2 as one unit, so its derivative is -2x exactly: (1/(1-x) + 1/(1+x)) would cancel near 0.
     Row("omx2", 1, lambda x: (1 - x) * (1 + x), lambda x: (-2 * x,), "-2x", True, lambda x: 1 - x**2),
     # sigmoid' as one unit with derivative -tanh(x/2)*sigmoid': sigmoid(-x) - sigmoid(x) would cancel near 0.
@@ -273,28 +265,15 @@ ROWS: list[Row] = [
     Row("gt", 2, lambda a, b: _indicator(np.greater(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("eq", 2, lambda a, b: _indicator(np.equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("ne", 2, lambda a, b: _indicator(np.not_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
-    Row("inside", 3, _inside, lambda x, lo, hi: (0, 0, 0), "0", True),
+    Row("inside", 3, nary.inside, lambda x, lo, hi: (0, 0, 0), "0", True),
     Row("logpos", 1, _logpos, lambda x: (F.recippos(x),), "1/x where x > 0, else 0", True),
     Row("recippos", 1, _recippos, lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0", True),
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
-REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in expr/shaped.py
+REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # built from lane moves: expr/shaped.py
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}  # where's condition
-STRUCTURAL: dict[str, Structural] = {s.name: s for s in [
-    Structural("sum", "sum(v, axis=k)", "1 for every element summed"),
-    Structural("mean", "mean(v, axis=k)", "1/n for every element"),
-    Structural("prod", "prod(v, axis=k)", "the product of the other elements"),
-    Structural("norm", "norm(v, axis=k)", "v/norm(v); nan at v = 0 (as TF)"),
-    Structural("logsumexp", "logsumexp(v, axis=k)", "softmax(v) = exp(v - logsumexp(v)); exact at ±1000"),
-    Structural("softmax", "softmax(v, axis=-1)",
-               "softmax_i*(delta_ij - softmax_j), 1 - softmax_i summed from the others (no cancellation); "
-               "exact 0/1 limits at ±1000"),
-    Structural("log_softmax", "log_softmax(v, axis=-1)", "delta_ij - softmax_j; stable at ±1000"),
-    Structural("dot", "dot(a, b)", "NumPy's dot: the products' sum (vectors: inner product, matrices: matrix product)"),
-    Structural("matmul", "matmul(a, b)", "NumPy's matmul: matrix products over a stack of matrices, broadcast"),
-]}
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
 
 

@@ -22,6 +22,7 @@ import warnings
 from typing import Optional
 
 from jaccli.errors import ExpressionError, Span
+from jaccli.expr.positions import TextPositions
 from jaccli.expr.syntax import Binary, Call, Compare, Index, IndexItem, Keyword, Name, Node, Num, Slice, Stack, Unary
 
 __all__ = ["parse_expression", "Parser", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT",
@@ -61,7 +62,6 @@ _REJECTED_NODES: dict[type, tuple[str, str]] = {
 }
 _INDEX_HINT = "indices must be integer literals like x[0] or x[1:3], or None (a new axis) or ..."
 _SYNTAX_HINT = "expressions use Python syntax, e.g. sin(x) * y**2; newlines are allowed only inside brackets"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the parser's universal newlines: line numbers must agree with it
 _LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # what Python refuses to convert
 _POSITIONED = (ast.expr, ast.keyword, ast.arg)  # the nodes of an expression tree that carry source positions
 
@@ -71,51 +71,14 @@ def parse_expression(text: str) -> Node:
     return Parser(text).parse()
 
 
-class Parser:
-    """One parse: holds the text and its line table, which every span conversion and error needs.
+class Parser(TextPositions):
+    """One parse: the text and its line table (``TextPositions``), which every span conversion and error needs.
 
     ``label`` (an expression file's name) makes errors say ``file:line:column``; ``program.parse_program`` then
     parses whole lines with the file limits."""
 
-    def __init__(self, text: str, label: Optional[str] = None) -> None:
-        self.text, self.label = text, label
-        # ast.parse refuses leading indentation of an expression; strip it and shift every position back by its
-        # length. A file's lines keep theirs (an indented line is an error there, as in Python).
-        self.base = 0 if label is not None else len(text) - len(text.lstrip(" \t\f\r\n"))
-        body = text[self.base:]
-        self.line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(body)]
-        self.lines = [body[a:b] for a, b in zip(self.line_starts, self.line_starts[1:] + [len(body)])]
-        self._utf8: dict[int, bytes] = {}
-
     def error(self, message: str, span: Optional[Span], hint: Optional[str] = None) -> ExpressionError:
         return ExpressionError(message, self.text, span, hint=hint, label=self.label)
-
-    # -- positions -------------------------------------------------------------------------------------------
-
-    def offset(self, lineno: int, col: int, *, col_in_bytes: bool = True) -> int:
-        """Absolute character offset in ``text`` of (1-based line, column); ast columns are UTF-8 byte offsets."""
-        line_index = min(max(lineno, 1), len(self.lines)) - 1
-        line = self.lines[line_index]
-        if col_in_bytes and not line.isascii():
-            encoded = self._utf8.setdefault(line_index, line.encode("utf-8"))
-            col = len(encoded[:col].decode("utf-8", errors="ignore"))
-        return self.base + self.line_starts[line_index] + min(max(col, 0), len(line))
-
-    def span(self, node: ast.expr | ast.keyword | ast.arg | ast.stmt) -> Span:
-        end_lineno, end_col = node.end_lineno, node.end_col_offset
-        assert end_lineno is not None and end_col is not None  # ast.parse records end positions on every node
-        return Span(self.offset(node.lineno, node.col_offset), self.offset(end_lineno, end_col))
-
-    def op_span(self, start: int, end: int, symbol: str, fallback: Span) -> Span:
-        """Span of ``symbol`` in the gap ``text[start:end]`` between operands (ast keeps no operator positions)."""
-        i = start
-        while i < end and (self.text[i] in " \t\f\r\n()\\" or self.text[i] == "#"):
-            if self.text[i] == "#":  # a comment runs to the end of its line
-                while i < end and self.text[i] not in "\r\n":
-                    i += 1
-            else:
-                i += 1
-        return Span(i, i + len(symbol)) if self.text.startswith(symbol, i) else fallback
 
     # -- limits and parsing ----------------------------------------------------------------------------------
 

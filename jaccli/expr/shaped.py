@@ -9,6 +9,7 @@ Shape problems raise ``ShapeError``; the tracer adds the caret.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -17,6 +18,30 @@ import sympy
 from jaccli.expr import field as fl
 from jaccli.expr.field import Field
 from jaccli.functions import F
+
+
+@dataclass(frozen=True)
+class Structural:
+    """A function built from the others by moving lanes (reductions, dot, matmul, softmax): no row of its own."""
+
+    name: str
+    signature: str  # as users write it
+    convention: str  # its derivative, as the README states it
+
+
+STRUCTURAL: dict[str, Structural] = {s.name: s for s in [
+    Structural("sum", "sum(v, axis=k)", "1 for every element summed"),
+    Structural("mean", "mean(v, axis=k)", "1/n for every element"),
+    Structural("prod", "prod(v, axis=k)", "the product of the other elements"),
+    Structural("norm", "norm(v, axis=k)", "v/norm(v); nan at v = 0 (as TF)"),
+    Structural("logsumexp", "logsumexp(v, axis=k)", "softmax(v) = exp(v - logsumexp(v)); exact at ±1000"),
+    Structural("softmax", "softmax(v, axis=-1)",
+               "softmax_i*(delta_ij - softmax_j), 1 - softmax_i summed from the others (no cancellation); "
+               "exact 0/1 limits at ±1000"),
+    Structural("log_softmax", "log_softmax(v, axis=-1)", "delta_ij - softmax_j; stable at ±1000"),
+    Structural("dot", "dot(a, b)", "NumPy's dot: the products' sum (vectors: inner product, matrices: matrix product)"),
+    Structural("matmul", "matmul(a, b)", "NumPy's matmul: matrix products over a stack of matrices, broadcast"),
+]}
 
 
 class ShapeError(Exception):

@@ -69,7 +69,7 @@ def check_param(name: str, value: object, allow_nonfinite: bool = False) -> np.n
     if bad.any() and not allow_nonfinite:
         index = np.unravel_index(int(np.argmax(bad)), array.shape)
         raise InputError(f"{describe_float(float(array[index]))} is not a finite number",
-                         where=f"{where} index {format_index(index)}", hint=NONFINITE_HINT)
+                         where=f"{where} index {format_index(tuple(int(i) for i in index))}", hint=NONFINITE_HINT)
     return array
 
 
