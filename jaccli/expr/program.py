@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -24,6 +25,10 @@ from jaccli.expr.syntax import Assign, Node, Program
 
 MAX_FILE_BYTES = 1_000_000
 MAX_FILE_NODES = 200_000
+# Numbers (1e-3, 0x1f, 2.5), names, operators and '[' (a list or an index) are one node each at least: a lower
+# bound on the syntax nodes of a file, counted in milliseconds.
+_TOKEN = re.compile(r"\.?\d[\w.]*(?:[eE][+-][\w.]*)?|[A-Za-z_]\w*|\*\*|[-+*/\[]")
+_COMMENT = re.compile(r"#[^\n]*")
 _LINES_HINT = "an expression file holds 'name = expression' lines and ends with the target expression"
 
 
@@ -78,6 +83,10 @@ def parse_program(text: str, label: str) -> Program:
     if not text.strip():
         raise parser.error("expression file is empty", None, "end the file with the expression to differentiate")
     parser.prescan()
+    tokens = len(_TOKEN.findall(_COMMENT.sub("", text)))
+    if tokens > MAX_FILE_NODES:  # refuse before the parser, which takes seconds on a megabyte
+        raise parser.error(f"expression is too long (more than {MAX_FILE_NODES} terms)", None,
+                           "split the model, or use reductions (sum(v, axis=k), dot) instead of long sums")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -99,7 +99,7 @@ class _Builder:
             if name in ELEMENTWISE or name in SHAPED:
                 raise self.error(f"'{name}' is a function name", line.name_span, hint="choose another name")
             f, var = self.visit(line.value)
-            if self.equations and self.equations[-1].var == var:  # the value's own step takes the name
+            if self.equations and self.equations[-1].var == var and var not in self.bound:  # its own step
                 self.equations[-1] = dataclasses.replace(self.equations[-1], var=name)
             else:  # the value is an earlier name or step
                 self.equations.append(Equation(name, "copy", (var,), f.shape))
