@@ -82,11 +82,11 @@ def parse_program(text: str, label: str) -> Program:
         raise parser.error(f"expression file is too long ({len(text)} characters, at most {MAX_FILE_BYTES})", None)
     if not text.strip():
         raise parser.error("expression file is empty", None, "end the file with the expression to differentiate")
-    parser.prescan()
     tokens = len(_TOKEN.findall(_COMMENT.sub("", text)))
     if tokens > MAX_FILE_NODES:  # refuse before the parser, which takes seconds on a megabyte
         raise parser.error(f"expression is too long (more than {MAX_FILE_NODES} terms)", None,
                            "split the model, or use reductions (sum(v, axis=k), dot) instead of long sums")
+    parser.prescan()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
