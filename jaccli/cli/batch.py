@@ -64,6 +64,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
+      $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
+      $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
     
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
