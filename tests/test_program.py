@@ -108,6 +108,17 @@ def test_tape_shows_the_names(jaccli, tmp_path):
     assert lines[-2:] == ["d y / d x[0] = x[0]/sqrt(x[0]**2 + x[1]**2)", "d y / d x[1] = x[1]/sqrt(x[0]**2 + x[1]**2)"]
 
 
+def test_symbolic_prints_the_named_values_first(jaccli):
+    result = jaccli("symbolic", f"@{LJ}", "--shape", "3,3")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "d[i,j,k] = x[i,k] - x[j,k]    for i in 0..2, j in 0..2, k in 0..2"
+    assert lines[1] == ("r2[i,j] = square(x[i,0] - x[j,0]) + square(x[i,1] - x[j,1]) + square(x[i,2] - x[j,2])"
+                        "    for i in 0..2, j in 0..2")
+    assert [line.split(" ")[0] for line in lines[2:4]] == ["inv6[i,j]", "energy"]
+    assert lines[4].startswith("d y / d x[i,0] = ")
+
+
 # --- errors at file:line:column -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, where, message, line, caret", [
     ("a = x\nb = y + a\nb\n", "2:5", "unknown name 'y'", "b = y + a", "    ^"),

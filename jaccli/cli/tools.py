@@ -61,7 +61,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
-    EXPRESSION may be @FILE (an expression file); --tape then shows its named values.
+    EXPRESSION may be @FILE (an expression file): its named values are printed first, as formulas.
 
     \b
     Example:
@@ -71,7 +71,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     """
     from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
-    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
+    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape or columns):
         raise click.UsageError("give either INPUT or --shape/--columns")
@@ -89,6 +89,8 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
         for i, group in enumerate(plan.derivative.groups):
             click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
             click.echo(str(group[0].kernel))
+    if plan.tape.named:  # an expression file: its named values first, as formulas of the inputs
+        click.echo(render_named(plan, form, max_lines=max_lines))
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
 
 

@@ -48,6 +48,7 @@ class Tape:
     target: Field
     source: Source
     equations: list[Equation]
+    named: dict[str, Field] = dataclasses.field(default_factory=dict)  # an expression file's values, in order
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.equations)
@@ -302,4 +303,4 @@ def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[st
     ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
     builder = _Builder(scope, text, label)
     target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
-    return Tape(target, builder.source, builder.equations)
+    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()})
