@@ -598,8 +598,8 @@ def test_version(jaccli):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["batch-jacobian", "x", "-k", "0"], "'-k' / '--order': 0 is not in the range x>=1"),
-    (["batch-jacobian", "x", "--order", "two"], "'two' is not a valid integer"),
+    (["batch-jacobian", "x", "-k", "3-1"], "'-k' / '--order': the range 3-1 is empty (write 1-3)"),
+    (["batch-jacobian", "x", "--order", "two"], "'two' is not an order (give k, a list k1,k2 or a range"),
     (["batch-jacobian", "x", "--bogus"], "No such option '--bogus'"),
     (["batch-jacobian", "-x*x", "a.csv"], "goes after '--': jaccli batch-jacobian -- '-x*x'"),
     (["batch-jacobian"], "Missing argument 'EXPRESSION'"),

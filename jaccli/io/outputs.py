@@ -27,7 +27,7 @@ import numpy as np
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
-FORMATS = ("text", "json", "csv", "npy")
+FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
 
 # numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.
 _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
@@ -266,6 +266,10 @@ def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None) -
     _check_format(fmt)
     if fmt == "text":
         return TextWriter(file, precision)
+    if fmt == "npz":
+        from jaccli.io.npz import NpzTensorWriter
+
+        return NpzTensorWriter(file)
     return {"json": JsonWriter, "csv": CsvWriter, "npy": NpyWriter}[fmt](file)
 
 

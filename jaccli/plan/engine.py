@@ -53,6 +53,10 @@ class Plan:
         d = self.derivative
         names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
         for k in range(1, d.order + 1):
+            if d.source.segments:  # --wrt a,b: one axis, named by its parts and their ranges in it
+                names.append("+".join(f"{g.name}[{g.offset}:{g.offset + g.size}]" for g in d.source.segments)
+                             + f":d{k}")
+                continue
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
