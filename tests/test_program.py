@@ -189,3 +189,29 @@ def test_api_reads_expression_files(tmp_path):
     np.testing.assert_array_equal(jaccli.batch_jacobian(f"@{path}", np.array([2.0])), [12.0])
     path.write_text("y = x ** 2\ny\n")  # the API re-reads the file: a changed model is never a stale plan
     np.testing.assert_array_equal(jaccli.batch_jacobian(f"@{path}", np.array([2.0])), [4.0])
+
+
+@pytest.mark.parametrize("text, message", [
+    ('a = __import__("os").system("touch pwned")\na\n', "attribute access is not allowed"),
+    ("a = (lambda: x)()\na\n", "only a function name can be called"),
+    ("a = " + "(" * 300 + "x" + ")" * 300 + "\na\n", "nested too deeply"),
+    ("a = 9**9**9**9\na * x\n", None),  # folded in float64 to inf in microseconds: a value, not an error
+])
+def test_hostile_files_are_refused_quickly_and_run_nothing(jaccli, tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, text)
+    start = time.perf_counter()
+    result = jaccli("batch-jacobian", f"@{path}", "-", input="1\n")
+    assert time.perf_counter() - start < 2.0
+    if message is None:
+        assert result.exit_code == 0 and "inf" in result.stdout
+    else:
+        assert_error(result, 2, message)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_pickled_parameter_files_are_refused(jaccli, tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert_error(jaccli("batch-jacobian", "sum(w * x)", "-", "-P", f"w={path}", input="1\n"), 3,
+                 "pickled/object arrays are refused")
