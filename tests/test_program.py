@@ -116,7 +116,7 @@ def test_symbolic_prints_the_named_values_first(jaccli):
     assert lines[1] == ("r2[i,j] = square(x[i,0] - x[j,0]) + square(x[i,1] - x[j,1]) + square(x[i,2] - x[j,2])"
                         "    for i in 0..2, j in 0..2")
     assert [line.split(" ")[0] for line in lines[2:4]] == ["inv6[i,j]", "energy"]
-    assert lines[4].startswith("d y / d x[i,0] = ")
+    assert lines[4].startswith("d energy / d x[i,0] = ")  # the last line names the target
 
 
 # --- errors at file:line:column -----------------------------------------------------------------------------------

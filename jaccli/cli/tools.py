@@ -93,7 +93,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
             click.echo(str(group[0].kernel))
     if plan.tape.named:  # an expression file: its named values first, as formulas of the inputs
         click.echo(render_named(plan, form, max_lines=max_lines))
-    click.echo(render_symbolic(plan, form, max_lines=max_lines))
+    click.echo(render_symbolic(plan, form, max_lines=max_lines, target_name=plan.tape.target_name))
 
 
 @click.command("functions")

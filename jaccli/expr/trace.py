@@ -52,6 +52,7 @@ class Tape:
     source: Source
     equations: list[Equation]
     named: dict[str, Field] = dataclasses.field(default_factory=dict)  # an expression file's values, in order
+    target_name: Optional[str] = None  # the file's last line, when it is one of its names (d energy / d x)
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.equations)
@@ -307,4 +308,6 @@ def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[st
     ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
     builder = _Builder(scope, text, label)
     target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
-    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()})
+    last = tree.target if isinstance(tree, Program) else None
+    name = last.id if isinstance(last, Name) and last.id in builder.bound else None
+    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name)
