@@ -304,3 +304,8 @@ def test_overflow_rescue_holds_for_reductions():
     x = np.array([[1e200, 1.0]])
     np.testing.assert_array_equal(bj("sum(1/(1+x**2))", x, order=2, reduce="diag"), [[0.0, 0.5]])
     np.testing.assert_array_equal(bj("sum(1/(1+x**2))", x, order=2, reduce="trace"), [0.5])
+
+
+def test_api_params_as_the_vector():
+    x, w = RNG.normal(size=(4, 3)), np.array([1.0, 0.0, 2.0])
+    assert_rel(bj("tanh(x)", x, jvp="w", params={"w": w}), w / np.cosh(x) ** 2, 1e-14, "jvp by a parameter")

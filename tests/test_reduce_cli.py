@@ -187,3 +187,16 @@ def test_several_sources_are_one_concatenated_source(jaccli, tmp_path):
     np.testing.assert_allclose(det["data"], np.linalg.det(jac), rtol=1e-13)
     result = jaccli("batch-jacobian", expr, path, "--wrt", "a,b", "--jvp", "v", "-f", "json", "--verify")
     assert result.exit_code == 0 and ": ok" in result.stderr, result.stderr
+
+
+def test_shared_parameter_as_the_vector(jaccli):
+    """-P w=[...]: one vector for every example; tanh's jvp is w / cosh(x)**2."""
+    result = jaccli("batch-jacobian", "tanh(x)", "samples/directions.json", "--jvp", "w", "-P", "w=[1, 0, 2]",
+                    "-f", "json")
+    x = np.array(json.loads(open("samples/directions.json").read())["x"])
+    np.testing.assert_allclose(json.loads(result.stdout)["data"], np.array([1, 0, 2]) / np.cosh(x) ** 2, rtol=1e-15)
+    result = jaccli("batch-jacobian", "[x[0]*x[1], x[1]*x[2], x[2]*x[0]]", "samples/directions.json", "--vjp", "w",
+                    "-P", "w=[1, 1, 1]", "--verify")
+    assert result.exit_code == 0 and ": ok" in result.stderr
+    assert_error(jaccli("batch-jacobian", "sum(x**4)", "samples/directions.json", "-k", "2", "--jvp", "w", "-P",
+                        "w=[1, 0]"), 2, "'w' has shape (2,), but the source x has shape (3,)")

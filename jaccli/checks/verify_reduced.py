@@ -89,6 +89,7 @@ def _linear(upper: ReducedPlan, lower: Plan, sample: dict[str, np.ndarray], elem
     size = int(np.prod(upper.shape, dtype=np.int64))
     mapping = index_map(upper.reduction.kind, upper.vectors, n, k)
     flats = {name: a.reshape(b, -1) for name, a in sample.items()}
+    flats.update(upper.param_rows)  # -P vectors: (1, n) rows
     num = np.zeros((b, size))
     bounds = [np.zeros((b, size)) for _ in range(5)]  # roundoff, spread, bad, magnitude, span
     skip = np.zeros((b, size), bool)

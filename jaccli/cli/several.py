@@ -27,7 +27,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
     expecting = OrdersChecks(expect, rtol, atol)
     quiet = (checks.active or expecting.active) and output is None  # a check reports; -o still writes
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_orders(opts)
         described = parts(plan, opts.unconnected)
         check_format("json" if discard else opts.fmt, described)
@@ -43,6 +43,8 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
         for chunks, examples in results(batch, plan, opts, report):
             writer.write(chunks, examples)
             expecting.collect(chunks)
+            sink.release()  # this chunk passed its checks: a stream may show it now
+        sink.release()
         writer.finish()
         verdicts = [v for v in (expecting.run(plan, described, report.examples),
                                 checks.run(plan.top(opts.expression), report, connected=plan.plan.connected))

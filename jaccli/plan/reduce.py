@@ -25,6 +25,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.expr.program import ExpressionText
 from jaccli.expr.trace import Scope
 from jaccli.plan import nanrule
 from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
@@ -86,14 +87,15 @@ class ReducedPlan(Plan):
         if self.dense:
             full = evaluate(self, arrays)  # the engine's full result of this chunk: (b, *T, *S^k)
             _determinant(full.reshape(b, _det_count(self), self.block, self.block), kind, result)
-        elif kind in ("det", "logabsdet"):
-            diagonal = np.zeros((b, _det_count(self), self.block), self.dtype)
-            flats = {k: np.ascontiguousarray(a).reshape(b, -1) for k, a in arrays.items()}
-            evaluate_groups(self.groups, flats, diagonal.reshape(b, -1))
-            _determinant_of_diagonal(diagonal, kind, result)
         else:
             flats = {k: np.ascontiguousarray(a).reshape(b, -1) for k, a in arrays.items()}
-            evaluate_groups(self.groups, flats, result.reshape(b, -1))
+            flats.update(self.param_rows)  # -P arrays as (1, n) rows, as the engine reads them
+            if kind in ("det", "logabsdet"):
+                diagonal = np.zeros((b, _det_count(self), self.block), self.dtype)
+                evaluate_groups(self.groups, flats, diagonal.reshape(b, -1))
+                _determinant_of_diagonal(diagonal, kind, result)
+            else:
+                evaluate_groups(self.groups, flats, result.reshape(b, -1))
         _nan_rule(self, arrays, result)
         nan = np.isnan(result)
         if nan.any():  # one NaN bit pattern, as the engine writes: output bytes must not depend on the path
@@ -155,7 +157,8 @@ def _determinant_of_diagonal(diagonal: np.ndarray, kind: Optional[str], result: 
 
 
 # --- planning ------------------------------------------------------------------------------------------------
-def plan_reduced(expression: str, scope: Scope, order: int, dtype: np.dtype, reduction: Reduction) -> Plan:
+def plan_reduced(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype,
+                 reduction: Reduction) -> Plan:
     """``engine.plan_jacobian``, then ``reduce_plan``. The full result's size limit applies only when the full
     blocks are formed: the Laplacian of 100 000 features has a 10**10-value Hessian, but needs none of it."""
     return reduce_plan(plan_jacobian(expression, scope, order, dtype, full=not reduction.active), reduction)

@@ -88,19 +88,21 @@ def vector(scope: Scope, name: str, shape: tuple[int, ...], option: str, what: s
         leaf, i = scope.columns[name]
         have: tuple[int, ...] = ()
         elements = np.array([i], np.int64)
-    elif name in scope.arrays:
-        leaf, have = name, scope.arrays[name]
+    elif name in scope.arrays or name in scope.params:  # per-example, or shared by every example (-P)
+        leaf = name
+        have = scope.arrays[name] if name in scope.arrays else tuple(np.shape(scope.params[name]))
         elements = np.arange(int(np.prod(have, dtype=np.int64)), dtype=np.int64)
     else:
-        known = sorted(set(scope.arrays) | set(scope.columns))
+        known = sorted(set(scope.arrays) | set(scope.columns) | set(scope.params))
         guess = did_you_mean(name, known)
         raise UsageError(f"{option} {name}: the input has no array named '{name}'"
                          + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="the vector is a per-example array of the input (an NPZ or JSON-object member); "
-                              "inputs: " + ", ".join(known))
+                         hint="the vector is an array of the input (an NPZ or JSON-object member) or a shared "
+                              "-P parameter; inputs: " + ", ".join(known))
     if tuple(have) != tuple(shape):
-        raise UsageError(f"{option} {name}: '{name}' has event shape {tuple(have)}, but {what} has shape {shape}",
-                         hint=f"{option} needs one vector per example shaped like {what}")
+        kind = "shape" if name in scope.params else "event shape"
+        raise UsageError(f"{option} {name}: '{name}' has {kind} {tuple(have)}, but {what} has shape {shape}",
+                         hint=f"{option} needs a vector shaped like {what} (one per example, or a shared -P array)")
     return leaf, elements
 
 
