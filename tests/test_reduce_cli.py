@@ -200,3 +200,11 @@ def test_shared_parameter_as_the_vector(jaccli):
     assert result.exit_code == 0 and ": ok" in result.stderr
     assert_error(jaccli("batch-jacobian", "sum(x**4)", "samples/directions.json", "-k", "2", "--jvp", "w", "-P",
                         "w=[1, 0]"), 2, "'w' has shape (2,), but the source x has shape (3,)")
+
+
+def test_several_sources_name_reduced_axes_by_their_parts(jaccli, tmp_path):
+    path = tmp_path / "ab.npz"
+    np.savez(path, a=np.ones((2, 2)), b=np.ones((2, 1)))
+    result = jaccli("batch-jacobian", "[a[0]*b[0], a[1]*exp(b[0]), sin(a[0]*a[1])]", path, "--wrt", "a,b", "-k", "2",
+                    "--reduce", "diag", "-f", "json")
+    assert json.loads(result.stdout)["layout"] == ["batch", "target.0", "a[0:2]+b[2:3]:d1=d2"]

@@ -49,8 +49,10 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
 @click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
               help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
-@click.option("--jvp", metavar="NAME", help="Contract the last source axes with input array NAME (shaped like x).")
-@click.option("--vjp", metavar="NAME", help="Contract the target axes with input array NAME (shaped like the target).")
+@click.option("--jvp", metavar="NAME",
+              help="Contract the last source axes with array NAME (input or -P; shaped like x).")
+@click.option("--vjp", metavar="NAME",
+              help="Contract the target axes with array NAME (input or -P; shaped like the target).")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:

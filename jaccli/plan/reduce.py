@@ -63,10 +63,11 @@ class ReducedPlan(Plan):
     def axis_rows(self, y: str) -> list[tuple[str, str]]:
         """(size, meaning) of every axis of the result, for ``--layout``."""
         d = self.derivative
-        src = d.source.name
+        segments = d.source.segments  # --wrt a,b: one concatenated source
+        src = "(" + ", ".join(g.name for g in segments) + ")" if segments else d.source.name
         rows = [("B", "examples, never mixed")]
         for name, size in zip(self.names, self.shape):
-            what, _, tail = name.partition(":")
+            what, _, tail = name.rpartition(":")
             axis = int(what.partition(".")[2] or 0)
             if name == "slogdet":
                 rows.append(("2", "[0] sign, [1] log|det| (numpy.linalg.slogdet)"))

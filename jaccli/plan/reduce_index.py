@@ -53,10 +53,12 @@ def reduced_shape(plan: Plan, reduction: Reduction) -> tuple[tuple[int, ...], li
     """The per-example result shape and its axis names; a reduction that does not fit the shapes is exit 2."""
     d = plan.derivative
     target, source, k, src = d.target_shape, d.source.shape, d.order, d.source.name
-    t_names = [f"target.{i}" for i in range(len(target))]
+    full = Plan.layout(plan)  # the full result's names (several sources name their one axis by its parts)
+    t_names = full[1:1 + len(target)]
 
     def d_names(j: int) -> list[str]:
-        return [f"{src}.{i}:d{j}" for i in range(len(source))]
+        start = 1 + len(target) + (j - 1) * len(source)
+        return full[start:start + len(source)]
 
     kind = reduction.kind
     if kind is None:
@@ -74,8 +76,7 @@ def reduced_shape(plan: Plan, reduction: Reduction) -> tuple[tuple[int, ...], li
     lead = () if k == 1 else target + source * (k - 2)
     lead_names = [] if k == 1 else t_names + [n for j in range(1, k - 1) for n in d_names(j)]
     if kind == "diag":
-        last = [f"{src}.{i}:diag" for i in range(len(source))] if k == 1 else \
-            [f"{src}.{i}:d{k - 1}=d{k}" for i in range(len(source))]
+        last = [name.rpartition(":")[0] + (":diag" if k == 1 else f":d{k - 1}=d{k}") for name in d_names(k)]
         return lead + source, lead_names + last
     if kind == "logabsdet":
         return (2,) + lead, ["slogdet"] + lead_names
