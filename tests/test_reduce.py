@@ -12,12 +12,14 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jaccli
 from jaccli.plan.engine import make_scope
 from jaccli.plan.reduce import ReducedPlan, Reduction, plan_reduced
 from oracle import complex_step, richardson
-from test_derivatives import assert_close, assert_rel
+from test_derivatives import EXPRESSIONS, assert_close, assert_rel
 
 bj = jaccli.batch_jacobian
 RNG = np.random.default_rng(7)
@@ -309,3 +311,19 @@ def test_overflow_rescue_holds_for_reductions():
 def test_api_params_as_the_vector():
     x, w = RNG.normal(size=(4, 3)), np.array([1.0, 0.0, 2.0])
     assert_rel(bj("tanh(x)", x, jvp="w", params={"w": w}), w / np.cosh(x) ** 2, 1e-14, "jvp by a parameter")
+
+
+# --- a property: random 3 -> 3 maps, every reduction against the complex-step Jacobian -------------------------
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.tuples(EXPRESSIONS, EXPRESSIONS, EXPRESSIONS))
+def test_random_maps_reduce_like_the_complex_step_jacobian(trees):
+    expression = "[" + ", ".join(f"({text}) + 0*x[0]" for text, _ in trees) + "]"
+    x = np.array([[0.3, -0.7, 1.1], [-1.2, 0.4, 0.9]])
+    v, u = np.array([[1.0, -2.0, 0.5], [0.3, 0.2, -1.0]]), np.array([[0.5, 1.0, 2.0], [-1.0, 0.0, 1.5]])
+    jac = complex_step(lambda p: np.stack([f(p) + 0 * p[0] for _, f in trees]), x)
+    data = {"x": x, "v": v, "u": u}
+    assert_close(bj(expression, x, reduce="trace"), np.trace(jac, axis1=1, axis2=2), 1e-10, expression)
+    assert_close(bj(expression, x, reduce="diag"), np.diagonal(jac, axis1=1, axis2=2), 1e-10, expression)
+    assert_close(bj(expression, x, reduce="det"), np.linalg.det(jac), 1e-9, expression)
+    assert_close(bj(expression, data, jvp="v"), np.einsum("bts,bs->bt", jac, v), 1e-10, expression)
+    assert_close(bj(expression, data, vjp="u"), np.einsum("bts,bt->bs", jac, u), 1e-10, expression)
