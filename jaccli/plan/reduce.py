@@ -58,7 +58,8 @@ class ReducedPlan(Plan):
         size = int(np.prod(self.shape, dtype=np.int64))
         if self.dense:
             return size + super().work_per_example()
-        return 2 * size + sum(g.work for g in self.groups)
+        diagonal = _det_count(self) * self.block if self.reduction.kind in ("det", "logabsdet") else 0
+        return 2 * size + diagonal + sum(g.work for g in self.groups)
 
     def axis_rows(self, y: str) -> list[tuple[str, str]]:
         """(size, meaning) of every axis of the result, for ``--layout``."""
