@@ -16,11 +16,15 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.plan.engine import Plan, make_scope, resolve_dtype, run
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
+from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.limits import check_result_bytes, result_limit
+from jaccli.io.params import parse_params
+from jaccli.plan.reduce import Reduction, plan_reduced
+from jaccli.plan.orders import source_dtype
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -31,7 +35,7 @@ class Options:
     expression: str
     input: str = "-"
     order: int = 1
-    wrt: str = "x"
+    wrt: str = "x"  # one source, or several separated by commas (--wrt a,b)
     defines: tuple[str, ...] = ()
     fmt: str = "text"
     input_format: str = "auto"
@@ -44,6 +48,11 @@ class Options:
     allow_nonfinite: bool = False
     max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
     hold_result: bool = False  # the whole result is kept in memory (--expect)
+    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: Optional[str] = None
+    vjp: Optional[str] = None
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
+    orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
 @dataclass
@@ -82,27 +91,36 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan: all that can fail before any value is computed."""
+    batch, scope, dtype = open_scope(opts, stdin)
+    return batch, plan_reduced(opts.expression, scope, opts.order, dtype, Reduction(opts.reduce, opts.jvp, opts.vjp))
+
+
+def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
+    """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
     defines = parse_defines(opts.defines)
-    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
-                       stdin=stdin)
+    sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
+    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
+                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin)
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
     row = None
     if single is not None:
         # With a header the row is 'x' and --wrt is 'x' or a column (then the source is that column alone).
-        if opts.wrt != "x" and opts.wrt not in header:
-            guess = did_you_mean(opts.wrt, header)
-            raise UsageError(f"--wrt {opts.wrt}: the header has no column '{opts.wrt}'"
-                             + (f" (did you mean '{guess}'?)" if guess else ""),
-                             hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
+        for wrt in sources:
+            if wrt != "x" and wrt not in header:
+                guess = did_you_mean(wrt, header)
+                raise UsageError(f"--wrt {opts.wrt}: the header has no column '{wrt}'"
+                                 + (f" (did you mean '{guess}'?)" if guess else ""),
+                                 hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
-    source_spec = batch.arrays[scope.source().leaf]
-    plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
-    return batch, plan
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
+    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
+                       params=params)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
 
 
 def _renamed(batch: Batch, old: str, new: str) -> Batch:
@@ -232,10 +250,11 @@ class Checks:
 
     def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
         from jaccli.checks.compare import compare
-        from jaccli.checks.results import Result, read_result
+        from jaccli.checks.results import Result
+        from jaccli.checks.several import pick, read_orders
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
-        golden = read_result(self.expect)
+        golden = pick(read_orders(self.expect), plan.derivative.order, self.expect)  # .npz: the member of k
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)
             actual = Result.from_array(array, layout=plan.layout())
@@ -248,10 +267,14 @@ class Checks:
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
         from jaccli.checks.verify import verify
+        from jaccli.checks.verify_reduced import verify_reduced
+        from jaccli.plan.reduce import ReducedPlan
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
-        result = verify(plan, arrays, rows=self.verify_rows, seed=0)
+        # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
+        check = verify_reduced if isinstance(plan, ReducedPlan) else verify
+        result = check(plan, arrays, rows=self.verify_rows, seed=0)  # type: ignore[arg-type]
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

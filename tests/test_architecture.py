@@ -19,12 +19,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "jaccli"
 
 STAGES = [
-    ("jaccli.errors", "jaccli.functions", "jaccli.limits"),
+    ("jaccli.errors", "jaccli.functions", "jaccli.nary", "jaccli.limits"),
     ("jaccli.expr",),
     ("jaccli.plan",),
     ("jaccli.io",),
     ("jaccli.checks", "jaccli.symbolic"),
-    ("jaccli.job", "jaccli.api", "jaccli.dask"),
+    ("jaccli.job", "jaccli.job_orders", "jaccli.api", "jaccli.dask"),
     ("jaccli.cli", "jaccli.__main__"),
 ]
 

@@ -416,3 +416,9 @@ def test_npz_bomb_runs_in_flat_memory(jaccli, workdir):
 def test_dense_high_order_scatter_is_refused_before_placing(refused):
     # prod over 10 elements at order 7: 604 800 orderings placed one by one (was over a minute).
     refused(["symbolic", "prod(x)", "--shape", "10", "-k", "7"], 2, "orderings of non-zero partials")
+
+
+def test_several_orders_share_the_output_budget(refused, workdir):
+    np.save(workdir / "m.npy", np.ones((3, 8)))
+    refused(["batch-jacobian", "x", "m.npy", "-k", "0-9", "-f", "npz"], 2, "over the default --max-output-bytes")
+    refused(["batch-jacobian", "x", "m.npy", "-k", "0,1180591620717411303424"], 2, "is too large (at most 32)")

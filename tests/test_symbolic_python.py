@@ -36,6 +36,8 @@ CASES = [
      "2", 2, "x"),
     ("x[0, 1] * x[1, 0] + sin(x) * tan(x / 4)", "2,2", 1, "x"),
     ("x**3", "", 3, "x"),
+    ("where(x < 0.2, x*x, sin(x)) + clip(x, -0.5, 0.5) * square(x)", "3", 2, "x"),
+    ("softmax(x) * log_softmax(x)[0]", "3", 2, "x"),
 ]
 
 

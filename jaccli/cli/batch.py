@@ -24,12 +24,19 @@ def _size(value: Optional[str]) -> Optional[int]:
 @click.command("batch-jacobian")
 @click.argument("expression")
 @click.argument("input", default="-", required=False, metavar="[INPUT]")
-@click.option("-k", "--order", type=click.IntRange(min=1), default=1, show_default=True, help="Derivative order.")
+@click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
+              callback=lambda ctx, param, value: _orders(value),
+              help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME",
-              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column.")
+              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
+                   "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
+              help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Write here instead of standard output: atomically for a regular file, written through for a "
+                   "device, FIFO or /dev/fd/N.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
               help="auto = by extension; standard input is CSV.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
@@ -54,10 +61,17 @@ def _size(value: Optional[str]) -> Optional[int]:
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+              help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
+@click.option("--jvp", metavar="NAME",
+              help="Contract the last source axes with array NAME (input or -P; shaped like x).")
+@click.option("--vjp", metavar="NAME",
+              help="Contract the target axes with array NAME (input or -P; shaped like the target).")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
+    EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
     names are its columns. The result has TensorFlow's batch_jacobian layout (B, *T, *S, ..., *S).
@@ -76,6 +90,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     \b
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
+      $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
+      $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
+      $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
 
@@ -83,14 +101,30 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink
+    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
+    from jaccli.io.named_csv import NamedCsvWriter
+    from jaccli.plan.reduce import csv_header
 
-    opts = Options(**kwargs, hold_result=expect is not None)
+    orders = kwargs.pop("orders")
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (), hold_result=expect is not None)
+    if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
+        raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
+                         + ",".join(map(str, opts.orders)) + ")",
+                         hint="run each order on its own")
+    if opts.orders:  # -k 0,1,2: one pass, every order written
+        from jaccli.cli.several import run_several
+
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
+    remove_temps_on_signals()
+    if not quiet:
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
         if show_layout:
             from jaccli.symbolic.render import render_layout
@@ -100,18 +134,22 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             batch = checks.remember(batch)
         report = Report()
         if not plan.connected and opts.unconnected == "none":
-            if opts.fmt in ("csv", "npy") and discard is None:
+            if opts.fmt in ("csv", "npy", "npz") and discard is None:
                 raise UsageError(f"a None result cannot be written as {opts.fmt}",
                                  hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
                        dtype=plan.dtype, order=opts.order, layout=plan.layout())
         else:
-            writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
+            header = csv_header(plan) if opts.fmt == "csv" else None  # --reduce logabsdet: sign..., logabsdet...
+            writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
+                                                                                 precision=opts.precision)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)
                 checks.collect(chunk)
+                sink.release()  # this chunk passed its checks: a stream may show it now
+            sink.release()
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
@@ -122,3 +160,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         click.echo(verdict.text, err=True)
         if not verdict.ok:
             raise CheckFailed(verdict.failure, hint=verdict.hint)
+
+
+def _orders(text: str) -> tuple[int, ...]:
+    from jaccli.plan.order_list import parse_orders
+
+    try:
+        return parse_orders(text)
+    except UsageError as exc:  # click's own words for a bad option value, with the --help hint
+        raise click.BadParameter(f"{exc.message} ({exc.hint})") from None

@@ -22,6 +22,8 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
                     fmt_b: str) -> None:
     """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
 
+    Files of several orders (-k 0,1,2 written as .npz or json) are compared order by order.
+
     A value matches when |actual - golden| <= atol + rtol*|golden|; nan matches only nan, inf only the same inf.
     Shapes and (where both files record it) dtypes must agree.
 
@@ -30,12 +32,12 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
       $ jaccli compare samples/expected/seed.order1.json samples/expected/seed.order1.txt
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
-    from jaccli.checks.compare import compare
-    from jaccli.checks.results import read_result
+    from jaccli.checks.several import compare_orders, read_orders
 
-    result = compare(read_result(expected, fmt_a), read_result(actual, fmt_b), rtol=rtol, atol=atol)
-    click.echo(result.report(), err=True)
-    if not result.ok:
+    # Files of several orders (-k 0,1,2 as .npz or json) are compared order by order.
+    ok, report = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol)
+    click.echo(report, err=True)
+    if not ok:
         raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
 
 
@@ -47,6 +49,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON", help="A shared array parameter.")
 @click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True,
               help="Formulas as text or LaTeX, or a runnable NumPy function of one example (python).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
@@ -56,11 +59,12 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--kernel", "show_kernel", is_flag=True,
               help="Also print the NumPy programs the engine runs (one per group of templates).")
 def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
-                     order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
-                     max_lines: int, show_tape: bool, show_kernel: bool) -> None:
+                     order: int, wrt: str, defines: tuple[str, ...], params: tuple[str, ...], form: str,
+                     input_format: str, max_lines: int, show_tape: bool, show_kernel: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
+    EXPRESSION may be @FILE (an expression file): its named values are printed first, as formulas.
 
     \b
     Example:
@@ -68,29 +72,29 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
       d y[i] / d x[i] = 3*x[i]**2    for i in 0..1
       $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
     """
+    from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
-    from jaccli.symbolic.render import parse_columns, parse_shape, plan_from_shape, render_symbolic
+    from jaccli.symbolic.render import parse_columns, parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape is not None or columns is not None):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
-                       dtype="float64")
+                       dtype="float64", params=params)
         _, plan = open_input(opts)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape is not None else None, order, wrt=wrt,
                                columns=parse_columns(columns) if columns is not None else None,
-                               defines=parse_defines(defines))
+                               defines=parse_defines(defines), params=parse_params(params))
     if show_tape:
         click.echo(str(plan.tape))
     if show_kernel:
         for i, group in enumerate(plan.derivative.groups):
             click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
             click.echo(str(group[0].kernel))
-    click.echo(render_symbolic(plan, form, max_lines=max_lines))
-
-
-_ARGUMENTS = {"atan2": "y, x"}  # argument names the conventions use, where they are not (a, b)
+    if plan.tape.named:  # an expression file: its named values first, as formulas of the inputs
+        click.echo(render_named(plan, form, max_lines=max_lines))
+    click.echo(render_symbolic(plan, form, max_lines=max_lines, target_name=plan.tape.target_name))
 
 
 @click.command("functions")
@@ -101,14 +105,18 @@ def functions_command() -> None:
     Example:
       $ jaccli functions
     """
-    from jaccli.functions import ELEMENTWISE, REDUCTIONS
+    from jaccli.expr.shaped import STRUCTURAL
+    from jaccli.functions import ELEMENTWISE
 
-    width = max(len(n) for n in ELEMENTWISE) + 2
+    calls = {name: f"{name}({row.args or ('x' if row.nargs == 1 else 'a, b')})" for name, row in ELEMENTWISE.items()}
+    calls.update({name: s.signature for name, s in STRUCTURAL.items()})
+    width = max(len(c) for c in calls.values()) + 2
     for name, row in ELEMENTWISE.items():
         # One-argument rules are d/dx; two-argument conventions name each argument's derivative themselves.
-        args, label = ("x", "d/dx: ") if row.nargs == 1 else (_ARGUMENTS.get(name, "a, b"), "")
-        click.echo(f"{name + '(' + args + ')':<{width + 6}} {label}{row.convention}")
-    click.echo("reductions over all event axes: " + ", ".join(f"{r}(v)" for r in REDUCTIONS if r != "dot")
-               + ", dot(a, b)")
-    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1]; "
-               "stacking [a, b]")
+        click.echo(f"{calls[name]:<{width}} {'d/dx: ' if row.nargs == 1 else ''}{row.convention}")
+    for name, s in STRUCTURAL.items():
+        click.echo(f"{calls[name]:<{width}} d/dv: {s.convention}")
+    click.echo("reductions without axis= work over all event axes; where's condition is one comparison "
+               "(< <= > >= == !=)")
+    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1], x[:, None], "
+               "x[..., 0]; stacking [a, b]")

@@ -15,7 +15,7 @@ under the operation that would cross the limit, raised in microseconds.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from jaccli.errors import ExpressionError, Span
 from jaccli.expr.field import Field
@@ -29,7 +29,7 @@ MAX_TAPE_WORK = 1 << 24
 _DEEP_HINT = "deep compositions make the symbolic work explode; simplify the expression"
 
 
-def check_function_depth(tree: Node, text: str) -> None:
+def check_function_depth(tree: Node, text: str, label: Optional[str] = None) -> None:
     """Refuse more than ``MAX_NESTED_FUNCTIONS`` calls/powers/divisions inside each other, caret at the first
     one too deep. Iterative: the tree itself may be 200 levels deep."""
     stack: list[tuple[Node, int]] = [(tree, 0)]
@@ -40,7 +40,7 @@ def check_function_depth(tree: Node, text: str) -> None:
         if depth > MAX_NESTED_FUNCTIONS:
             raise ExpressionError(f"functions are nested too deeply (more than {MAX_NESTED_FUNCTIONS} calls, "
                                   "powers or divisions inside each other)", text, node.func_span if isinstance(node, Call) else node.span,
-                                  hint=_DEEP_HINT)
+                                  hint=_DEEP_HINT, label=label)
         stack.extend((child, depth) for child in _children(node))
 
 
@@ -80,11 +80,22 @@ def check_source_shape(name: str, shape: tuple[int, ...]) -> None:
 
 
 class Budget:
-    """The running cost of one expression's tape; ``charge`` is called before each operation that builds lanes."""
+    """The running cost of one expression's tape; ``charge`` is called before each operation that builds lanes.
+    ``error(message, span, hint)`` makes the tape's ``ExpressionError`` (with its caret and file label)."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, error: Callable[..., ExpressionError]) -> None:
+        self.error = error
         self.work = 0
+
+    def charge_shaped(self, name: str, args: Sequence[Field], span: Optional[Span]) -> None:
+        """Reductions and softmax build no more elements than they read; ``dot`` builds its product's lanes."""
+        a = args[0]
+        if name == "dot" and len(args) == 2 and a.shape and args[1].shape:
+            b = args[1]
+            lead_b = b.shape[:-2] + b.shape[-1:] if len(b.shape) >= 2 else ()
+            self.charge(a.shape[:-1] + lead_b + a.shape[-1:], args, span)
+        else:
+            self.charge(max((f.shape for f in args), key=math.prod), args, span)
 
     def charge(self, shape: tuple[int, ...], fields: Sequence[Field], span: Optional[Span]) -> None:
         """Refuse a value of ``shape`` built from ``fields`` that is too big, before it is built.
@@ -92,19 +103,17 @@ class Budget:
         Sizes are Python ints (never overflow); the work estimate is elements times the template combinations
         an element may draw on (bounded by the element count: each element holds one lane per piece)."""
         if len(shape) > MAX_VALUE_AXES:
-            raise self._error(f"the value here would have {len(shape)} axes (at most {MAX_VALUE_AXES})", span,
+            raise self.error(f"the value here would have {len(shape)} axes (at most {MAX_VALUE_AXES})", span,
                               "NumPy broadcasts at most 32 axes; index or sum some away")
         size = math.prod(shape)
         if size > MAX_VALUE_ELEMENTS:
-            raise self._error(f"the value here would have {size} elements per example, shape {shape} (at most "
+            raise self.error(f"the value here would have {size} elements per example, shape {shape} (at most "
                               f"{MAX_VALUE_ELEMENTS})", span, "check the broadcasting: shapes (n, 1) and (1, n) "
                               "make n*n elements")
         combos = math.prod(max(1, len(f.pieces)) for f in fields) if fields else 1
         self.work += size * min(max(size, 1), combos) + sum(f.size for f in fields)
         if self.work > MAX_TAPE_WORK:
-            raise self._error(f"the expression builds too many per-element terms (over {MAX_TAPE_WORK} by here)",
+            raise self.error(f"the expression builds too many per-element terms (over {MAX_TAPE_WORK} by here)",
                               span, "broadcasting many separately written lists multiplies the work; use "
                               "fewer, larger arrays (-D constants or input arrays)")
 
-    def _error(self, message: str, span: Optional[Span], hint: str) -> ExpressionError:
-        return ExpressionError(message, self.text, span, hint=hint)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Iterator, Mapping, Optional
 
 import numpy as np
@@ -17,7 +18,7 @@ from jaccli.plan import nanrule
 from jaccli.plan.rescue import rescue
 from jaccli.errors import UsageError
 from jaccli.limits import MAX_ORDER, MAX_PARALLEL_ITERATIONS
-from jaccli.expr.parse import parse_expression
+from jaccli.expr.program import ExpressionText, load_expression, parse_text
 from jaccli.expr.trace import Scope, Tape, build_tape
 
 WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
@@ -33,6 +34,12 @@ class Plan:
     value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
 
+    @cached_property
+    def param_rows(self) -> dict[str, np.ndarray]:
+        """Shared parameters as ``(1, n)`` rows in the plan's dtype: slots gathered from them are ``(1, L)`` and
+        broadcast against the batch's ``(b, L)`` in the kernel. Made once per plan, never copied per chunk."""
+        return {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
+
     @property
     def example_shape(self) -> tuple[int, ...]:
         """Per-example result shape ``(*T, *S, ..., *S)``."""
@@ -47,8 +54,16 @@ class Plan:
         d = self.derivative
         names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
         for k in range(1, d.order + 1):
+            if d.source.segments:  # --wrt a,b: one axis, named by its parts and their ranges in it
+                names.append("+".join(f"{g.name}[{g.offset}:{g.offset + g.size}]" for g in d.source.segments)
+                             + f":d{k}")
+                continue
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
+
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One chunk -> ``(b, *example_shape)``; a reduced plan (``reduce.ReducedPlan``) computes less."""
+        return evaluate(self, arrays, out)
 
     def work_per_example(self) -> int:
         lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
@@ -71,10 +86,13 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype, *,
+                  full: bool = True) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
-    ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
+    ``expression`` is the text, or ``@PATH`` of an expression file. ``order=0`` plans the target's value (used by
+    ``--verify``); the CLI and API ask for 1 or more. ``full=False``: the full result is never formed
+    (``plan/reduce.py``), so its size limit does not apply.
     """
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
@@ -83,16 +101,17 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
         raise UsageError(f"--order {shown} is too large (at most {MAX_ORDER})",
                          hint=f"orders above {MAX_ORDER} are refused: sizes grow like n**k and symbolic "
                               "work like depth**k")
-    tree = parse_expression(expression)
-    tape = build_tape(tree, scope, expression)
-    _check_result_size(tape, order)
+    text = load_expression(expression)
+    tape = build_tape(parse_text(text), scope, text.text, text.label)
+    if full:
+        _check_result_size(tape, order)
     try:
         value = derive(tape, 0) if order >= 1 and tape.target.size else None
         derivative = derive(tape, order)
     except RecursionError:  # a backstop: the syntax-depth limit keeps SymPy's recursion inside the stack
         raise UsageError("the expression is nested too deeply for the symbolic derivative",
                          hint="simplify the expression or lower --order") from None
-    return Plan(expression, tape, derivative, np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
+    return Plan(text.text, tape, derivative, np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -107,7 +126,7 @@ def _check_result_size(tape: Tape, order: int) -> None:
         return  # an empty result: nothing to hold
     log2_values = math.log2(target.size) + order * math.log2(source.size)
     if axes > MAX_AXES or log2_values > math.log2(MAX_EXAMPLE_VALUES):
-        values = f"{2**log2_values:.3g}" if log2_values > 53 else str(target.size * source.size**order)
+        values = f"about 2**{log2_values:.0f}" if log2_values > 53 else str(target.size * source.size**order)
         raise UsageError(f"--order {order}: the result would have {axes} axes and {values} values per example",
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
@@ -157,6 +176,7 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
     result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
     out = result.reshape(b, d.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    flats.update(plan.param_rows)  # (1, n): broadcast in the kernel, never tiled to the batch
     maybe_nan = False
     for group in d.groups:
         head = group[0]  # every program of a group reads the same slots and shares one kernel
@@ -185,11 +205,11 @@ def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = 
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
     arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
     if pfor:
-        return evaluate(plan, arrays, out)
+        return plan.evaluate(arrays, out)
     b = next(iter(arrays.values())).shape[0]
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     for i in range(b):
-        evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
+        plan.evaluate({k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
     return result
 
 
@@ -201,7 +221,7 @@ def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
                defines: Optional[Mapping[str, float]] = None, columns: Optional[list[str]] = None,
-               row: Optional[str] = None, wrt: str = "x") -> Scope:
+               row: Optional[str] = None, wrt: str = "x", params: Optional[Mapping[str, np.ndarray]] = None) -> Scope:
     """Names for the expression: input arrays, file scalars and ``-D`` constants, CSV header columns.
 
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
@@ -230,4 +250,10 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     aliases = {}
     if columns and row is not None:
         aliases = {c: (row, i) for i, c in enumerate(columns)}
-    return Scope(dict(arrays), constants, aliases, wrt)
+    for name in params or {}:
+        if not is_valid_name(name):
+            raise UsageError(f"parameter name {name!r} is not a valid name", hint=NAME_HINT)
+        if name in arrays or name in listed or name in constants:
+            raise UsageError(f"parameter '{name}' clashes with another input name",
+                             hint="rename the parameter (a per-example array and a shared one cannot share a name)")
+    return Scope(dict(arrays), constants, aliases, wrt, dict(params or {}))

@@ -44,6 +44,18 @@ HELPERS: dict[str, str] = {
     "omx2": "def omx2(v):\n    return (1 - v) * (1 + v)",
     "hcos": "def hcos(a, b):\n    return a / np.hypot(a, b)",
     "step": "def step(v):\n    return np.where(v > 0, 1.0, 0.0)",
+    "lt": "def lt(a, b):\n    return np.where(a < b, 1.0, 0.0)",
+    "gt": "def gt(a, b):\n    return np.where(a > b, 1.0, 0.0)",
+    "eq": "def eq(a, b):\n    return np.where(a == b, 1.0, 0.0)",
+    "ne": "def ne(a, b):\n    return np.where(a != b, 1.0, 0.0)",
+    "inside": "def inside(v, lo, hi):\n    return np.where((v < lo) | (v > hi), 0.0, 1.0)",
+    "clip": "def clip(v, lo, hi):\n    return np.minimum(np.maximum(v, lo), hi)",
+    "where": "def where(c, a, b):\n    return np.where(c != 0, a, b)",
+    "softmax": "def softmax(*v):\n    a = np.array(v)\n    e = np.exp(a - a.max())\n    return e[0] / e.sum()",
+    "softmax_rest": "def softmax_rest(*v):\n    a = np.array(v)\n    e = np.exp(a - a.max())\n"
+                    "    return e[1:].sum() / e.sum()",
+    "log_softmax": "def log_softmax(*v):\n    a = np.array(v)\n    m = a.max() if np.isfinite(a.max()) else 0.0\n"
+                   "    return (a[0] - m) - np.log(np.sum(np.exp(a - m)))",
     "ge": "def ge(a, b):\n    return np.where(a >= b, 1.0, 0.0)",
     "le": "def le(a, b):\n    return np.where(a <= b, 1.0, 0.0)",
     "logpos": "def logpos(v):\n    return np.where(v > 0, np.log(np.where(v > 0, v, 1)), 0.0)",
