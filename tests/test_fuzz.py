@@ -31,7 +31,8 @@ CI = settings(derandomize=True, database=None, deadline=None, max_examples=int(o
 X = np.array([[0.5, -1.25, 2.0], [3.0, 0.0, -0.75]])  # B = 2, S = (3,): zeros, negatives, a value past 1
 UNARY = sorted(name for name, row in ELEMENTWISE.items() if row.nargs == 1)
 BINARY = sorted(name for name, row in ELEMENTWISE.items() if row.nargs == 2)
-ATOMS = ["x", "x[0]", "x[1]", "x[-1]", "x[0:2]", "x[::-1]", "x[1:]", "pi", "e", "0", "1", "2", "0.0", "-0.0",
+TERNARY = sorted(name for name, row in ELEMENTWISE.items() if row.nargs == 3 and name != "where")
+ATOMS = ["x", "x[0]", "x[1]", "x[-1]", "x[0:2]", "x[::-1]", "x[1:]", "x[:, None]", "pi", "e", "0", "1", "2", "0.0", "-0.0",
          "0.5", "1e308", "1e-308", "3", "10", "1024", "y", "x[5]", "x[0, 1]"]
 
 
@@ -44,6 +45,11 @@ def _expressions() -> st.SearchStrategy[str]:
             st.tuples(st.sampled_from(["sum", "prod", "mean", "norm", "logsumexp"]), inner).map(
                 lambda t: f"{t[0]}({t[1]})"),
             st.tuples(inner, inner).map(lambda t: f"dot({t[0]}, {t[1]})"),
+            st.tuples(st.sampled_from(TERNARY), inner, inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]}, {t[3]})"),
+            st.tuples(inner, st.sampled_from(["<", ">=", "=="]), inner, inner, inner).map(
+                lambda t: f"where({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
+            st.tuples(st.sampled_from(["sum", "softmax", "log_softmax"]), inner, st.integers(-2, 1)).map(
+                lambda t: f"{t[0]}({t[1]}, axis={t[2]})"),
             st.lists(inner, min_size=1, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
             inner.map(lambda e: f"-{e}"),
         )

@@ -152,7 +152,8 @@ def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) ->
             if mode == "assign":
                 out[:, f] = value[:, j]
             else:
-                out[:, f] += value[:, j]
+                with np.errstate(invalid="ignore"):  # inf + -inf is nan, as IEEE says; no warning on stderr
+                    out[:, f] += value[:, j]
         return
     b, n = out.shape
     index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()

@@ -12,6 +12,7 @@ import io
 import math
 import os
 import tokenize
+import warnings
 from dataclasses import dataclass
 from typing import IO, BinaryIO, Literal, Optional, Tuple
 
@@ -62,7 +63,9 @@ def read_header(handle: IO[bytes], where: str) -> NpyHeader:
         raise InputError("the .npy header is truncated", where=where, hint=_REWRITE_HINT)
     reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     try:
-        shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
+        with warnings.catch_warnings():  # numpy warns (on stderr) about headers it re-parses as Python 2's
+            warnings.simplefilter("ignore")
+            shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
     except (ValueError, SyntaxError, TypeError, KeyError, tokenize.TokenError, RecursionError, MemoryError) as exc:
         # numpy tokenizes the header text: an unclosed bracket raises tokenize.TokenError, not a ValueError
         raise InputError(f"the .npy header is malformed: {exc}", where=where, hint=_REWRITE_HINT) from None
