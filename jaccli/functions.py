@@ -1,7 +1,8 @@
 """The function table: the single place where an expression function is defined.
 
 One ``Row`` per function (as in HIPS/autograd's ``numpy_vjps.py``): the name users write, how many arguments it
-takes, the NumPy implementation the kernel calls, the partial derivatives (SymPy expressions built from other rows,
+takes, the NumPy implementation the kernel calls (defined in the SymPy-free ``numeric.py``, so that cached plans
+run without SymPy), the partial derivatives (SymPy expressions built from other rows,
 one per argument), and the derivative convention at kinks that the README documents.
 
 Every row becomes a SymPy ``Function`` subclass (``SYMPY[name]``) whose ``fdiff`` is the row's rule, so SymPy
@@ -20,7 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 import sympy
 
-from jaccli.numeric import NUMPY as N
+from jaccli.numeric import NUMPY as N, register_op
 
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
 half = sympy.Rational(1, 2)
@@ -122,6 +123,8 @@ ROWS: list[Row] = [
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
+for _row in ROWS:  # a row whose implementation is not in numeric.py still runs (its plans just are not cached)
+    register_op(_row.name, _row.numpy, _row.nargs)
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
 REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in tape.py
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class Plan:
         return chunk_rows(self.compiled, parallel_iterations)
 
 
+T = TypeVar("T")
 AnyPlan = Union[Plan, numeric.Compiled]  # what evaluation accepts: a fresh plan, or one loaded from the cache
 
 
@@ -129,10 +130,24 @@ def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool
     return result
 
 
-def run(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True) -> Iterator[np.ndarray]:
-    """Results chunk by chunk, each ``(b, *T, *S^k)``."""
-    for chunk in chunks:
-        yield evaluate_chunk(plan, chunk, pfor=pfor)
+def run(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True,
+        threads: int = 1) -> Iterator[np.ndarray]:
+    """Results chunk by chunk, each ``(b, *T, *S^k)``, in order; ``threads > 1`` evaluates chunks in a pool."""
+    from jaccli.plan.parallel import ordered_map
+
+    yield from ordered_map(lambda chunk: evaluate_chunk(plan, chunk, pfor=pfor), chunks, threads)
+
+
+def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
+                pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
+    """``run``, with ``scan(result)`` (e.g. counting non-finite values) done on the worker thread too."""
+    from jaccli.plan.parallel import ordered_map
+
+    def work(chunk: Mapping[str, np.ndarray]) -> tuple[np.ndarray, T]:
+        out = evaluate_chunk(plan, chunk, pfor=pfor)
+        return out, scan(out)
+
+    yield from ordered_map(work, chunks, threads)
 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
