@@ -123,10 +123,6 @@ ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
 NUMPY: dict[str, Callable[..., np.ndarray]] = {name: fn for name, (fn, _) in ROWS.items()}
 
 
-def _div(a, b):
-    return a / b
-
-
 def _recip(a):
     return 1 / a
 
@@ -137,7 +133,7 @@ def _power(a, b):
 
 # The kernel's arithmetic for SymPy's own nodes. 'ipow' is ``a**b``; the row 'pow' is the user's np.power.
 BUILTINS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
-    "add": (np.add, 2), "sub": (np.subtract, 2), "mul": (np.multiply, 2), "div": (_div, 2), "neg": (np.negative, 1),
+    "add": (np.add, 2), "sub": (np.subtract, 2), "mul": (np.multiply, 2), "div": (np.divide, 2), "neg": (np.negative, 1),
     "recip": (_recip, 1), "square": (np.square, 1), "ipow": (_power, 2),
 }
 

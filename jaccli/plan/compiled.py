@@ -207,8 +207,8 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
     finite = True
     for group in plan.groups:
-        parts = group.program([_gather(flats[leaf], index) for leaf, index in group.slots])
-        block = _block(parts, b, group.lanes, plan.dtype)
+        block = np.empty((b, len(group.program.outputs) * group.lanes), plan.dtype)
+        group.program.fill([_gather(flats[leaf], index) for leaf, index in group.slots], block, group.lanes)
         # One reduction per block: a finite sum means no value is nan or inf, so no nan can reach the output.
         finite = finite and (block.size == 0 or math.isfinite(float(np.add.reduce(block, axis=None))))
         for step in group.steps:

@@ -99,7 +99,15 @@ class Kernel:
         # a*b/(c*d) as one division: closer to what a person (or TF's chain rule) computes than a*b*(1/c)*(1/d).
         num: list[Ref] = []
         den: list[Ref] = []
-        for f in e.args:
+        factors = list(e.args)
+        if len(factors) > 2 and factors[0] == -1:
+            # -a*b*c as (-a)*b*c, bit for bit the same (negation is exact), with -a shared: a Hessian's 1,000
+            # off-diagonal -p_i*p_j then cost 50 negations, not 1,000.
+            first = next((i for i, f in enumerate(factors[1:], 1) if not (f.is_Add or f.is_Number or
+                                                                        (f.is_Pow and f.exp.is_negative))), None)
+            if first is not None:
+                factors = [-factors[first]] + factors[1:first] + factors[first + 1:]
+        for f in factors:
             if f.is_Pow and f.exp.is_Integer and f.exp < 0:
                 den.append(self._emit_pow(f.base, -f.exp))
             elif f == -1:

@@ -43,6 +43,34 @@ class Program:
             live -= len(frees)
         return peak
 
+    def fill(self, values: Sequence[np.ndarray], block: np.ndarray, lanes: int) -> None:
+        """Run, writing output ``p`` into ``block[:, p*lanes:(p+1)*lanes]`` (``block`` is ``(b, outputs*lanes)``).
+
+        An output made by exactly rounded arithmetic (add, multiply...) is computed straight into its columns
+        (``out=``): no separate array, no second copy; those ops give the same bits whatever the memory layout,
+        unlike SIMD transcendental loops, so chunking and ``--no-pfor`` stay bit-identical. Others are copied.
+        """
+        if len(values) != self.n_inputs:
+            raise ValueError(f"kernel takes {self.n_inputs} inputs, got {len(values)}")
+        regs: list = list(values) + [None] * len(self.code)
+        consts = self.consts
+        direct = _direct_outputs(self)
+        with np.errstate(all="ignore"):
+            for i, (fn, out, args, frees) in enumerate(self._steps):
+                argv = [regs[a] if a >= 0 else consts[-a - 1] for a in args]
+                p = direct.get(i)
+                if p is None:
+                    regs[out] = fn(*argv)
+                else:
+                    target = block[:, p * lanes:(p + 1) * lanes]
+                    fn(*argv, out=target)
+                    regs[out] = target
+                for r in frees:
+                    regs[r] = None
+        for p, o in enumerate(self.outputs):
+            if o < self.n_inputs or _direct_index(self, p) is None:
+                block[:, p * lanes:(p + 1) * lanes] = regs[o] if o >= 0 else consts[-o - 1]
+
     def __call__(self, values: Sequence[np.ndarray]) -> list:
         if len(values) != self.n_inputs:
             raise ValueError(f"kernel takes {self.n_inputs} inputs, got {len(values)}")
@@ -102,3 +130,26 @@ def check_program(p: Program) -> None:
     for o in p.outputs:
         if not (-len(p.consts) <= o < p.n_registers):
             raise ValueError(f"output r{o} out of range")
+
+
+EXACT_UFUNCS = frozenset({"add", "sub", "mul", "div", "neg", "square"})  # correctly rounded: layout-independent
+
+
+def _direct_outputs(p: Program) -> dict[int, int]:
+    """Instruction index -> the output it writes in place (the first output naming a register made by an
+    exactly rounded ufunc); cached on the program."""
+    cached = p.__dict__.get("_direct")
+    if cached is None:
+        cached = {}
+        for k, o in enumerate(p.outputs):
+            i = o - p.n_inputs
+            if i >= 0 and i not in cached and p.code[i][0] in EXACT_UFUNCS and isinstance(p._steps[i][0], np.ufunc):
+                cached[i] = k
+        object.__setattr__(p, "_direct", cached)
+    return cached
+
+
+def _direct_index(p: Program, k: int) -> int | None:
+    """The instruction that writes output ``k`` in place, if any."""
+    i = p.outputs[k] - p.n_inputs
+    return i if _direct_outputs(p).get(i) == k else None
