@@ -1,13 +1,13 @@
-"""The NumPy half of the function table, by name, without SymPy: what a plan's kernel calls.
+"""The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
 
-``functions.py`` stays the single place that defines a function (its row names the NumPy implementation from
-here, its derivative rule and its convention); this module only holds the implementations, so that a plan loaded
-from the cache (``plan/store.py``) runs with NumPy alone: a warm CLI call never imports SymPy. A test checks
-that every row of the function table has its implementation here and that the two agree.
+``functions.py`` stays the single place where a function is defined (name, NumPy implementation, derivative
+rule, convention). The kernel, though, calls ops by *name* from ``OPS`` here, so that a plan loaded from the
+plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. ``ROWS`` mirrors the
+rows' implementations (a test checks that every row is here and gives the same bits as its own ``numpy``);
+a row missing here still works through ``register_op`` (its plans are simply rebuilt instead of reused).
 
-``OPS`` is the kernel's whole op table: the rows' implementations plus the arithmetic the kernel emits for SymPy's
-own nodes (``add``, ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a
-cached plan is loaded.
+``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
+``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
 """
 from __future__ import annotations
 
@@ -142,8 +142,8 @@ ARITY: dict[str, Optional[int]] = {**{n: a for n, (_, a) in ROWS.items()}, **{n:
 
 
 def register_op(name: str, fn: Callable[..., np.ndarray], nargs: Optional[int]) -> None:
-    """Make a function-table row callable by kernels even if its implementation is not listed above (the table
-    test insists that it be; until then its plans run but a cached one fails validation and is rebuilt)."""
+    """Make a function-table row callable by kernels even when ``ROWS`` lacks it (the table test insists that it
+    be there; until then its plans run, but a cached one fails validation without SymPy and is rebuilt)."""
     if name not in NUMPY:
         OPS.setdefault(name, fn)
         ARITY.setdefault(name, nargs)
