@@ -7,7 +7,6 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import re
 import sys
 import time
@@ -18,6 +17,7 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.engine import AnyPlan as Plan, run_scanned
+from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
 
@@ -61,7 +61,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
     for item in defines:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+        if not sep or not is_valid_name(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
             raise UsageError(f"-D {name} is given twice")

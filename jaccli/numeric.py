@@ -90,6 +90,11 @@ def _sech(x):
     return 1 / np.cosh(x)
 
 
+def _omtanh(x):
+    # 1 - tanh(x) = 2/(1 + e^{2x}): no cancellation where tanh(x) rounds to 1 (x > 19), exact limits at both ends.
+    return 2 / (1 + np.exp(2 * np.asarray(x)))
+
+
 def _omx2(x):
     return (1 - x) * (1 + x)
 
@@ -116,7 +121,7 @@ ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
     "hypot": (np.hypot, 2), "erf": (_vectorize_libm(math.erf), 1), "erfc": (_vectorize_libm(math.erfc), 1),
     "sigmoid": (_sigmoid, 1), "softplus": (_softplus, 1), "abs": (np.abs, 1), "sign": (np.sign, 1),
     "relu": (_relu, 1), "floor": (np.floor, 1), "ceil": (np.ceil, 1), "maximum": (np.maximum, 2),
-    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1),
+    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1), "omtanh": (_omtanh, 1),
     "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2), "step": (_step, 1), "ge": (_ge, 2),
     "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1),
 }

@@ -52,9 +52,11 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Print at most N entries.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
+@click.option("--kernel", "show_kernel", is_flag=True,
+              help="Also print the NumPy programs the engine runs (one per group of templates).")
 def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
                      order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
-                     max_lines: int, show_tape: bool) -> None:
+                     max_lines: int, show_tape: bool, show_kernel: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
@@ -80,6 +82,10 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
                                defines=parse_defines(defines))
     if show_tape:
         click.echo(str(plan.tape))
+    if show_kernel:
+        for i, group in enumerate(plan.derivative.groups):
+            click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
+            click.echo(str(group[0].kernel))
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
 
 

@@ -31,13 +31,18 @@ class Plan:
     derivative: Derivative
     dtype: np.dtype
     scope: Scope
+    value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
+    nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
     _compiled: Optional[numeric.Compiled] = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def compiled(self) -> numeric.Compiled:
         if self._compiled is None:
             leaves = {k: int(np.prod(v, dtype=np.int64)) for k, v in self.scope.arrays.items()}
-            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves)
+            value = None if self.value is None else numeric.from_derivative(self.value, self.expression, self.dtype,
+                                                                             leaves)
+            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves, value,
+                                                     self.nan_prone)
         return self._compiled
 
     @property
@@ -83,6 +88,7 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
     """
     from jaccli.expr.parse import parse_expression
     from jaccli.expr.trace import build_tape
+    from jaccli.plan import nanrule
     from jaccli.plan.derive import derive
 
     if order < 0:
@@ -90,7 +96,8 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
     _check_result_size(tape, order)
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
+    value = derive(tape, 0) if order >= 1 and tape.target.size else None
+    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -160,7 +167,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     """
     from jaccli.expr.trace import Scope
     from jaccli.functions import number
-    from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
+    from jaccli.expr.names import NAME_HINT, is_valid_name
 
     listed = columns or []
     for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
