@@ -20,6 +20,7 @@ from jaccli.plan.engine import AnyPlan as Plan, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.params import parse_params
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -43,6 +44,7 @@ class Options:
     allow_nonfinite: bool = False
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
 
 
 @dataclass
@@ -98,10 +100,11 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in arrays.items()},
                        scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
-                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache)
+                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=params)
     return batch, plan
 
 

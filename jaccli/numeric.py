@@ -16,6 +16,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from jaccli import nary
+
 
 def _float_like(*args: object) -> np.dtype:
     return np.result_type(*[np.asarray(a) if not isinstance(a, float) else a for a in args], np.float32)
@@ -111,6 +113,22 @@ def _le(a, b):
     return _indicator(np.less_equal(a, b), a, b)
 
 
+def _lt(a, b):
+    return _indicator(np.less(a, b), a, b)
+
+
+def _gt(a, b):
+    return _indicator(np.greater(a, b), a, b)
+
+
+def _eq(a, b):
+    return _indicator(np.equal(a, b), a, b)
+
+
+def _ne(a, b):
+    return _indicator(np.not_equal(a, b), a, b)
+
+
 # name -> (implementation, number of arguments or None for any)
 ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
     "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1), "exp": (np.exp, 1), "expm1": (np.expm1, 1), "log": (np.log, 1),
@@ -123,7 +141,10 @@ ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
     "relu": (_relu, 1), "floor": (np.floor, 1), "ceil": (np.ceil, 1), "maximum": (np.maximum, 2),
     "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1), "omtanh": (_omtanh, 1),
     "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2), "step": (_step, 1), "ge": (_ge, 2),
-    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1),
+    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1), "square": (np.square, 1),
+    "clip": (nary.clip, 3), "where": (nary.select, 3), "softmax": (nary.softmax, None),
+    "softmax_rest": (nary.softmax_rest, None), "log_softmax": (nary.log_softmax, None), "lt": (_lt, 2),
+    "gt": (_gt, 2), "eq": (_eq, 2), "ne": (_ne, 2), "inside": (nary.inside, 3),
 }
 NUMPY: dict[str, Callable[..., np.ndarray]] = {name: fn for name, (fn, _) in ROWS.items()}
 

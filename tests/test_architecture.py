@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "jaccli"
 
 STAGES = [
-    ("jaccli.errors", "jaccli.functions", "jaccli.numeric"),
+    ("jaccli.errors", "jaccli.nary", "jaccli.functions", "jaccli.numeric"),
     ("jaccli.expr",),
     ("jaccli.plan",),
     ("jaccli.io",),

@@ -67,6 +67,7 @@ class Compiled:
     groups: tuple[Group, ...]
     value: Optional[Compiled] = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # shared parameters: (1, n) rows, plan dtype
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -104,7 +105,8 @@ class Compiled:
 
 
 def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Mapping[str, int],
-                    value: Optional[Compiled] = None, nan_prone: bool = False) -> Compiled:
+                    value: Optional[Compiled] = None, nan_prone: bool = False,
+                    params: Optional[Mapping[str, np.ndarray]] = None) -> Compiled:
     """The numeric part of a symbolic plan; placements become per-group steps on the group's value block."""
     groups = []
     for group in d.groups:
@@ -114,7 +116,7 @@ def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Map
         groups.append(Group(lanes, tuple((s.leaf, np.asarray(s.index, np.int64)) for s in head.slots),
                             head.kernel.program, _steps(placements, lanes)))
     return Compiled(expression, np.dtype(dtype), tuple(d.target_shape), d.source.name, tuple(d.source.shape),
-                    d.order, bool(d.connected), dict(leaves), tuple(groups), value, nan_prone)
+                    d.order, bool(d.connected), dict(leaves), tuple(groups), value, nan_prone, dict(params or {}))
 
 
 def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
@@ -210,6 +212,7 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     flat_out = result.reshape(b, plan.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    flats.update(plan.params)  # (1, n): broadcast in the kernel, never tiled to the batch
     finite = True
     for group in plan.groups:
         inputs = [_gather(flats[leaf], index) for leaf, index in group.slots]

@@ -44,7 +44,10 @@ def _to_data(c: Compiled, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "expression": c.expression, "dtype": c.dtype.name,
             "target_shape": list(c.target_shape), "source_name": c.source_name,
             "source_shape": list(c.source_shape), "order": c.order, "connected": c.connected,
-            "leaves": dict(c.leaves), "groups": groups, "nan_prone": c.nan_prone, "value": None}
+            "leaves": dict(c.leaves), "groups": groups, "nan_prone": c.nan_prone, "value": None,
+            "params": sorted(c.params)}
+    for name, row in c.params.items():
+        arrays[f"{prefix}param.{name}"] = np.asarray(row)
     if c.value is not None:
         meta["value"], more = _to_data(c.value, prefix + "value.")
         arrays.update(more)
@@ -99,16 +102,26 @@ def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str
     leaves = meta["leaves"]
     _need(isinstance(leaves, dict) and all(isinstance(k, str) for k in leaves), "leaves must map names to sizes")
     leaves = {k: _int(v, f"leaf {k}") for k, v in leaves.items()}
+    _need(isinstance(meta["params"], list) and all(isinstance(k, str) and k not in leaves for k in meta["params"]),
+          "params must be a list of names apart from the arrays")
+    dtype = np.dtype(meta["dtype"])
+    params = {}
+    for name in meta["params"]:
+        row = arrays.get(f"{prefix}param.{name}")
+        _need(isinstance(row, np.ndarray) and row.dtype == dtype and row.ndim == 2 and row.shape[0] == 1,
+              f"parameter {name} must be a (1, n) row of the plan's dtype")
+        params[name] = np.ascontiguousarray(row)
+    sizes = {**leaves, **{k: v.shape[1] for k, v in params.items()}}
     _need(isinstance(meta["groups"], list), "groups must be a list")
-    groups = tuple(_group(i, g, arrays, leaves, size, prefix) for i, g in enumerate(meta["groups"]))
+    groups = tuple(_group(i, g, arrays, sizes, size, prefix) for i, g in enumerate(meta["groups"]))
     _need(isinstance(meta["nan_prone"], bool), "nan_prone must be a boolean")
     value = None
     if meta["value"] is not None:
         _need(not prefix, "a value plan has no value plan of its own")
         value = _load(meta["value"], arrays, "value.")
         _need(value.order == 0 and value.target_shape == target and value.leaves == leaves, "value plan mismatch")
-    return Compiled(meta["expression"], np.dtype(meta["dtype"]), target, meta["source_name"], source, order,
-                    meta["connected"], leaves, groups, value, meta["nan_prone"])
+    return Compiled(meta["expression"], dtype, target, meta["source_name"], source, order,
+                    meta["connected"], leaves, groups, value, meta["nan_prone"], params)
 
 
 def _group(i: int, g: Any, arrays: Mapping[str, np.ndarray], leaves: dict[str, int], size: int,
