@@ -16,6 +16,7 @@ from typing import BinaryIO, Iterator, Optional
 import numpy as np
 
 from jaccli.plan.cache import plan_cached
+from jaccli.plan.compiled import all_finite
 from jaccli.plan.engine import AnyPlan as Plan, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
@@ -142,7 +143,7 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
 
 def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
     """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
-    if out.size == 0 or np.isfinite(np.add.reduce(out, axis=None)):  # a finite sum: all finite, one cheap pass
+    if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
         return 0, None
     bad = ~np.isfinite(out)
     count = int(np.count_nonzero(bad))

@@ -202,6 +202,13 @@ def _apply(out: np.ndarray, block: np.ndarray, step: Step) -> None:
         np.add.at(out, (slice(None), step.dst), values)
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """One reduction instead of a boolean pass: a finite sum means no value is nan or inf (an overflowing sum of
+    finite values just sends the caller down the careful path)."""
+    with np.errstate(all="ignore"):
+        return math.isfinite(float(np.add.reduce(a, axis=None)))
+
+
 def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
@@ -220,7 +227,7 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
         block = np.empty((b, width), plan.dtype)
         group.program.fill(inputs, block, lanes)
         # One reduction per block: a finite sum means no value is nan or inf, so no nan can reach the output.
-        if block.size and not math.isfinite(float(np.add.reduce(block, axis=None))):
+        if block.size and not all_finite(block):
             finite = False
             parts = [block[:, p * lanes:(p + 1) * lanes] for p in range(len(group.program.outputs))]
             block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
