@@ -154,7 +154,7 @@ def cli_rows(rounds: int, rows_n: int, threads: list[int]) -> list[list[str]]:
         x = RNG.normal(size=(rows_n, 2))
         files = {"npy": Path(tmp) / "x.npy", "csv": Path(tmp) / "x.csv", "json": Path(tmp) / "x.json"}
         np.save(files["npy"], x)
-        np.savetxt(files["csv"], x, delimiter=",", fmt="%r")
+        np.savetxt(files["csv"], x, delimiter=",", fmt="%.17g")
         files["json"].write_text("[" + ",".join(f"[{a!r},{b!r}]" for a, b in x.tolist()) + "]")
         expr = "[x[0]*cos(x[1]), x[0]*sin(x[1])]"
         for fmt, path in files.items():
@@ -174,6 +174,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--skip-api", action="store_true")
     args = ap.parse_args()
     rounds = 2 if args.quick else 5
     cores = available_cores()
@@ -181,9 +182,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{cores} cores available, load average {load:.1f}; numpy {np.__version__}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}\n")
-    print("### Python API (ms, medians; CPU = all threads)\n")
-    print(table(["workload", "k", "B×S", "threads", "jaccli wall", "jaccli CPU", "floor wall", "floor CPU",
-                 "jaccli/floor (wall)"], api_rows(rounds, threads)))
+    if not args.skip_api:
+        print("### Python API (ms, medians; CPU = all threads)\n", flush=True)
+        print(table(["workload", "k", "B×S", "threads", "jaccli wall", "jaccli CPU", "floor wall", "floor CPU",
+                     "jaccli/floor (wall)"], api_rows(rounds, threads)), flush=True)
     if not args.skip_cli:
         print("\n### Whole process, `python -m jaccli` (ms, medians)\n")
         print(table(["command", "rows", "threads", "wall", "CPU", "wall / numpy+click"],

@@ -6,7 +6,7 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from jaccli.plan.chunking import chunk_rows
+from jaccli.plan.chunking import chunk_rows, useful_threads
 from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from jaccli.plan.parallel import ordered_map, thread_count
 from jaccli.errors import UsageError
@@ -104,6 +104,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
     workers = thread_count(threads)
     step = chunk_rows(plan.compiled, parallel_iterations, batch.size, workers)
+    workers = useful_threads(plan.compiled, step, workers)
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
 
     def fill(item: tuple[int, Mapping[str, np.ndarray]]) -> None:

@@ -120,11 +120,12 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
 
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    from jaccli.plan.chunking import chunk_rows
+    from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
     step = chunk_rows(plan.compiled, opts.parallel_iterations, batch.size, threads)
+    threads = useful_threads(plan.compiled, step, threads)
     progress = Progress(batch.size)
     for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
         if count and report.first_nonfinite is None:
