@@ -17,7 +17,7 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, run_scanned
+from jaccli.plan.engine import AnyPlan as Plan, Plan as SymbolicPlan, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
@@ -249,6 +249,7 @@ class Checks:
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
+        assert isinstance(plan, SymbolicPlan)  # --verify turned the cache off: a symbolic plan
         result = verify(plan, arrays, rows=self.verify_rows, seed=0)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

@@ -88,8 +88,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             open_sink(output, stdout=discard) as sink:
         batch, plan = open_input(opts)
         if show_layout:
+            from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
 
+            assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
             click.echo(render_layout(plan), err=True)
         if checks.active:
             batch = checks.remember(batch)

@@ -94,7 +94,7 @@ def save(key: dict, plan: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".npz", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=blob, **arrays)
+            np.savez(f, meta=blob, **arrays)  # type: ignore[arg-type]  # (numpy's stub: names -> arrays)
         os.replace(tmp, path)
         tmp = None
     except OSError:

@@ -199,7 +199,7 @@ def _apply(out: np.ndarray, block: np.ndarray, step: Step) -> None:
         else:
             out[:, step.dst] += values
     else:  # repeated destinations: accumulate in order, deterministically
-        np.add.at(out, (slice(None), step.dst), values)
+        np.add.at(out, (slice(None), step.dst), values)  # type: ignore[arg-type]  # (numpy's stub)
 
 
 def all_finite(a: np.ndarray) -> bool:
@@ -233,7 +233,7 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
             block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
         for step in group.steps:
             _apply(flat_out, block, step)
-    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(arrays)):
+    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
         value = evaluate(plan.value, arrays)
         finite = finite and not bool(np.isnan(value).any())
         nanrule.apply(result, value)
