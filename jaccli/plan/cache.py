@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -86,6 +85,8 @@ def key_arrays(key: dict) -> dict[str, tuple[tuple[int, ...], str]]:
 
 def save(key: dict, plan: Any) -> None:
     """Store ``plan`` under ``key`` atomically (temp file + rename); any failure leaves the cache as it was."""
+    import tempfile  # only when writing: a warm start never needs it
+
     path = _path(key)
     meta, arrays = plan_to_data(plan)
     blob = np.frombuffer(json.dumps({"key": key, "plan": meta}).encode("utf-8"), np.uint8)
