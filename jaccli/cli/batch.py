@@ -47,6 +47,11 @@ def _size(value: Optional[str]) -> Optional[int]:
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
+                   "available].")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
 @click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
               help="Digits in text output [default: 8; float64 needs at most 17].")
 @click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
@@ -104,10 +109,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
     from jaccli.io.named_csv import NamedCsvWriter
-    from jaccli.plan.reduce import csv_header
 
     orders = kwargs.pop("orders")
-    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (), hold_result=expect is not None)
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),
+                   hold_result=expect is not None)
+    if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
+        opts.cache = False
     if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
         raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
                          + ",".join(map(str, opts.orders)) + ")",
@@ -127,8 +134,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
         if show_layout:
+            from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
 
+            assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
             click.echo(render_layout(plan), err=True)
         if checks.active:
             batch = checks.remember(batch)
@@ -141,7 +150,11 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
                        dtype=plan.dtype, order=opts.order, layout=plan.layout())
         else:
-            header = csv_header(plan) if opts.fmt == "csv" else None  # --reduce logabsdet: sign..., logabsdet...
+            header = None
+            if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
+                from jaccli.plan.reduce import csv_header
+
+                header = csv_header(plan)
             writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
                                                                                  precision=opts.precision)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
