@@ -7,6 +7,7 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import time
@@ -21,6 +22,7 @@ from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_s
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.params import parse_params
 
 if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
@@ -46,6 +48,8 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    hold_result: bool = False  # the whole result is kept in memory (--expect)
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
     reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
@@ -81,7 +85,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
                              hint="pass non-finite values as per-example data instead")
         elif _NUMBER.fullmatch(text):
             value = float(text)
-            out[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) and abs(int(text)) <= 2**53 else value
+            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):
                 raise UsageError(f"-D {name}={text}: the value overflows a float")
         else:
@@ -160,16 +164,34 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
         {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
 
 
+INPUT_VALUES_PER_CHUNK = 1 << 20  # a chunk of input (all arrays, every example) holds at most ~1M values
+
+
+def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
+    """``step`` examples per chunk, made smaller when the input's examples are wide (an unused 1M-value array in
+    an .npz is read along with the source, chunk by chunk); ``--parallel-iterations`` is taken as given."""
+    if opts.parallel_iterations is None:
+        row = sum(math.prod(spec.event_shape) for spec in batch.arrays.values())
+        step = max(1, min(step, INPUT_VALUES_PER_CHUNK // max(1, row)))
+    return step
+
+
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
     from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
-    step = chunk_rows(plan, opts.parallel_iterations, batch.size, threads)
+    step = narrow_chunks(batch, opts, chunk_rows(plan, opts.parallel_iterations, batch.size, threads))
     threads = useful_threads(plan, step, threads)
     progress = Progress(batch.size)
+    limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
+    per_example = math.prod(plan.example_shape)
+    check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
+    check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
     for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
+        if batch.size is None:  # a CSV stream: its length shows as it is read
+            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
         if count and report.first_nonfinite is None:
             assert first is not None
             report.first_nonfinite = (first[0] + report.examples,) + first[1:]
@@ -195,7 +217,7 @@ def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
 
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
-    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+    for chunk in batch.chunks(narrow_chunks(batch, opts, plan.chunk_size(opts.parallel_iterations))):
         report.examples += next(iter(chunk.values())).shape[0]
 
 

@@ -9,6 +9,16 @@ import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
 from jaccli.errors import CheckFailed, UsageError
+from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("batch-jacobian")
@@ -33,7 +43,7 @@ from jaccli.errors import CheckFailed, UsageError
               help="auto = the input's float dtype (float64 for text formats and integers).")
 @click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
               help="A target that never reads the source gives None, or zeros of the full shape.")
-@click.option("--parallel-iterations", type=click.IntRange(min=1), metavar="N",
+@click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
@@ -42,7 +52,11 @@ from jaccli.errors import CheckFailed, UsageError
                    "available].")
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
-@click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
+@click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
+              help="Digits in text output [default: 8; float64 needs at most 17].")
+@click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
+              help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
+                   "half the available memory].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
 @click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
@@ -73,18 +87,21 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       Tensor(
       [[[48.  0.]
         [ 0. 12.]]
+
     \b
        [[ 3.  0.]
         [ 0. 27.]]], shape=(2, 2, 2), dtype=float32)
+
     \b
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
-      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
       $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
       $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
       $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
-    
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
+      match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
+
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from jaccli.io.outputs import make_writer, write_none
@@ -94,7 +111,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.named_csv import NamedCsvWriter
 
     orders = kwargs.pop("orders")
-    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),
+                   hold_result=expect is not None)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
     if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
