@@ -152,8 +152,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         else:
             header = None
             if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
+                from jaccli.plan.engine import Plan
                 from jaccli.plan.reduce import csv_header
 
+                assert isinstance(plan, Plan)  # reduced plans are never cached
                 header = csv_header(plan)
             writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
                                                                                  precision=opts.precision)
