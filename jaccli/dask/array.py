@@ -1,0 +1,139 @@
+"""``jaccli.dask.batch_jacobian``: the batch Jacobian of a ``dask.array`` as a lazy ``dask.array``.
+
+Planning (parse, tape, SymPy) happens once, here on the client, through the same cached planner as
+``jaccli.batch_jacobian``. The graph then holds one key with the shipped numeric plan (``ship.py``), which
+every block task depends on: Dask moves it to each worker once, not once per task. One task per input block
+evaluates ``blocks.jacobian_block``; the result keeps the input's chunks along the batch axis and has one chunk
+along every other axis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from jaccli.errors import UsageError
+
+INSTALL_HINT = "install the Dask extra: pip install 'jaccli[dask]'"
+
+
+def require_dask() -> Any:
+    """``dask.array``, or a usage error that says what to install (exit 2)."""
+    try:
+        import dask.array as da
+    except ImportError:
+        raise UsageError("the Dask engine needs dask, which is not installed", hint=INSTALL_HINT) from None
+    return da
+
+
+@dataclass
+class Lazy:
+    """A planned run: the plan (layout, dtype, shape) and the lazy result (None for a None result)."""
+
+    plan: Any
+    result: Any  # dask.array.Array | None
+    offsets: Any  # dask.array.Array (B,) int64, chunked like the result: each block's example numbers
+
+
+def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
+                   constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
+                   pfor: bool = True, allow_nonfinite: bool = False) -> Any:
+    """Per-example k-th derivative of ``expression``, lazily: a ``dask.array`` ``(B, *T, *S, ..., *S)``.
+
+    ``x`` is a ``dask.array.Array`` (or NumPy array) with the batch on axis 0, or a mapping of them as
+    ``jaccli.batch_jacobian`` takes (0-d entries are per-batch scalars). The result is chunked like the source
+    along the batch axis and holds the same bytes as ``jaccli.batch_jacobian`` on the computed input. Input
+    values are checked when blocks are computed (a non-finite value raises ``InputError`` then). A target that
+    does not reference the source gives ``None`` right away (``unconnected='zero'``: zeros), without reading data.
+
+    >>> import dask.array as da
+    >>> x = da.from_array(np.array([[4., 2.], [1., 3.]]), chunks=1)
+    >>> batch_jacobian("x*x*x", x).compute()[1]
+    array([[ 3.,  0.],
+           [ 0., 27.]])
+    """
+    lazy = plan_lazy(expression, x, order, wrt=wrt, constants=constants, names=names, unconnected=unconnected,
+                     dtype=dtype, parallel_iterations=parallel_iterations, pfor=pfor, check_input=not allow_nonfinite)
+    return lazy.result
+
+
+def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
+              constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+              unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
+              pfor: bool = True, check_input: bool = True, label: str = "input",
+              block_rows: Optional[int] = None) -> Lazy:
+    """``batch_jacobian`` for the CLI too: also returns the plan; ``block_rows`` rechunks the batch axis."""
+    from jaccli.api import _plan
+
+    da = require_dask()
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
+    if unconnected not in ("none", "zero"):
+        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
+    row = "x" if names and wrt in names else wrt
+    batched, scalars = _split(da, dict(x) if isinstance(x, Mapping) else {row: x}, label, check_input)
+    if names is not None and (isinstance(x, Mapping) or row not in batched or batched[row].ndim != 2
+                              or batched[row].shape[1] != len(names)):
+        raise UsageError("names need a 2-D array with one name per column")
+    defines = tuple((k, v if isinstance(v, int) and not isinstance(v, bool) else float(v))
+                    for k, v in (constants or {}).items())
+    shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
+    plan = _plan(expression, shapes, tuple(scalars.items()), defines, tuple(names) if names is not None else None,
+                 row, wrt, order, dtype)
+    batched = _aligned(batched, plan.scope.source().leaf, block_rows)
+    first = next(iter(batched.values()))
+    offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
+    if not plan.connected and unconnected == "none":
+        return Lazy(plan, None, offsets)
+    return Lazy(plan, _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label), offsets)
+
+
+def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) -> tuple[dict, dict]:
+    """Batched arrays (as dask arrays) and 0-d scalars, with the dtype and batch-size checks of the local API."""
+    from jaccli.io.inputs.batch import check_dtype, check_finite_scalar, common_batch_size, value_dtype
+
+    batched, scalars = {}, {}
+    for name, value in arrays.items():
+        array = value if isinstance(value, da.Array) else np.asarray(value)
+        check_dtype(np.dtype(array.dtype), f"{label}: array '{name}'")
+        if array.ndim == 0:
+            scalars[name] = float(np.asarray(array).astype(value_dtype(np.dtype(array.dtype))))
+            if check_input:
+                check_finite_scalar(scalars[name], label, name)
+        else:
+            batched[name] = array if isinstance(array, da.Array) else da.from_array(array)
+    if any(np.isnan(a.shape[0]) for a in batched.values()):
+        raise UsageError("the batch size is unknown (NaN chunks)", hint="call compute_chunk_sizes() on the input")
+    common_batch_size(label, {name: a.shape for name, a in batched.items()})
+    return batched, scalars
+
+
+def _aligned(batched: dict, source: str, block_rows: Optional[int]) -> dict:
+    """Every array chunked like the source along the batch axis, and in one chunk along its event axes."""
+    chunks = batched[source].chunks[0]
+    if block_rows is not None:
+        chunks = (block_rows,)  # type: ignore[assignment]
+    return {name: a.rechunk((chunks,) + tuple(-1 for _ in a.shape[1:])) for name, a in batched.items()}
+
+
+def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations: Optional[int], pfor: bool,
+           check_input: bool, label: str) -> Any:
+    """One blockwise task per block: (shipped plan, offsets block, input blocks) -> result block."""
+    import dask
+
+    from jaccli.dask.blocks import jacobian_block
+    from jaccli.dask.ship import ship
+
+    data = ship(plan, plan.chunk_size(parallel_iterations))
+    shipped = dask.delayed(data, pure=True, traverse=False)  # one graph key: moved once per worker
+    out_axes = tuple(f"e{i}" for i in range(len(plan.example_shape)))
+    args: list = [shipped, None, offsets, ("b",)]
+    for name, array in batched.items():
+        args += [array, ("b",) + tuple(f"{name}.{i}" for i in range(1, array.ndim))]
+    ndim = 1 + len(out_axes)
+    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, names=tuple(batched), label=label,
+                        check_input=check_input, pfor=pfor, new_axes=dict(zip(out_axes, plan.example_shape)),
+                        concatenate=True, dtype=plan.dtype, meta=np.empty((0,) * ndim, plan.dtype),
+                        name="jaccli-batch-jacobian-" + data["digest"][:16] + "-" + dask.base.tokenize(*batched.values()))
