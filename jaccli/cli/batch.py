@@ -40,9 +40,13 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: a running Dask scheduler (tcp://host:8786) [default: a local cluster].")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
-                           **kwargs: Any) -> None:
+                           engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
@@ -70,6 +74,13 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
 
     opts = Options(**kwargs)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
+    if engine == "dask":
+        from jaccli.dask.run import run_batch
+
+        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
+        return
+    if scheduler is not None:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
@@ -98,6 +109,11 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
+    _finish(report, verdict)
+
+
+def _finish(report: Any, verdict: Any) -> None:
+    """The run's last words on stderr: the non-finite count, the checks' report (exit 1 if one failed)."""
     if report.nonfinite:
         click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
                    f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)

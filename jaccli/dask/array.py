@@ -34,6 +34,7 @@ class Lazy:
     plan: Any
     result: Any  # dask.array.Array | None
     offsets: Any  # dask.array.Array (B,) int64, chunked like the result: each block's example numbers
+    inputs: dict  # the batched inputs as evaluated: name -> dask.array (B, *S), chunked like the result
 
 
 def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
@@ -63,8 +64,9 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
               constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
               unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
               pfor: bool = True, check_input: bool = True, label: str = "input",
-              block_rows: Optional[int] = None) -> Lazy:
-    """``batch_jacobian`` for the CLI too: also returns the plan; ``block_rows`` rechunks the batch axis."""
+              block_values: Optional[int] = None) -> Lazy:
+    """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``block_values`` rechunks the batch
+    axis to about that many input and result values per block (a multiple of the source's own chunks)."""
     from jaccli.api import _plan
 
     da = require_dask()
@@ -82,12 +84,13 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
     plan = _plan(expression, shapes, tuple(scalars.items()), defines, tuple(names) if names is not None else None,
                  row, wrt, order, dtype)
-    batched = _aligned(batched, plan.scope.source().leaf, block_rows)
+    batched = _aligned(batched, plan.scope.source().leaf, block_values, plan.derivative.size)
     first = next(iter(batched.values()))
     offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
     if not plan.connected and unconnected == "none":
-        return Lazy(plan, None, offsets)
-    return Lazy(plan, _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label), offsets)
+        return Lazy(plan, None, offsets, batched)
+    result = _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label)
+    return Lazy(plan, result, offsets, batched)
 
 
 def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) -> tuple[dict, dict]:
@@ -110,11 +113,14 @@ def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) ->
     return batched, scalars
 
 
-def _aligned(batched: dict, source: str, block_rows: Optional[int]) -> dict:
+def _aligned(batched: dict, source: str, block_values: Optional[int], result_size: int) -> dict:
     """Every array chunked like the source along the batch axis, and in one chunk along its event axes."""
-    chunks = batched[source].chunks[0]
-    if block_rows is not None:
-        chunks = (block_rows,)  # type: ignore[assignment]
+    chunks: Any = batched[source].chunks[0]
+    if block_values is not None:
+        per_example = result_size + sum(int(np.prod(a.shape[1:], dtype=np.int64)) for a in batched.values())
+        rows = max(1, block_values // max(1, per_example))
+        rows = rows // chunks[0] * chunks[0] if rows >= chunks[0] else rows  # whole chunks of the store: one read
+        chunks = rows
     return {name: a.rechunk((chunks,) + tuple(-1 for _ in a.shape[1:])) for name, a in batched.items()}
 
 
