@@ -133,13 +133,16 @@ def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations:
     from jaccli.dask.ship import ship
 
     data = ship(plan, plan.chunk_size(parallel_iterations))
-    shipped = dask.delayed(data, pure=True, traverse=False)  # one graph key: moved once per worker
+    # One graph key, named by the plan's digest: Dask moves it to each worker once, every block task reads it.
+    shipped = dask.delayed(data, traverse=False, name="jaccli-plan-" + data["digest"])
     out_axes = tuple(f"e{i}" for i in range(len(plan.example_shape)))
     args: list = [shipped, None, offsets, ("b",)]
     for name, array in batched.items():
         args += [array, ("b",) + tuple(f"{name}.{i}" for i in range(1, array.ndim))]
     ndim = 1 + len(out_axes)
-    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, names=tuple(batched), label=label,
+    names = tuple(batched)
+    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, names=names, label=label,
                         check_input=check_input, pfor=pfor, new_axes=dict(zip(out_axes, plan.example_shape)),
                         concatenate=True, dtype=plan.dtype, meta=np.empty((0,) * ndim, plan.dtype),
-                        name="jaccli-batch-jacobian-" + data["digest"][:16] + "-" + dask.base.tokenize(*batched.values()))
+                        name="jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], names, label, check_input, pfor,
+                                                                          *batched.values()))

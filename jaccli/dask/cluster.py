@@ -20,7 +20,7 @@ def connect(scheduler: Optional[str]) -> Iterator[Any]:
     except ImportError:
         raise UsageError("--engine dask needs dask.distributed, which is not installed", hint=INSTALL_HINT) from None
     if scheduler is None:
-        with LocalCluster(dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        with LocalCluster(dashboard_address=":0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield client
         return
     try:
