@@ -134,26 +134,36 @@ def test_plan_is_one_shared_numeric_key(client):
 
 
 def test_worker_killed_mid_run_recomputes_identically(client):
-    """A worker process dies (SIGKILL) while blocks are running: Dask recomputes, the bytes are the same."""
-    x = data(4000, 2, seed=3)
+    """A worker process dies (SIGKILL) holding finished blocks: Dask recomputes them, the bytes are the same."""
+    x = data(2000, 2, seed=3)
     slow = da.from_array(x, chunks=100).map_blocks(_slowly, dtype=x.dtype)
-    future = client.compute(jd.batch_jacobian("exp(x) * x[::-1]", slow, order=2))
-    deadline = time.monotonic() + 30
-    while not any(s == "memory" for s in client.processing().values() if isinstance(s, str)):
-        if client.run(lambda dask_worker: len(dask_worker.data), nanny=False) and time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-        if sum(len(v) for v in client.has_what().values()) >= 3:
-            break
-    pid = next(iter(client.run(os.getpid).values()))
-    os.kill(pid, signal.SIGKILL)
+    lazy = jd.batch_jacobian("exp(x) * x[::-1]", slow, order=2)
+    future = client.compute(lazy)
+    killed = kill_a_worker_after(client, lazy.name, blocks=4)
     out = future.result(timeout=120)
     assert out.tobytes() == local_jacobian("exp(x) * x[::-1]", x, order=2).tobytes()
     client.wait_for_workers(2, timeout=60)
+    assert killed not in client.run(os.getpid).values()  # the nanny started a new process
+
+
+def kill_a_worker_after(client, prefix: str, blocks: int) -> int:
+    """SIGKILL the worker holding the most finished ``prefix`` tasks once ``blocks`` of them are done."""
+    def held(dask_scheduler, prefix=prefix):
+        return {ws.address: sum(prefix in str(ts.key) for ts in ws.has_what) for ws in dask_scheduler.workers.values()}
+
+    deadline = time.monotonic() + 60
+    while sum(client.run_on_scheduler(held).values()) < blocks:
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.02)
+    counts = client.run_on_scheduler(held)
+    victim = max(counts, key=counts.get)
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def _slowly(block):
-    time.sleep(0.1)
+    time.sleep(0.05)
     return block
 
 
@@ -292,17 +302,20 @@ def test_cli_failed_run_leaves_no_store(dask_cli, tmp_path):
     assert os.listdir(tmp_path / "out.zarr") == ["old"]  # the earlier result is untouched
 
 
-def test_cli_worker_killed_during_store(jaccli, dask_cli, tmp_path, monkeypatch, client):
-    monkeypatch.setattr("jaccli.dask.run.BLOCK_VALUES", 6 * 250)
+def test_cli_worker_killed_during_store(dask_cli, tmp_path, monkeypatch, client):
+    """Kill a worker after a few blocks are stored: the store is complete and identical, nothing is left over."""
+    monkeypatch.setattr("jaccli.dask.run.BLOCK_VALUES", 6 * 200)
     x = data(6000, 2, seed=11)
-    write_zarr(tmp_path / "x.zarr", x, chunks=250)
-    pid = next(iter(client.run(os.getpid).values()))
-    timer = threading.Timer(1.5, os.kill, (pid, signal.SIGKILL))
-    timer.start()
+    write_zarr(tmp_path / "x.zarr", x, chunks=200)
+    killed = []
+    killer = threading.Thread(target=lambda: killed.append(kill_a_worker_after(client, "store_block", blocks=3)))
+    killer.start()
     result = dask_cli("x*x*x", tmp_path / "x.zarr", "--no-pfor", "-o", tmp_path / "out.zarr")
-    timer.join()
+    killer.join()
     assert result.exit_code == 0, result.stderr
+    assert killed and killed[0] not in client.run(os.getpid).values()
     assert zarr.open_array(str(tmp_path / "out.zarr"))[...].tobytes() == local_jacobian("x*x*x", x).tobytes()
+    assert sorted(os.listdir(tmp_path)) == ["out.zarr", "x.zarr"]
     client.wait_for_workers(2, timeout=60)
 
 
