@@ -16,7 +16,8 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.plan.cache import plan_cached
+from jaccli.plan.engine import AnyPlan as Plan, run_scanned
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
 
@@ -40,6 +41,8 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
+    threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
 
 
 @dataclass
@@ -95,9 +98,10 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
-    source_spec = batch.arrays[scope.source().leaf]
-    plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in arrays.items()},
+                       scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
+                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache)
     return batch, plan
 
 
@@ -112,13 +116,15 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
 
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    step = plan.chunk_size(opts.parallel_iterations)
+    from jaccli.plan.chunking import chunk_rows
+    from jaccli.plan.parallel import thread_count
+
+    threads = thread_count(opts.threads)
+    step = chunk_rows(plan.compiled, opts.parallel_iterations, batch.size, threads)
     progress = Progress(batch.size)
-    for out in run(plan, batch.chunks(step), pfor=opts.pfor):
-        bad = ~np.isfinite(out)
-        count = int(np.count_nonzero(bad))
+    for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
         if count and report.first_nonfinite is None:
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            assert first is not None
             report.first_nonfinite = (first[0] + report.examples,) + first[1:]
         report.nonfinite += count
         report.examples += out.shape[0]
@@ -129,6 +135,15 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
         progress.update(report.examples)
         yield out
     progress.done()
+
+
+def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
+    """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
+    if out.size == 0 or np.isfinite(np.add.reduce(out, axis=None)):  # a finite sum: all finite, one cheap pass
+        return 0, None
+    bad = ~np.isfinite(out)
+    count = int(np.count_nonzero(bad))
+    return count, (tuple(int(i) for i in np.argwhere(bad)[0]) if count else None)
 
 
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:

@@ -30,6 +30,11 @@ from jaccli.errors import CheckFailed, UsageError
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
+                   "available].")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
 @click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
@@ -73,6 +78,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.sink import open_sink
 
     opts = Options(**kwargs)
+    if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
+        opts.cache = False
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     if engine == "dask":
         from jaccli.dask.run import run_batch

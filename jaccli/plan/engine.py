@@ -7,26 +7,38 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
 
 import numpy as np
 
-from jaccli.plan.derive import Derivative, derive
 from jaccli.errors import UsageError
-from jaccli.expr.parse import parse_expression
-from jaccli.expr.trace import Scope, Tape, build_tape
+from jaccli.plan import compiled as numeric
+from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
-WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
+if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan runs without SymPy
+    from jaccli.expr.trace import Scope, Tape
+    from jaccli.plan.derive import Derivative
 
 
 @dataclass
 class Plan:
+    """A symbolic plan (tape and SymPy derivative) and, built from it on first use, its numeric ``compiled``
+    form, which is all that evaluation needs (and what the plan cache stores)."""
+
     expression: str
     tape: Tape
     derivative: Derivative
     dtype: np.dtype
     scope: Scope
+    _compiled: Optional[numeric.Compiled] = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def compiled(self) -> numeric.Compiled:
+        if self._compiled is None:
+            leaves = {k: int(np.prod(v, dtype=np.int64)) for k, v in self.scope.arrays.items()}
+            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves)
+        return self._compiled
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -39,22 +51,20 @@ class Plan:
 
     def layout(self) -> list[str]:
         """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
-        d = self.derivative
-        names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
-        for k in range(1, d.order + 1):
-            names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
-        return names
+        return self.compiled.layout()
 
     def work_per_example(self) -> int:
-        lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
-        return self.derivative.size + lanes
+        return self.compiled.work_per_example()
+
+    def calls_per_chunk(self) -> int:
+        return self.compiled.calls_per_chunk()
 
     def chunk_size(self, parallel_iterations: Optional[int]) -> int:
-        if parallel_iterations is not None:
-            if parallel_iterations < 1:
-                raise UsageError("--parallel-iterations must be at least 1")
-            return parallel_iterations
-        return max(1, WORK_PER_CHUNK // max(1, self.work_per_example()))
+        return chunk_rows(self.compiled, parallel_iterations)
+
+
+T = TypeVar("T")
+AnyPlan = Union[Plan, numeric.Compiled]  # what evaluation accepts: a fresh plan, or one loaded from the cache
 
 
 def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
@@ -71,6 +81,10 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
 
     ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
     """
+    from jaccli.expr.parse import parse_expression
+    from jaccli.expr.trace import build_tape
+    from jaccli.plan.derive import derive
+
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
     tree = parse_expression(expression)
@@ -93,69 +107,16 @@ def _check_result_size(tape: Tape, order: int) -> None:
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
 
-def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
-    n = flat.shape[1]
-    if len(index) == n and index[0] == 0 and np.array_equal(index, np.arange(n)):
-        return flat
-    if len(index) > 1 and (index == index[0]).all():
-        index = index[:1]
-    return np.ascontiguousarray(flat[:, index])
-
-
-def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
-    """``out[:, flat] (+)= value`` for ``out (b, n)``, ``value (b, L)``.
-
-    NumPy's 2-D fancy assignment is slow into a view of a big array (seconds for a few thousand values), so
-    few columns are written one strided column at a time and many through flat indices with ``np.put``.
-    """
-    if mode != "add_at" and len(flat) <= 16:
-        for j, f in enumerate(flat.tolist()):
-            if mode == "assign":
-                out[:, f] = value[:, j]
-            else:
-                out[:, f] += value[:, j]
-        return
-    b, n = out.shape
-    index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
-    whole = out.reshape(-1)
-    if mode == "assign":
-        np.put(whole, index, value)
-    elif mode == "add":
-        np.put(whole, index, np.take(whole, index) + value.reshape(-1))
-    else:  # repeated indices: accumulate in order, deterministically
-        np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
-
-
-def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
     ``out``, if given, is a zero-filled C-contiguous ``(b, *T, *S^k)`` array to fill (the API's whole result, one
     slice per chunk: no copy of a multi-gigabyte result at the end).
     """
-    d = plan.derivative
-    b = next(iter(arrays.values())).shape[0]
-    result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
-    out = result.reshape(b, d.size)
-    flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
-    maybe_nan = False
-    for group in d.groups:
-        head = group[0]  # every program of a group reads the same slots and shares one kernel
-        parts = head.kernel([_gather(flats[s.leaf], s.index) for s in head.slots])
-        for prog, pl in ((prog, pl) for prog in group for pl in prog.placements):
-            value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
-            if pl.lanes is not None:
-                value = value[:, pl.lanes]
-            # A NaN is written, or made by adding inf and -inf: only then is the output scanned (below).
-            maybe_nan = maybe_nan or bool(np.isnan(value).any() or (pl.mode != "assign" and np.isinf(value).any()))
-            _scatter(out, pl.flat, value, pl.mode)
-    if maybe_nan:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
-        nan = np.isnan(out)
-        out[nan] = np.nan
-    return result
+    return numeric.evaluate(plan.compiled, arrays, out)
 
 
-def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
+def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
                    out: Optional[np.ndarray] = None) -> np.ndarray:
     """``evaluate`` after conversion to the plan's dtype; ``pfor=False`` loops one example at a time (TF's
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
@@ -169,10 +130,24 @@ def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = 
     return result
 
 
-def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True) -> Iterator[np.ndarray]:
-    """Results chunk by chunk, each ``(b, *T, *S^k)``."""
-    for chunk in chunks:
-        yield evaluate_chunk(plan, chunk, pfor=pfor)
+def run(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True,
+        threads: int = 1) -> Iterator[np.ndarray]:
+    """Results chunk by chunk, each ``(b, *T, *S^k)``, in order; ``threads > 1`` evaluates chunks in a pool."""
+    from jaccli.plan.parallel import ordered_map
+
+    yield from ordered_map(lambda chunk: evaluate_chunk(plan, chunk, pfor=pfor), chunks, threads)
+
+
+def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
+                pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
+    """``run``, with ``scan(result)`` (e.g. counting non-finite values) done on the worker thread too."""
+    from jaccli.plan.parallel import ordered_map
+
+    def work(chunk: Mapping[str, np.ndarray]) -> tuple[np.ndarray, T]:
+        out = evaluate_chunk(plan, chunk, pfor=pfor)
+        return out, scan(out)
+
+    yield from ordered_map(work, chunks, threads)
 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
@@ -183,6 +158,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
     shadow an input name (that would silently ignore data).
     """
+    from jaccli.expr.trace import Scope
     from jaccli.functions import number
     from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
 
