@@ -126,11 +126,32 @@ def test_plan_is_one_shared_numeric_key(client):
     plans = [k for k in graph if isinstance(k, str) and k.startswith("jaccli-plan-")]
     assert len(plans) == 1
     shipped = dask.threaded.get(graph, plans[0])
-    assert shipped["format"] == "jaccli-numeric-plan/1"
+    assert shipped["meta"]["format"] == "jaccli-plan"
     assert b"sympy" not in pickle.dumps(shipped)  # numbers, strings and index arrays only
     blocks = [k for k in graph if isinstance(k, tuple) and k[0] == result.name]
     assert len(blocks) == 10
     assert all(plans[0] in graph[k].dependencies for k in blocks)
+
+
+def test_a_block_runs_without_sympy(tmp_path):
+    """What a worker runs: the shipped plan and one block, in a fresh process that never imports SymPy or Dask."""
+    from jaccli.api import _plan
+    from jaccli.dask.ship import ship
+
+    x = data(50, 3)
+    expression = "[sin(x[0])*x[1], norm(x), logsumexp(x)]"
+    plan = _plan(expression, (("x", (3,), "<f8"),), (), (), None, "x", "x", 2, "auto")
+    with open(tmp_path / "shipped.pkl", "wb") as handle:
+        pickle.dump((ship(plan, 7), x, local_jacobian(expression, x, order=2)), handle)
+    code = ("import pickle, sys, numpy as np\n"
+            "from jaccli.dask.blocks import jacobian_block\n"
+            f"data, x, expected = pickle.load(open({str(tmp_path / 'shipped.pkl')!r}, 'rb'))\n"
+            "out = jacobian_block(data, np.arange(len(x)), x, names=('x',), label='input', check_input=True, pfor=True)\n"
+            "assert out.tobytes() == expected.tobytes()\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('sympy', 'dask')]\n")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_worker_killed_mid_run_recomputes_identically(client):

@@ -84,7 +84,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
     plan = _plan(expression, shapes, tuple(scalars.items()), defines, tuple(names) if names is not None else None,
                  row, wrt, order, dtype)
-    batched = _aligned(batched, plan.scope.source().leaf, block_values, plan.derivative.size)
+    batched = _aligned(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
     first = next(iter(batched.values()))
     offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
     if not plan.connected and unconnected == "none":

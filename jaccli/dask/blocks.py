@@ -1,6 +1,6 @@
 """What a Dask worker runs for one block of examples: module-level functions, imported by name on the worker.
 
-Each block is evaluated exactly as the local engine evaluates a batch: sub-chunks of ``plan.step`` examples,
+Each block is evaluated exactly as the local engine evaluates a batch: sub-chunks of ``data["step"]`` examples,
 converted to the reader's value dtype (integers -> float64, float16 -> float32), checked for non-finite input,
 then ``engine.evaluate_chunk`` into a slice of the block's result. Examples never mix, so any blocking gives the
 same bytes as one local run.
@@ -18,18 +18,18 @@ def jacobian_block(data: dict, first: np.ndarray, *blocks: np.ndarray, names: tu
     from jaccli.io.inputs.batch import check_finite, value_dtype
     from jaccli.plan.engine import evaluate_chunk
 
-    plan = unship(data)
+    plan, step = unship(data), data["step"]
     b = blocks[0].shape[0] if blocks else len(first)
     start = int(first[0]) if len(first) else 0
     out = np.zeros((b,) + plan.example_shape, plan.dtype)
-    for s in range(0, b, plan.step):
+    for s in range(0, b, step):
         chunk = {}
         for name, block in zip(names, blocks):
-            part = np.array(block[s:s + plan.step], dtype=value_dtype(block.dtype), order="C")
+            part = np.array(block[s:s + step], dtype=value_dtype(block.dtype), order="C")
             if check_input:
                 check_finite(part, start + s, label, name)
             chunk[name] = part
-        evaluate_chunk(plan, chunk, pfor=pfor, out=out[s:s + plan.step])
+        evaluate_chunk(plan, chunk, pfor=pfor, out=out[s:s + step])
     return out
 
 
