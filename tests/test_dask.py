@@ -96,7 +96,7 @@ def test_every_scheduler(scheduler):
 def test_mapping_with_constants_scalars_and_options(client):
     x, w = data(500, 3, dtype=np.float32), data(500, 1, seed=1, dtype=np.float32)
     arrays = {"x": da.from_array(x, chunks=64), "w": da.from_array(w, chunks=200), "a": np.float32(1.5)}
-    kwargs = dict(order=2, constants={"c": 3}, parallel_iterations=7, dtype="float64", pfor=False)
+    kwargs = dict(order=2, constants={"c": 3}, parallel_iterations=7, dtype="float64", pfor=False, threads=2)
     out = client.compute(jd.batch_jacobian("a*x*x*w + c*sin(x)", arrays, **kwargs)).result()
     local = local_jacobian("a*x*x*w + c*sin(x)", {"x": x, "w": w, "a": np.float32(1.5)}, **kwargs)
     assert out.dtype == np.float64 and out.tobytes() == local.tobytes()
@@ -146,7 +146,8 @@ def test_a_block_runs_without_sympy(tmp_path):
     code = ("import pickle, sys, numpy as np\n"
             "from jaccli.dask.blocks import jacobian_block\n"
             f"data, x, expected = pickle.load(open({str(tmp_path / 'shipped.pkl')!r}, 'rb'))\n"
-            "out = jacobian_block(data, np.arange(len(x)), x, names=('x',), label='input', check_input=True, pfor=True)\n"
+            "out = jacobian_block(data, np.arange(len(x)), x, names=('x',), label='input', check_input=True,\n"
+            "                     pfor=True)\n"
             "assert out.tobytes() == expected.tobytes()\n"
             "assert not [m for m in sys.modules if m.split('.')[0] in ('sympy', 'dask')]\n")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},

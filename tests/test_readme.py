@@ -58,6 +58,6 @@ def test_function_table_lists_every_function():
 
 
 def test_ci_runs_the_readme_test_command():
-    command = "python3 -m pip install '.[test]' && python3 -m pytest -q"
+    command = "python3 -m pip install '.[test,dask]' && python3 -m pytest -q"
     assert command in README
     assert command in (ROOT / ".ci" / "run").read_text()

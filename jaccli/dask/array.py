@@ -40,7 +40,7 @@ class Lazy:
 def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
                    constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False) -> Any:
+                   pfor: bool = True, allow_nonfinite: bool = False, threads: Optional[int] = None) -> Any:
     """Per-example k-th derivative of ``expression``, lazily: a ``dask.array`` ``(B, *T, *S, ..., *S)``.
 
     ``x`` is a ``dask.array.Array`` (or NumPy array) with the batch on axis 0, or a mapping of them as
@@ -48,6 +48,8 @@ def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     along the batch axis and holds the same bytes as ``jaccli.batch_jacobian`` on the computed input. Input
     values are checked when blocks are computed (a non-finite value raises ``InputError`` then). A target that
     does not reference the source gives ``None`` right away (``unconnected='zero'``: zeros), without reading data.
+    ``threads`` evaluates each block's chunks on that many threads (default 1: Dask already runs one task per
+    worker thread); results are bit-identical for every value.
 
     >>> import dask.array as da
     >>> x = da.from_array(np.array([[4., 2.], [1., 3.]]), chunks=1)
@@ -56,7 +58,8 @@ def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
            [ 0., 27.]])
     """
     lazy = plan_lazy(expression, x, order, wrt=wrt, constants=constants, names=names, unconnected=unconnected,
-                     dtype=dtype, parallel_iterations=parallel_iterations, pfor=pfor, check_input=not allow_nonfinite)
+                     dtype=dtype, parallel_iterations=parallel_iterations, pfor=pfor, check_input=not allow_nonfinite,
+                     threads=threads)
     return lazy.result
 
 
@@ -64,12 +67,14 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
               constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
               unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
               pfor: bool = True, check_input: bool = True, label: str = "input",
-              block_values: Optional[int] = None) -> Lazy:
+              block_values: Optional[int] = None, threads: Optional[int] = None) -> Lazy:
     """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``block_values`` rechunks the batch
     axis to about that many input and result values per block (a multiple of the source's own chunks)."""
     from jaccli.api import _plan
+    from jaccli.plan.parallel import thread_count
 
     da = require_dask()
+    threads = 1 if threads is None else thread_count(threads)
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
     if unconnected not in ("none", "zero"):
@@ -89,7 +94,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
     if not plan.connected and unconnected == "none":
         return Lazy(plan, None, offsets, batched)
-    result = _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label)
+    result = _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label, threads)
     return Lazy(plan, result, offsets, batched)
 
 
@@ -125,7 +130,7 @@ def _aligned(batched: dict, source: str, block_values: Optional[int], result_siz
 
 
 def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations: Optional[int], pfor: bool,
-           check_input: bool, label: str) -> Any:
+           check_input: bool, label: str, threads: int) -> Any:
     """One blockwise task per block: (shipped plan, offsets block, input blocks) -> result block."""
     import dask
 
@@ -141,8 +146,8 @@ def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations:
         args += [array, ("b",) + tuple(f"{name}.{i}" for i in range(1, array.ndim))]
     ndim = 1 + len(out_axes)
     names = tuple(batched)
-    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, names=names, label=label,
-                        check_input=check_input, pfor=pfor, new_axes=dict(zip(out_axes, plan.example_shape)),
-                        concatenate=True, dtype=plan.dtype, meta=np.empty((0,) * ndim, plan.dtype),
-                        name="jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], names, label, check_input, pfor,
-                                                                          *batched.values()))
+    options = dict(names=names, label=label, check_input=check_input, pfor=pfor, threads=threads)
+    name = "jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], options, *batched.values())
+    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, **options, name=name,
+                        new_axes=dict(zip(out_axes, plan.example_shape)), concatenate=True, dtype=plan.dtype,
+                        meta=np.empty((0,) * ndim, plan.dtype))

@@ -13,16 +13,18 @@ from jaccli.dask.ship import unship
 
 
 def jacobian_block(data: dict, first: np.ndarray, *blocks: np.ndarray, names: tuple[str, ...], label: str,
-                   check_input: bool, pfor: bool) -> np.ndarray:
+                   check_input: bool, pfor: bool, threads: int = 1) -> np.ndarray:
     """The result ``(b, *T, *S^k)`` of one block; ``first[0]`` is the block's first example (for messages)."""
     from jaccli.io.inputs.batch import check_finite, value_dtype
     from jaccli.plan.engine import evaluate_chunk
+    from jaccli.plan.parallel import ordered_map
 
     plan, step = unship(data), data["step"]
     b = blocks[0].shape[0] if blocks else len(first)
     start = int(first[0]) if len(first) else 0
     out = np.zeros((b,) + plan.example_shape, plan.dtype)
-    for s in range(0, b, step):
+
+    def fill(s: int) -> None:
         chunk = {}
         for name, block in zip(names, blocks):
             part = np.array(block[s:s + step], dtype=value_dtype(block.dtype), order="C")
@@ -30,6 +32,9 @@ def jacobian_block(data: dict, first: np.ndarray, *blocks: np.ndarray, names: tu
                 check_finite(part, start + s, label, name)
             chunk[name] = part
         evaluate_chunk(plan, chunk, pfor=pfor, out=out[s:s + step])
+
+    for _ in ordered_map(fill, range(0, b, step), threads):
+        pass
     return out
 
 

@@ -42,7 +42,7 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
         lazy = plan_lazy(opts.expression, x, opts.order, wrt=opts.wrt, constants=defines, names=source.columns,
                          unconnected=opts.unconnected, dtype=opts.dtype, parallel_iterations=opts.parallel_iterations,
                          pfor=opts.pfor, check_input=not (opts.allow_nonfinite or source.checked),
-                         label=source.label, block_values=BLOCK_VALUES)
+                         label=source.label, block_values=BLOCK_VALUES, threads=opts.threads)
         plan = lazy.plan
         if show_layout:
             from jaccli.symbolic.render import render_layout
@@ -66,7 +66,8 @@ def _check_wrt(wrt: str, columns: Optional[list[str]]) -> None:
     """As for a CSV file: with column names, --wrt is 'x' (the whole row) or one column."""
     if columns and wrt != "x" and wrt not in columns:
         guess = did_you_mean(wrt, columns)
-        raise UsageError(f"--wrt {wrt}: the header has no column '{wrt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+        raise UsageError(f"--wrt {wrt}: the header has no column '{wrt}'"
+                         + (f" (did you mean '{guess}'?)" if guess else ""),
                          hint="columns: " + ", ".join(columns) + "; 'x' is the whole row")
 
 
@@ -75,7 +76,8 @@ def _quiet(checks: Checks, output: Optional[str]) -> Any:
     return open(os.devnull, "wb") if checks.active and output is None else contextlib.nullcontext()
 
 
-def _write_none(opts: Options, output: Optional[str], kind: Optional[str], checks: Checks, plan: Any, size: int) -> None:
+def _write_none(opts: Options, output: Optional[str], kind: Optional[str], checks: Checks, plan: Any,
+                size: int) -> None:
     from jaccli.io.outputs import write_none
     from jaccli.io.sink import open_sink
 

@@ -37,7 +37,8 @@ class Source:
 def source_kind(path: str) -> str:
     """'zarr', 'parquet', 'npy' or 'csv', from the path (and a directory's contents)."""
     lowered = path.rstrip("/").lower()
-    if lowered.endswith(".zarr") or any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zarray", ".zgroup")):
+    markers = ("zarr.json", ".zarray", ".zgroup")
+    if lowered.endswith(".zarr") or any(os.path.exists(os.path.join(path, m)) for m in markers):
         return "zarr"
     if lowered.endswith((".parquet", ".pq")) or (os.path.isdir(path) and glob.glob(os.path.join(path, "*.parquet"))):
         return "parquet"
@@ -61,7 +62,8 @@ def open_source(path: str, wrt: str, allow_nonfinite: bool) -> Source:
     files = sorted(glob.glob(path)) if any(c in path for c in GLOB_CHARS) else [path]
     if not files:
         raise InputError("no file matches the pattern", where=path, hint="check the pattern (quote it in the shell)")
-    return _npy_files(files, path, wrt, allow_nonfinite) if kind == "npy" else _csv_files(files, path, wrt, allow_nonfinite)
+    read = _npy_files if kind == "npy" else _csv_files
+    return read(files, path, wrt, allow_nonfinite)
 
 
 # --- Zarr ---------------------------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def _zarr(path: str, wrt: str) -> Source:
 def _parquet(path: str) -> Source:
     import dask
     import dask.array as da
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from jaccli.io.inputs.batch import check_name
 
@@ -120,7 +122,8 @@ def _parquet(path: str) -> Source:
     blocks = []
     for f, meta in metas:
         if meta.schema.to_arrow_schema().names != names:
-            raise InputError("its columns differ from the first file's", where=f, hint="every part needs the same columns")
+            raise InputError("its columns differ from the first file's", where=f,
+                             hint="every part needs the same columns")
         start = 0
         for g in range(meta.num_row_groups):
             rows = meta.row_group(g).num_rows
@@ -134,14 +137,14 @@ def _parquet(path: str) -> Source:
 
 
 def _numeric(kind: Any) -> bool:
-    import pyarrow.types as pt
+    import pyarrow.types as pt  # type: ignore[import-untyped]
 
     return bool(pt.is_integer(kind) or pt.is_floating(kind))
 
 
 def read_row_group(path: str, group: int, names: tuple[str, ...], dtype: str, start: int) -> np.ndarray:
     """One row group as ``(rows, columns)``; a null is refused like an empty CSV cell."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     table = pq.ParquetFile(path).read_row_group(group, columns=list(names))
     out = np.empty((table.num_rows, len(names)), dtype=np.dtype(dtype))
@@ -175,7 +178,8 @@ def _npy_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
             first = header
         elif header.shape[1:] != first.shape[1:] or header.dtype != first.dtype:
             raise InputError(f"shape {header.shape} and dtype {header.dtype} do not match the first file's "
-                             f"{first.shape} and {first.dtype}", where=f, hint="every part needs the same example shape")
+                             f"{first.shape} and {first.dtype}", where=f,
+                             hint="every part needs the same example shape")
         step = max(1, NPY_BLOCK_BYTES // max(1, header.nbytes // header.shape[0]))
         for start in range(0, header.shape[0], step):
             stop = min(start + step, header.shape[0])
