@@ -277,6 +277,27 @@ def test_cli_zarr_group_parquet_and_globs(jaccli, dask_cli, tmp_path):
     assert zarr.open_array(str(tmp_path / "g.out.zarr"))[...].tobytes() == local.tobytes()
 
 
+def test_columns_pick_and_order_parquet_and_csv_columns(client, tmp_path):
+    """``--columns`` (read from the job options when the CLI has it) picks and orders columns, as for CSV."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from jaccli.dask.sources import open_source
+
+    x = data(300, 3, seed=12)
+    pq.write_table(pa.table({"a": x[:, 0], "b": x[:, 1], "label": [str(i) for i in range(300)], "c": x[:, 2]}),
+                   tmp_path / "t.parquet", row_group_size=100)
+    np.savetxt(tmp_path / "t.csv", x, delimiter=",", header="a,b,c", comments="")
+    for name in ("t.parquet", "t.csv"):
+        with distributed.Client(client.scheduler.address, set_as_default=True):
+            source = open_source(str(tmp_path / name), "x", False, "c, a")
+            assert source.columns == ["c", "a"]
+            assert source.arrays["x"].compute().tobytes() == np.ascontiguousarray(x[:, [2, 0]]).tobytes()
+    with pytest.raises(UsageError, match="no column 'lable'.*did you mean 'label'"):
+        open_source(str(tmp_path / "t.parquet"), "x", False, "a,lable")
+    with pytest.raises(InputError, match="column 'label' has type string"):
+        open_source(str(tmp_path / "t.parquet"), "x", False)
+
+
 def test_cli_npy_part_directory(jaccli, dask_cli, tmp_path, monkeypatch):
     monkeypatch.setattr("jaccli.dask.run.BLOCK_VALUES", 6 * 300)  # 300 rows per block: 4 parts
     x = data(1000, 2, seed=9)

@@ -36,7 +36,8 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
     kind = output_kind(output)
     report = Report()
     with connect(scheduler) as client:
-        source = open_source(opts.input, opts.wrt, opts.allow_nonfinite)
+        # --columns comes with the data-formats work; read it when this Options has it
+        source = open_source(opts.input, opts.wrt, opts.allow_nonfinite, getattr(opts, "columns", None))
         _check_wrt(opts.wrt, source.columns)
         x: Any = source.arrays["x"] if source.columns else {**source.arrays, **source.scalars}
         lazy = plan_lazy(opts.expression, x, opts.order, wrt=opts.wrt, constants=defines, names=source.columns,

@@ -6,8 +6,8 @@ footers, ``.npy`` headers, CSV headers and row counts), so shapes, dtypes and na
 
 - Zarr array: the source, named ``--wrt``; Zarr group: its arrays by name (``--wrt`` picks the source, the
   others are per-example constants, 0-d arrays are scalars), like an ``.npz``.
-- Parquet: every column, in order, is a CSV column (``x`` is the row, the names are usable); row groups are
-  blocks.
+- Parquet: every column, in order, is a CSV column (``x`` is the row, the names are usable); ``--columns A,B``
+  picks and orders them, as for CSV; row groups are blocks.
 - ``'parts/*.npy'``, ``'parts/*.csv'``: the files in sorted name order are one batch; with CSV headers, every
   file must have the same header.
 """
@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from jaccli.errors import InputError, UsageError
+from jaccli.errors import InputError, UsageError, did_you_mean
 
 GLOB_CHARS = "*?["
 
@@ -51,19 +51,24 @@ def source_kind(path: str) -> str:
                           "(quoted: 'parts/*.npy')")
 
 
-def open_source(path: str, wrt: str, allow_nonfinite: bool) -> Source:
+def open_source(path: str, wrt: str, allow_nonfinite: bool, columns: Optional[str] = None) -> Source:
+    """The named lazy arrays of ``path``; ``columns`` ('A,B') picks and orders Parquet or CSV columns."""
+    picked = None if columns is None else [c.strip() for c in columns.split(",")]
     if path == "-":
         raise UsageError("--engine dask cannot read standard input", hint="give a Zarr, Parquet, .npy or .csv path")
     kind = source_kind(path)
+    if picked is not None and kind not in ("parquet", "csv"):
+        raise UsageError("--columns picks columns of Parquet or CSV input", hint="drop --columns")
     if kind == "zarr":
         return _zarr(path, wrt)
     if kind == "parquet":
-        return _parquet(path)
+        return _parquet(path, picked)
     files = sorted(glob.glob(path)) if any(c in path for c in GLOB_CHARS) else [path]
     if not files:
         raise InputError("no file matches the pattern", where=path, hint="check the pattern (quote it in the shell)")
-    read = _npy_files if kind == "npy" else _csv_files
-    return read(files, path, wrt, allow_nonfinite)
+    if kind == "npy":
+        return _npy_files(files, path, wrt, allow_nonfinite)
+    return _csv_files(files, path, wrt, allow_nonfinite, picked)
 
 
 # --- Zarr ---------------------------------------------------------------------------------------------------
@@ -96,7 +101,21 @@ def _zarr(path: str, wrt: str) -> Source:
 
 # --- Parquet ------------------------------------------------------------------------------------------------
 
-def _parquet(path: str) -> Source:
+def pick(names: list[str], picked: Optional[list[str]], where: str) -> list[int]:
+    """Positions of the ``--columns`` names (all columns without it); unknown or repeated names are errors."""
+    if picked is None:
+        return list(range(len(names)))
+    for i, name in enumerate(picked):
+        if name not in names:
+            guess = did_you_mean(name, names)
+            raise UsageError(f"--columns: {where} has no column '{name}'"
+                             + (f" (did you mean '{guess}'?)" if guess else ""), hint="columns: " + ", ".join(names))
+        if name in picked[:i]:
+            raise UsageError(f"--columns: '{name}' is given twice")
+    return [names.index(name) for name in picked]
+
+
+def _parquet(path: str, picked: Optional[list[str]]) -> Source:
     import dask
     import dask.array as da
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -109,9 +128,11 @@ def _parquet(path: str) -> Source:
     except OSError as exc:
         raise InputError(f"cannot read the Parquet file: {exc}", where=path, hint="check the path") from None
     schema = metas[0][1].schema.to_arrow_schema()
-    names = list(schema.names)
+    every = list(schema.names)
+    names = [every[i] for i in pick(every, picked, path)]
     dtypes = []
-    for name, kind in zip(names, schema.types):
+    for name in names:
+        kind = schema.field(name).type
         check_name(name, "column name", path)
         dtype = np.dtype(kind.to_pandas_dtype()) if _numeric(kind) else None
         if dtype is None:
@@ -121,7 +142,7 @@ def _parquet(path: str) -> Source:
     dtype = np.result_type(*dtypes)
     blocks = []
     for f, meta in metas:
-        if meta.schema.to_arrow_schema().names != names:
+        if meta.schema.to_arrow_schema().names != every:
             raise InputError("its columns differ from the first file's", where=f,
                              hint="every part needs the same columns")
         start = 0
@@ -148,7 +169,8 @@ def read_row_group(path: str, group: int, names: tuple[str, ...], dtype: str, st
 
     table = pq.ParquetFile(path).read_row_group(group, columns=list(names))
     out = np.empty((table.num_rows, len(names)), dtype=np.dtype(dtype))
-    for j, column in enumerate(table.columns):
+    for j, name in enumerate(names):
+        column = table.column(name)  # by name: the requested order, whatever the file's
         if column.null_count:
             row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
             raise InputError(f"column {names[j]!r} is null (missing)", where=f"{path}: row {start + row}",
@@ -206,7 +228,8 @@ def read_npy_rows(path: str, header: Any, start: int, stop: int, name: str, allo
 
 # --- .csv files ---------------------------------------------------------------------------------------------
 
-def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) -> Source:
+def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool,
+               picked: Optional[list[str]]) -> Source:
     """Each file is a block; a first pass on the workers counts (and checks) the rows of every file."""
     import dask
     import dask.array as da
@@ -217,12 +240,17 @@ def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
         if (names, width) != (columns, ncols):
             raise InputError(f"its header or column count ({width}) differs from {files[0]}'s ({ncols})", where=f,
                              hint="every part needs the same columns")
+    if picked is not None and not columns:
+        raise UsageError("--columns needs a CSV header", hint="add a header row naming the columns")
+    keep = pick(columns, picked, files[0]) if columns else list(range(ncols))
     name = "x" if columns else wrt
-    blocks = [da.from_delayed(dask.delayed(read_csv_file, pure=True)(f, allow_nonfinite),
-                              shape=(rows, ncols), dtype=np.float64) for f, (rows, _, _) in zip(files, heads) if rows]
+    blocks = [da.from_delayed(dask.delayed(read_csv_file, pure=True)(f, allow_nonfinite, tuple(keep)),
+                              shape=(rows, len(keep)), dtype=np.float64)
+              for f, (rows, _, _) in zip(files, heads) if rows]
     if not blocks:
         raise InputError("empty input: no rows", where=pattern)
-    return Source({name: da.concatenate(blocks)}, pattern, columns=columns, checked=True)
+    names = [columns[i] for i in keep] if columns else None
+    return Source({name: da.concatenate(blocks)}, pattern, columns=names, checked=True)
 
 
 def csv_head(path: str, allow_nonfinite: bool) -> tuple[int, Optional[list[str]], int]:
@@ -234,8 +262,9 @@ def csv_head(path: str, allow_nonfinite: bool) -> tuple[int, Optional[list[str]]
     return rows, batch.columns, batch.arrays["x"].event_shape[0]
 
 
-def read_csv_file(path: str, allow_nonfinite: bool) -> np.ndarray:
+def read_csv_file(path: str, allow_nonfinite: bool, keep: tuple[int, ...]) -> np.ndarray:
     from jaccli.io.inputs import read_batch
 
     batch = read_batch(path, "csv", allow_nonfinite=allow_nonfinite)
-    return np.concatenate([chunk["x"] for chunk in batch.chunks(1 << 16)])
+    rows = np.concatenate([chunk["x"] for chunk in batch.chunks(1 << 16)])
+    return rows if keep == tuple(range(rows.shape[1])) else np.ascontiguousarray(rows[:, list(keep)])
