@@ -333,6 +333,18 @@ def test_cli_checks_combine_chunkwise(jaccli, dask_cli, tmp_path, monkeypatch):
     assert result.exit_code == 1
 
 
+def test_cli_verify_reports_like_a_local_run(jaccli, dask_cli, tmp_path):
+    """--verify fetches only the sampled rows, yet reports the same rows (kinks at input row numbers)."""
+    x = data(500, 2, seed=13)
+    x[::7, 0] = 0.0  # relu kink
+    write_zarr(tmp_path / "x.zarr", x, chunks=64)
+    np.save(tmp_path / "x.npy", x)
+    local = jaccli("batch-jacobian", "relu(x) * x[1]", tmp_path / "x.npy", "--verify", "--verify-rows", 40)
+    result = dask_cli("relu(x) * x[1]", tmp_path / "x.zarr", "--verify", "--verify-rows", 40)
+    assert "kink point" in local.stderr
+    assert (result.exit_code, result.stderr) == (local.exit_code, local.stderr)
+
+
 def test_cli_failed_run_leaves_no_store(dask_cli, tmp_path):
     x = data(400, 2)
     x[350, 0] = np.inf

@@ -58,7 +58,8 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
         else:
             _stream(client, lazy, opts, output, checks, report)
         if checks.verify_rows is not None and lazy.result is not None:
-            checks.inputs = [_sample(lazy.inputs, checks.verify_rows)]
+            checks.row_numbers, sample = _sample(lazy.inputs, checks.verify_rows)
+            checks.inputs = [sample]
         verdict = checks.run(plan, report, connected=lazy.result is not None)
     return report, verdict
 
@@ -204,8 +205,9 @@ def _read_back(store: Any) -> np.ndarray:
     return np.concatenate([np.load(os.path.join(store.tmp, p), allow_pickle=False) for p in parts])
 
 
-def _sample(inputs: dict, rows: int) -> dict[str, np.ndarray]:
-    """The rows ``--verify`` samples (the local run's seeded choice), fetched alone, in the local value dtype."""
+def _sample(inputs: dict, rows: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The rows ``--verify`` samples (the local run's seeded choice) and their values, fetched alone, in the local
+    value dtype."""
     import dask
 
     from jaccli.checks.verify import sample_rows
@@ -214,4 +216,4 @@ def _sample(inputs: dict, rows: int) -> dict[str, np.ndarray]:
     size = next(iter(inputs.values())).shape[0]
     picked = sample_rows(size, rows, seed=0)
     values = dask.compute(*[a[picked] for a in inputs.values()])
-    return {k: np.asarray(v, dtype=value_dtype(np.dtype(v.dtype))) for k, v in zip(inputs, values)}
+    return picked, {k: np.asarray(v, dtype=value_dtype(np.dtype(v.dtype))) for k, v in zip(inputs, values)}
