@@ -7,7 +7,6 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import re
 import sys
 import time
@@ -17,9 +16,12 @@ from typing import BinaryIO, Iterator, Optional
 import numpy as np
 
 from jaccli.plan.cache import plan_cached
+from jaccli.plan.compiled import all_finite
 from jaccli.plan.engine import AnyPlan as Plan, run_scanned
+from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.params import parse_params
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -43,6 +45,7 @@ class Options:
     allow_nonfinite: bool = False
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
 
 
 @dataclass
@@ -61,7 +64,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
     for item in defines:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+        if not sep or not is_valid_name(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
             raise UsageError(f"-D {name} is given twice")
@@ -98,10 +101,11 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in arrays.items()},
                        scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
-                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache)
+                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=params)
     return batch, plan
 
 
@@ -139,7 +143,7 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
 
 def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
     """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
-    if out.size == 0 or np.isfinite(np.add.reduce(out, axis=None)):  # a finite sum: all finite, one cheap pass
+    if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
         return 0, None
     bad = ~np.isfinite(out)
     count = int(np.count_nonzero(bad))

@@ -1,13 +1,13 @@
-"""The NumPy half of the function table, by name, without SymPy: what a plan's kernel calls.
+"""The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
 
-``functions.py`` stays the single place that defines a function (its row names the NumPy implementation from
-here, its derivative rule and its convention); this module only holds the implementations, so that a plan loaded
-from the cache (``plan/store.py``) runs with NumPy alone: a warm CLI call never imports SymPy. A test checks
-that every row of the function table has its implementation here and that the two agree.
+``functions.py`` stays the single place where a function is defined (name, NumPy implementation, derivative
+rule, convention). The kernel, though, calls ops by *name* from ``OPS`` here, so that a plan loaded from the
+plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. ``ROWS`` mirrors the
+rows' implementations (a test checks that every row is here and gives the same bits as its own ``numpy``);
+a row missing here still works through ``register_op`` (its plans are simply rebuilt instead of reused).
 
-``OPS`` is the kernel's whole op table: the rows' implementations plus the arithmetic the kernel emits for SymPy's
-own nodes (``add``, ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a
-cached plan is loaded.
+``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
+``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import math
 from typing import Callable, Optional
 
 import numpy as np
+
+from jaccli import nary
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -90,6 +92,11 @@ def _sech(x):
     return 1 / np.cosh(x)
 
 
+def _omtanh(x):
+    # 1 - tanh(x) = 2/(1 + e^{2x}): no cancellation where tanh(x) rounds to 1 (x > 19), exact limits at both ends.
+    return 2 / (1 + np.exp(2 * np.asarray(x)))
+
+
 def _omx2(x):
     return (1 - x) * (1 + x)
 
@@ -106,6 +113,22 @@ def _le(a, b):
     return _indicator(np.less_equal(a, b), a, b)
 
 
+def _lt(a, b):
+    return _indicator(np.less(a, b), a, b)
+
+
+def _gt(a, b):
+    return _indicator(np.greater(a, b), a, b)
+
+
+def _eq(a, b):
+    return _indicator(np.equal(a, b), a, b)
+
+
+def _ne(a, b):
+    return _indicator(np.not_equal(a, b), a, b)
+
+
 # name -> (implementation, number of arguments or None for any)
 ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
     "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1), "exp": (np.exp, 1), "expm1": (np.expm1, 1), "log": (np.log, 1),
@@ -116,9 +139,12 @@ ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
     "hypot": (np.hypot, 2), "erf": (_vectorize_libm(math.erf), 1), "erfc": (_vectorize_libm(math.erfc), 1),
     "sigmoid": (_sigmoid, 1), "softplus": (_softplus, 1), "abs": (np.abs, 1), "sign": (np.sign, 1),
     "relu": (_relu, 1), "floor": (np.floor, 1), "ceil": (np.ceil, 1), "maximum": (np.maximum, 2),
-    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1),
+    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1), "omtanh": (_omtanh, 1),
     "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2), "step": (_step, 1), "ge": (_ge, 2),
-    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1),
+    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1), "square": (np.square, 1),
+    "clip": (nary.clip, 3), "where": (nary.select, 3), "softmax": (nary.softmax, None),
+    "softmax_rest": (nary.softmax_rest, None), "log_softmax": (nary.log_softmax, None), "lt": (_lt, 2),
+    "gt": (_gt, 2), "eq": (_eq, 2), "ne": (_ne, 2), "inside": (nary.inside, 3),
 }
 NUMPY: dict[str, Callable[..., np.ndarray]] = {name: fn for name, (fn, _) in ROWS.items()}
 
@@ -142,8 +168,8 @@ ARITY: dict[str, Optional[int]] = {**{n: a for n, (_, a) in ROWS.items()}, **{n:
 
 
 def register_op(name: str, fn: Callable[..., np.ndarray], nargs: Optional[int]) -> None:
-    """Make a function-table row callable by kernels even if its implementation is not listed above (the table
-    test insists that it be; until then its plans run but a cached one fails validation and is rebuilt)."""
+    """Make a function-table row callable by kernels even when ``ROWS`` lacks it (the table test insists that it
+    be there; until then its plans run, but a cached one fails validation without SymPy and is rebuilt)."""
     if name not in NUMPY:
         OPS.setdefault(name, fn)
         ARITY.setdefault(name, nargs)

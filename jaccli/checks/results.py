@@ -1,4 +1,4 @@
-"""Read a result back from any of the four files jaccli writes (SPEC §5), for golden-file checks.
+"""Read a result back from any of the four files jaccli writes (README "Outputs"), for golden-file checks.
 
 ``read_result(path)`` returns a ``Result``: the array (None for a saved None result), its full shape ``(B, ...)``,
 dtype, axis names when the file has them, and the label used in messages. Parsing is strict, because a golden file

@@ -18,6 +18,8 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--wrt", default="x", show_default=True, metavar="NAME",
               help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
+              help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
@@ -53,6 +55,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
+    EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
     names are its columns. The result has TensorFlow's batch_jacobian layout (B, *T, *S, ..., *S).
@@ -70,6 +73,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
+      $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
+      $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
     
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """

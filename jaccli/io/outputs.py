@@ -1,4 +1,4 @@
-"""The four output formats of SPEC §5, written chunk by chunk.
+"""The output formats of the README's "Outputs" section, written chunk by chunk.
 
 A result has layout ``(B, *T, *S, ..., *S)``. The CLI computes it a few examples at a time, so every format is a
 ``TensorWriter``: ``begin`` once with the per-example shape, ``write_chunk`` with arrays of shape
@@ -107,7 +107,7 @@ def _json_ready(values: np.ndarray) -> np.ndarray:
 
 
 def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
-    """Everything before the data, in the fixed key order of SPEC §5."""
+    """Everything before the data, in the fixed key order of the README's "Outputs" section."""
     head = json.dumps({"shape": [int(n) for n in shape], "dtype": dtype.name, "order": int(order),
                        "layout": list(layout)})
     return head[:-1] + ', "data": '

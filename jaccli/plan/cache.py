@@ -41,7 +41,7 @@ def _number(v: Any) -> list:
 
 def plan_key(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], str]], *, scalars: Mapping[str, Any],
              defines: Mapping[str, Any], columns: Optional[list[str]], row: Optional[str], wrt: str, order: int,
-             dtype: str) -> dict:
+             dtype: str, params: Optional[Mapping[str, np.ndarray]] = None) -> dict:
     """Everything a plan depends on, as a JSON-able dict (its SHA-256 names the entry)."""
     from jaccli import __version__
 
@@ -50,7 +50,9 @@ def plan_key(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], str]],
             "scalars": [[k, *_number(v)] for k, v in scalars.items()],
             "defines": [[k, *_number(v)] for k, v in defines.items()],
             "columns": list(columns) if columns is not None else None, "row": row, "wrt": wrt, "order": order,
-            "dtype": dtype}
+            "dtype": dtype, "params": [[k, list(np.shape(v)), np.asarray(v).dtype.str,
+                                        hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()]
+                                       for k, v in sorted((params or {}).items())]}
 
 
 def _path(key: dict) -> Path:
@@ -108,22 +110,26 @@ def save(key: dict, plan: Any) -> None:
 def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any]], *,
                 scalars: Optional[Mapping[str, Any]] = None, defines: Optional[Mapping[str, Any]] = None,
                 columns: Optional[list[str]] = None, row: Optional[str] = None, wrt: str = "x", order: int = 1,
-                dtype: str = "auto", use_cache: bool = True) -> Any:
+                dtype: str = "auto", use_cache: bool = True,
+                params: Optional[Mapping[str, np.ndarray]] = None) -> Any:
     """The plan for this expression and input layout: from the cache when there (a ``Compiled``, no SymPy),
     else planned symbolically (a ``Plan``) and stored. ``arrays`` maps names to (event shape, dtype)."""
     from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
 
+    from jaccli.expr.program import load_expression
+
     scalars, defines = dict(scalars or {}), dict(defines or {})
-    key = plan_key(expression, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
-                   defines=defines, columns=columns, row=row, wrt=wrt, order=order, dtype=dtype)
+    text = load_expression(expression)  # '@PATH': keyed by the file's text, not its name
+    key = plan_key(text.text, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
+                   defines=defines, columns=columns, row=row, wrt=wrt, order=order, dtype=dtype, params=params)
     if use_cache:
         hit = load(key)
         if hit is not None:
             return hit
     shapes = {k: tuple(s) for k, (s, _) in arrays.items()}
-    scope = make_scope(shapes, scalars=scalars, defines=defines, columns=columns, row=row, wrt=wrt)
+    scope = make_scope(shapes, scalars=scalars, defines=defines, columns=columns, row=row, wrt=wrt, params=params)
     source_dtype = np.dtype(arrays[scope.source().leaf][1])
-    plan = plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype))
+    plan = plan_jacobian(text, scope, order, resolve_dtype(dtype, source_dtype))
     if use_cache:
         save(key, plan)
     return plan

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Mapping, Optional
 
 import numpy as np
 
+from jaccli.plan import nanrule
 from jaccli.plan.program import Program
+from jaccli.plan.rescue import rescue
 
 if TYPE_CHECKING:
     from jaccli.plan.derive import Derivative
@@ -63,6 +65,9 @@ class Compiled:
     connected: bool
     leaves: dict[str, int]  # every array the plan reads -> its flat event size
     groups: tuple[Group, ...]
+    value: Optional[Compiled] = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
+    nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # shared parameters: (1, n) rows, plan dtype
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -99,7 +104,9 @@ class Compiled:
         return chunk_rows(self, parallel_iterations)
 
 
-def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Mapping[str, int]) -> Compiled:
+def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Mapping[str, int],
+                    value: Optional[Compiled] = None, nan_prone: bool = False,
+                    params: Optional[Mapping[str, np.ndarray]] = None) -> Compiled:
     """The numeric part of a symbolic plan; placements become per-group steps on the group's value block."""
     groups = []
     for group in d.groups:
@@ -109,7 +116,7 @@ def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Map
         groups.append(Group(lanes, tuple((s.leaf, np.asarray(s.index, np.int64)) for s in head.slots),
                             head.kernel.program, _steps(placements, lanes)))
     return Compiled(expression, np.dtype(dtype), tuple(d.target_shape), d.source.name, tuple(d.source.shape),
-                    d.order, bool(d.connected), dict(leaves), tuple(groups))
+                    d.order, bool(d.connected), dict(leaves), tuple(groups), value, nan_prone, dict(params or {}))
 
 
 def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
@@ -195,6 +202,13 @@ def _apply(out: np.ndarray, block: np.ndarray, step: Step) -> None:
         np.add.at(out, (slice(None), step.dst), values)
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """One reduction instead of a boolean pass: a finite sum means no value is nan or inf (an overflowing sum of
+    finite values just sends the caller down the careful path)."""
+    with np.errstate(all="ignore"):
+        return math.isfinite(float(np.add.reduce(a, axis=None)))
+
+
 def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
@@ -205,14 +219,24 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     flat_out = result.reshape(b, plan.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    flats.update(plan.params)  # (1, n): broadcast in the kernel, never tiled to the batch
     finite = True
     for group in plan.groups:
-        block = np.empty((b, len(group.program.outputs) * group.lanes), plan.dtype)
-        group.program.fill([_gather(flats[leaf], index) for leaf, index in group.slots], block, group.lanes)
+        inputs = [_gather(flats[leaf], index) for leaf, index in group.slots]
+        lanes, width = group.lanes, len(group.program.outputs) * group.lanes
+        block = np.empty((b, width), plan.dtype)
+        group.program.fill(inputs, block, lanes)
         # One reduction per block: a finite sum means no value is nan or inf, so no nan can reach the output.
-        finite = finite and (block.size == 0 or math.isfinite(float(np.add.reduce(block, axis=None))))
+        if block.size and not all_finite(block):
+            finite = False
+            parts = [block[:, p * lanes:(p + 1) * lanes] for p in range(len(group.program.outputs))]
+            block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
         for step in group.steps:
             _apply(flat_out, block, step)
+    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(arrays)):
+        value = evaluate(plan.value, arrays)
+        finite = finite and not bool(np.isnan(value).any())
+        nanrule.apply(result, value)
     if not finite:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
         nan = np.isnan(flat_out)
         flat_out[nan] = np.nan

@@ -17,6 +17,7 @@ from jaccli.plan import compiled as numeric
 from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
 if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan runs without SymPy
+    from jaccli.expr.program import ExpressionText
     from jaccli.expr.trace import Scope, Tape
     from jaccli.plan.derive import Derivative
 
@@ -31,14 +32,27 @@ class Plan:
     derivative: Derivative
     dtype: np.dtype
     scope: Scope
+    value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
+    nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
     _compiled: Optional[numeric.Compiled] = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def compiled(self) -> numeric.Compiled:
         if self._compiled is None:
             leaves = {k: int(np.prod(v, dtype=np.int64)) for k, v in self.scope.arrays.items()}
-            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves)
+            # Shared parameters as (1, n) rows in the plan's dtype: slots gathered from them are (1, L) and
+            # broadcast against the batch's (b, L) in the kernel. Made once per plan, never copied per chunk.
+            params = {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
+            value = None if self.value is None else numeric.from_derivative(self.value, self.expression, self.dtype,
+                                                                             leaves, params=params)
+            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves, value,
+                                                     self.nan_prone, params)
         return self._compiled
+
+    @property
+    def param_rows(self) -> dict[str, np.ndarray]:
+        """Shared parameters as ``(1, n)`` rows in the plan's dtype (they live in the compiled plan)."""
+        return self.compiled.params
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -76,21 +90,24 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
-    ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
+    ``expression`` is the text, or ``@PATH`` of an expression file. ``order=0`` plans the target's value (used by
+    ``--verify``); the CLI and API ask for 1 or more.
     """
-    from jaccli.expr.parse import parse_expression
+    from jaccli.expr.program import load_expression, parse_text
     from jaccli.expr.trace import build_tape
+    from jaccli.plan import nanrule
     from jaccli.plan.derive import derive
 
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
-    tree = parse_expression(expression)
-    tape = build_tape(tree, scope, expression)
+    text = load_expression(expression)
+    tape = build_tape(parse_text(text), scope, text.text, text.label)
     _check_result_size(tape, order)
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
+    value = derive(tape, 0) if order >= 1 and tape.target.size else None
+    return Plan(text.text, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -152,7 +169,7 @@ def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan:
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
                defines: Optional[Mapping[str, float]] = None, columns: Optional[list[str]] = None,
-               row: Optional[str] = None, wrt: str = "x") -> Scope:
+               row: Optional[str] = None, wrt: str = "x", params: Optional[Mapping[str, np.ndarray]] = None) -> Scope:
     """Names for the expression: input arrays, file scalars and ``-D`` constants, CSV header columns.
 
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
@@ -160,7 +177,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     """
     from jaccli.expr.trace import Scope
     from jaccli.functions import number
-    from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
+    from jaccli.expr.names import NAME_HINT, is_valid_name
 
     listed = columns or []
     for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
@@ -182,4 +199,10 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     aliases = {}
     if columns and row is not None:
         aliases = {c: (row, i) for i, c in enumerate(columns)}
-    return Scope(dict(arrays), constants, aliases, wrt)
+    for name in params or {}:
+        if not is_valid_name(name):
+            raise UsageError(f"parameter name {name!r} is not a valid name", hint=NAME_HINT)
+        if name in arrays or name in listed or name in constants:
+            raise UsageError(f"parameter '{name}' clashes with another input name",
+                             hint="rename the parameter (a per-example array and a shared one cannot share a name)")
+    return Scope(dict(arrays), constants, aliases, wrt, dict(params or {}))

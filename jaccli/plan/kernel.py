@@ -43,6 +43,8 @@ class Kernel:
         self._code: list[tuple[str, tuple[Ref, ...]]] = []
         self._regs: dict[sympy.Expr, Ref] = {s: i for i, s in enumerate(inputs)}
         self._n = len(inputs)
+        self._numbered: dict[tuple, int] = {}  # (op, args) -> register: one instruction per distinct value
+        self._popularity = _factor_counts(outputs)
         outs = [self._emit(e) for e in outputs]
         consts: dict[float, int] = {}  # keyed by bits too: -0.0 and 0.0 (and NaNs) stay distinct constants
 
@@ -58,6 +60,10 @@ class Kernel:
 
     # --- compilation -------------------------------------------------------------------------------------
     def _new(self, name: str, *args: Ref) -> int:
+        key = (name,) + tuple((repr(a),) if isinstance(a, float) else a for a in args)  # -0.0 is not 0.0
+        if key in self._numbered:
+            return self._numbered[key]
+        self._numbered[key] = self._n
         out = self._n
         self._n += 1
         self._code.append((name, args))
@@ -107,6 +113,11 @@ class Kernel:
                                                                         (f.is_Pow and f.exp.is_negative))), None)
             if first is not None:
                 factors = [-factors[first]] + factors[1:first] + factors[first + 1:]
+        # Factors most partials share first, so that the products they start with are shared too: the
+        # Hessian entries c*w_i*w_j of f(W x) cost one multiplication each once c and c*w_i are known.
+        lead = factors[:1] if factors and factors[0] == -1 else []
+        rest = factors[len(lead):]
+        factors = lead + sorted(rest, key=lambda f: -self._popularity.get(f, 0))
         for f in factors:
             if f.is_Pow and f.exp.is_Integer and f.exp < 0:
                 den.append(self._emit_pow(f.base, -f.exp))
@@ -146,6 +157,23 @@ class Kernel:
 
     def __str__(self) -> str:
         return str(self.program)
+
+
+def _factor_counts(outputs: Sequence[sympy.Expr]) -> dict[sympy.Expr, int]:
+    """How many distinct products each factor appears in, over the whole set of outputs."""
+    counts: dict[sympy.Expr, int] = {}
+    seen: set = set()
+    stack = list(outputs)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if e.is_Mul:
+            for f in e.args:
+                counts[f] = counts.get(f, 0) + 1
+        stack.extend(e.args)
+    return counts
 
 
 def compile_kernel(inputs: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr]) -> Kernel:

@@ -8,11 +8,19 @@ live at once (the chunk can then be large, which is what keeps per-call overhead
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from jaccli.numeric import ARITY, OPS
+
+
+class Instr(NamedTuple):
+    """One step as people read it: ``r{out} = name(*args)``, an arg a register number or a float constant."""
+
+    out: int
+    name: str
+    args: tuple[Union[int, float], ...]
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,13 @@ class Program:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_steps", _schedule(self))
+
+    def __iter__(self) -> Iterator[Instr]:
+        for i, (op, args) in enumerate(self.code):
+            yield Instr(self.n_inputs + i, op, tuple(a if a >= 0 else self.consts[-a - 1] for a in args))
+
+    def __len__(self) -> int:
+        return len(self.code)
 
     @property
     def n_registers(self) -> int:

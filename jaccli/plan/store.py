@@ -25,23 +25,32 @@ class StoreError(ValueError):
 
 def plan_to_data(plan: Any) -> tuple[dict, dict[str, np.ndarray]]:
     """``plan`` (a ``Plan`` or a ``Compiled``) as ``(meta, arrays)``: JSON-able and NumPy-only."""
-    c: Compiled = plan.compiled
+    return _to_data(plan.compiled, "")
+
+
+def _to_data(c: Compiled, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     groups = []
     for i, g in enumerate(c.groups):
-        arrays[f"g{i}.consts"] = np.asarray(g.program.consts, np.float64)
+        arrays[f"{prefix}g{i}.consts"] = np.asarray(g.program.consts, np.float64)
         for j, (_, index) in enumerate(g.slots):
-            arrays[f"g{i}.slot{j}"] = np.asarray(index, np.int64)
+            arrays[f"{prefix}g{i}.slot{j}"] = np.asarray(index, np.int64)
         for k, step in enumerate(g.steps):
-            arrays[f"g{i}.step{k}.dst"] = np.asarray(step.dst, np.int64)
-            arrays[f"g{i}.step{k}.src"] = np.asarray(step.src, np.int64)
+            arrays[f"{prefix}g{i}.step{k}.dst"] = np.asarray(step.dst, np.int64)
+            arrays[f"{prefix}g{i}.step{k}.src"] = np.asarray(step.src, np.int64)
         groups.append({"lanes": g.lanes, "slots": [leaf for leaf, _ in g.slots],
                        "code": [[op, list(args)] for op, args in g.program.code],
                        "outputs": list(g.program.outputs), "steps": [s.mode for s in g.steps]})
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "expression": c.expression, "dtype": c.dtype.name,
             "target_shape": list(c.target_shape), "source_name": c.source_name,
             "source_shape": list(c.source_shape), "order": c.order, "connected": c.connected,
-            "leaves": dict(c.leaves), "groups": groups}
+            "leaves": dict(c.leaves), "groups": groups, "nan_prone": c.nan_prone, "value": None,
+            "params": sorted(c.params)}
+    for name, row in c.params.items():
+        arrays[f"{prefix}param.{name}"] = np.asarray(row)
+    if c.value is not None:
+        meta["value"], more = _to_data(c.value, prefix + "value.")
+        arrays.update(more)
     return meta, arrays
 
 
@@ -81,7 +90,7 @@ def plan_from_data(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) ->
         raise StoreError(f"stored plan: {e}") from None
 
 
-def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Compiled:
+def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str = "") -> Compiled:
     _need(isinstance(meta, Mapping), "meta must be an object")
     _need(meta.get("format") == FORMAT and meta.get("version") == FORMAT_VERSION, "foreign format or version")
     _need(meta.get("dtype") in ("float32", "float64"), "dtype must be float32 or float64")
@@ -93,19 +102,36 @@ def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Compiled
     leaves = meta["leaves"]
     _need(isinstance(leaves, dict) and all(isinstance(k, str) for k in leaves), "leaves must map names to sizes")
     leaves = {k: _int(v, f"leaf {k}") for k, v in leaves.items()}
+    _need(isinstance(meta["params"], list) and all(isinstance(k, str) and k not in leaves for k in meta["params"]),
+          "params must be a list of names apart from the arrays")
+    dtype = np.dtype(meta["dtype"])
+    params = {}
+    for name in meta["params"]:
+        row = arrays.get(f"{prefix}param.{name}")
+        _need(isinstance(row, np.ndarray) and row.dtype == dtype and row.ndim == 2 and row.shape[0] == 1,
+              f"parameter {name} must be a (1, n) row of the plan's dtype")
+        params[name] = np.ascontiguousarray(row)
+    sizes = {**leaves, **{k: v.shape[1] for k, v in params.items()}}
     _need(isinstance(meta["groups"], list), "groups must be a list")
-    groups = tuple(_group(i, g, arrays, leaves, size) for i, g in enumerate(meta["groups"]))
-    return Compiled(meta["expression"], np.dtype(meta["dtype"]), target, meta["source_name"], source, order,
-                    meta["connected"], leaves, groups)
+    groups = tuple(_group(i, g, arrays, sizes, size, prefix) for i, g in enumerate(meta["groups"]))
+    _need(isinstance(meta["nan_prone"], bool), "nan_prone must be a boolean")
+    value = None
+    if meta["value"] is not None:
+        _need(not prefix, "a value plan has no value plan of its own")
+        value = _load(meta["value"], arrays, "value.")
+        _need(value.order == 0 and value.target_shape == target and value.leaves == leaves, "value plan mismatch")
+    return Compiled(meta["expression"], dtype, target, meta["source_name"], source, order,
+                    meta["connected"], leaves, groups, value, meta["nan_prone"], params)
 
 
-def _group(i: int, g: Any, arrays: Mapping[str, np.ndarray], leaves: dict[str, int], size: int) -> Group:
+def _group(i: int, g: Any, arrays: Mapping[str, np.ndarray], leaves: dict[str, int], size: int,
+           prefix: str) -> Group:
     _need(isinstance(g, dict), f"group {i} must be an object")
     lanes = _int(g["lanes"], "lanes", 1)
     _need(isinstance(g["slots"], list) and all(leaf in leaves for leaf in g["slots"]), f"group {i}: slot leaves")
-    slots = tuple((leaf, _array(arrays, f"g{i}.slot{j}", np.int64, 0, leaves[leaf], lanes))
+    slots = tuple((leaf, _array(arrays, f"{prefix}g{i}.slot{j}", np.int64, 0, leaves[leaf], lanes))
                   for j, leaf in enumerate(g["slots"]))
-    consts = _array(arrays, f"g{i}.consts", np.float64)
+    consts = _array(arrays, f"{prefix}g{i}.consts", np.float64)
     code = []
     for entry in g["code"]:
         _need(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
@@ -125,8 +151,8 @@ def _group(i: int, g: Any, arrays: Mapping[str, np.ndarray], leaves: dict[str, i
     steps = []
     for k, mode in enumerate(g["steps"]):
         _need(mode in MODES, f"group {i}: unknown mode {mode!r}")
-        dst = _array(arrays, f"g{i}.step{k}.dst", np.int64, 0, size)
-        src = _array(arrays, f"g{i}.step{k}.src", np.int64, 0, width, len(dst))
+        dst = _array(arrays, f"{prefix}g{i}.step{k}.dst", np.int64, 0, size)
+        src = _array(arrays, f"{prefix}g{i}.step{k}.src", np.int64, 0, width, len(dst))
         ordered = np.sort(dst)  # (not np.unique: it imports numpy.ma, 20+ ms of a warm start)
         _need(mode == "add_at" or bool((ordered[1:] != ordered[:-1]).all()), f"group {i}: repeated destinations")
         steps.append(Step(mode, dst, src))

@@ -176,6 +176,7 @@ class Namer:
         used = {src.name, src.leaf}
         if scope is not None:
             self.arrays = {k: tuple(v) for k, v in scope.arrays.items()}
+            self.arrays.update({k: tuple(v.shape) for k, v in scope.params.items()})  # named like arrays
             for alias, (leaf, i) in scope.columns.items():
                 self.aliases.setdefault((leaf, int(i)), alias)
             used |= set(scope.names())

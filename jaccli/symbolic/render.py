@@ -207,14 +207,16 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: int = 1, wrt: str = "x",
-                    columns: Optional[list[str]] = None, defines: Optional[Mapping[str, float]] = None) -> Plan:
+                    columns: Optional[list[str]] = None, defines: Optional[Mapping[str, float]] = None,
+                    params: Optional[Mapping[str, np.ndarray]] = None) -> Plan:
     """A plan without an input file: the source has event ``shape``, or is a row named by ``columns`` (a CSV
     header: ``--wrt`` may then name one column and the row keeps the name ``x``, as for a real CSV file)."""
     if columns:
         if shape not in (None, (len(columns),)):
             raise UsageError(f"--shape {shape} does not match {len(columns)} columns", hint="give one of them")
         row = "x" if wrt in columns else wrt
-        scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt)
+        scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt,
+                           params=params)
     else:
-        scope = make_scope({wrt: tuple(shape or ())}, defines=defines, wrt=wrt)
+        scope = make_scope({wrt: tuple(shape or ())}, defines=defines, wrt=wrt, params=params)
     return plan_jacobian(expression, scope, order, np.dtype(np.float64))
