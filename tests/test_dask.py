@@ -102,6 +102,24 @@ def test_mapping_with_constants_scalars_and_options(client):
     assert out.dtype == np.float64 and out.tobytes() == local.tobytes()
 
 
+def test_shared_parameters_travel_in_the_plan_key(client, tmp_path, jaccli, dask_cli):
+    """``params`` (and -P) are part of the shipped plan: one key per run, not one copy per task."""
+    x = data(400, 3, seed=4)
+    w = np.random.default_rng(5).normal(size=(2, 3))
+    lazy = jd.batch_jacobian("tanh(matmul(W, x))", da.from_array(x, chunks=50), params={"W": w})
+    graph = dict(lazy.__dask_graph__())
+    plans = [k for k in graph if isinstance(k, str) and k.startswith("jaccli-plan-")]
+    assert len(plans) == 1 and w.tobytes() in pickle.dumps(dask.threaded.get(graph, plans[0]))
+    assert not any(w.tobytes() in pickle.dumps(graph[k]) for k in graph if k not in plans)
+    expected = local_jacobian("tanh(matmul(W, x))", x, params={"W": w})
+    assert client.compute(lazy).result().tobytes() == expected.tobytes()
+    np.save(tmp_path / "w.npy", w)
+    write_zarr(tmp_path / "x.zarr", x, chunks=64)
+    result = dask_cli("tanh(matmul(W, x))", tmp_path / "x.zarr", "-P", f"W={tmp_path / 'w.npy'}", "-f", "npy")
+    assert result.exit_code == 0, result.stderr
+    assert np.load(BytesLike(result.stdout_bytes)).tobytes() == expected.tobytes()
+
+
 def test_unconnected_and_errors(client):
     x = da.from_array(data(10, 2), chunks=3)
     assert jd.batch_jacobian("2 + 0*pi", x) is None
@@ -135,12 +153,12 @@ def test_plan_is_one_shared_numeric_key(client):
 
 def test_a_block_runs_without_sympy(tmp_path):
     """What a worker runs: the shipped plan and one block, in a fresh process that never imports SymPy or Dask."""
-    from jaccli.api import _plan
+    from jaccli.dask.array import plan_lazy
     from jaccli.dask.ship import ship
 
     x = data(50, 3)
     expression = "[sin(x[0])*x[1], norm(x), logsumexp(x)]"
-    plan = _plan(expression, (("x", (3,), "<f8"),), (), (), None, "x", "x", 2, "auto")
+    plan = plan_lazy(expression, x, 2).plan
     with open(tmp_path / "shipped.pkl", "wb") as handle:
         pickle.dump((ship(plan, 7), x, local_jacobian(expression, x, order=2)), handle)
     code = ("import pickle, sys, numpy as np\n"

@@ -38,9 +38,10 @@ class Lazy:
 
 
 def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
-                   constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+                   constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False, threads: Optional[int] = None) -> Any:
+                   pfor: bool = True, allow_nonfinite: bool = False, threads: Optional[int] = None,
+                   params: Optional[Mapping[str, object]] = None) -> Any:
     """Per-example k-th derivative of ``expression``, lazily: a ``dask.array`` ``(B, *T, *S, ..., *S)``.
 
     ``x`` is a ``dask.array.Array`` (or NumPy array) with the batch on axis 0, or a mapping of them as
@@ -49,7 +50,8 @@ def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     values are checked when blocks are computed (a non-finite value raises ``InputError`` then). A target that
     does not reference the source gives ``None`` right away (``unconnected='zero'``: zeros), without reading data.
     ``threads`` evaluates each block's chunks on that many threads (default 1: Dask already runs one task per
-    worker thread); results are bit-identical for every value.
+    worker thread); results are bit-identical for every value. Shared parameters (``params``, array-valued
+    ``constants``) travel inside the shipped plan: once per worker, not once per task.
 
     >>> import dask.array as da
     >>> x = da.from_array(np.array([[4., 2.], [1., 3.]]), chunks=1)
@@ -58,19 +60,22 @@ def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
            [ 0., 27.]])
     """
     lazy = plan_lazy(expression, x, order, wrt=wrt, constants=constants, names=names, unconnected=unconnected,
-                     dtype=dtype, parallel_iterations=parallel_iterations, pfor=pfor, check_input=not allow_nonfinite,
-                     threads=threads)
+                     dtype=dtype, parallel_iterations=parallel_iterations, pfor=pfor, allow_nonfinite=allow_nonfinite,
+                     threads=threads, params=params)
     return lazy.result
 
 
 def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
-              constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+              constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
               unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-              pfor: bool = True, check_input: bool = True, label: str = "input",
-              block_values: Optional[int] = None, threads: Optional[int] = None) -> Lazy:
-    """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``block_values`` rechunks the batch
-    axis to about that many input and result values per block (a multiple of the source's own chunks)."""
-    from jaccli.api import _plan
+              pfor: bool = True, allow_nonfinite: bool = False, input_checked: bool = False, label: str = "input",
+              block_values: Optional[int] = None, threads: Optional[int] = None,
+              params: Optional[Mapping[str, object]] = None) -> Lazy:
+    """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``input_checked``: the readers
+    already refused non-finite values. ``block_values`` rechunks the batch axis to about that many input and
+    result values per block (a multiple of the source's own chunks)."""
+    from jaccli.api import _Params, _plan, _split_constants
+    from jaccli.expr.program import load_expression
     from jaccli.plan.parallel import thread_count
 
     da = require_dask()
@@ -80,15 +85,15 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
     row = "x" if names and wrt in names else wrt
-    batched, scalars = _split(da, dict(x) if isinstance(x, Mapping) else {row: x}, label, check_input)
+    check_input = not (allow_nonfinite or input_checked)
+    batched, scalars = _split(da, dict(x) if isinstance(x, Mapping) else {row: x}, label, not allow_nonfinite)
     if names is not None and (isinstance(x, Mapping) or row not in batched or batched[row].ndim != 2
                               or batched[row].shape[1] != len(names)):
         raise UsageError("names need a 2-D array with one name per column")
-    defines = tuple((k, v if isinstance(v, int) and not isinstance(v, bool) else float(v))
-                    for k, v in (constants or {}).items())
+    defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
-    plan = _plan(expression, shapes, tuple(scalars.items()), defines, tuple(names) if names is not None else None,
-                 row, wrt, order, dtype)
+    plan = _plan(load_expression(expression), shapes, tuple(scalars.items()), tuple(defines.items()),
+                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
     batched = _aligned(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
     first = next(iter(batched.values()))
     offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)

@@ -30,6 +30,7 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
     from jaccli.dask.cluster import connect
     from jaccli.dask.sources import open_source
     from jaccli.dask.stores import output_kind
+    from jaccli.io.params import parse_params
 
     require_dask()
     defines = parse_defines(opts.defines)
@@ -42,8 +43,9 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
         x: Any = source.arrays["x"] if source.columns else {**source.arrays, **source.scalars}
         lazy = plan_lazy(opts.expression, x, opts.order, wrt=opts.wrt, constants=defines, names=source.columns,
                          unconnected=opts.unconnected, dtype=opts.dtype, parallel_iterations=opts.parallel_iterations,
-                         pfor=opts.pfor, check_input=not (opts.allow_nonfinite or source.checked),
-                         label=source.label, block_values=BLOCK_VALUES, threads=opts.threads)
+                         pfor=opts.pfor, allow_nonfinite=opts.allow_nonfinite, input_checked=source.checked,
+                         label=source.label, block_values=BLOCK_VALUES, threads=opts.threads,
+                         params=parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite))
         plan = lazy.plan
         if show_layout:
             from jaccli.symbolic.render import render_layout
