@@ -10,7 +10,9 @@ N worker processes (1 thread each, localhost, no dashboard) and runs the real CL
 
     jaccli batch-jacobian 'x*x*x' in.zarr --engine dask --scheduler tcp://... -o out.zarr
 
-Reported: wall time of that command (cluster start excluded; first-task imports included), rows per second,
+Reported: wall time of that command (cluster start excluded; first-task imports included), rows per second, the
+workers' CPU seconds (comparable when the machine is shared: wall time then depends on the other jobs), the
+1-minute load average at the start,
 each worker's peak RSS (``ru_maxrss`` of the worker process, read on the worker after the run) and the client's
 (``ru_maxrss`` of the jaccli process, from ``os.wait4``). The claim checked: worker memory is bounded by the block
 size (``jaccli.dask.run.BLOCK_VALUES`` values per block), not by the batch. A spot check compares a slice of the
@@ -44,8 +46,10 @@ def make_input(path: str, rows: int) -> None:
         z[start:stop] = rng.uniform(0.5, 4.0, size=(stop - start, 2))
 
 
-def worker_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def worker_usage() -> tuple[float, float]:
+    """(peak RSS in MB, CPU seconds) of this worker process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(workers: int, source: str, target: str, expression: str) -> dict:
@@ -56,14 +60,17 @@ def measure(workers: int, source: str, target: str, expression: str) -> dict:
                       dashboard_address=":0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         command = [sys.executable, "-m", "jaccli", "batch-jacobian", expression, source, "--engine", "dask",
                    "--scheduler", cluster.scheduler_address, "-o", target]
+        before = sum(cpu for _, cpu in client.run(worker_usage).values())
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=ROOT)
         _, status, usage = os.wait4(process.pid, 0)  # the jaccli process's own peak, not the workers'
         wall = time.perf_counter() - start
         if status != 0:
             raise SystemExit(f"jaccli failed with status {status}")
-        peaks = sorted(client.run(worker_peak_mb).values())
-    return {"workers": workers, "wall": wall, "peaks": peaks, "client": usage.ru_maxrss / 1024}
+        after = client.run(worker_usage).values()
+    return {"workers": workers, "wall": wall, "peaks": sorted(peak for peak, _ in after), "load": load,
+            "cpu": sum(cpu for _, cpu in after) - before, "client": usage.ru_maxrss / 1024}
 
 
 def spot_check(source: str, target: str, expression: str) -> bool:
@@ -102,8 +109,9 @@ def main() -> None:
         for n in (int(w) for w in args.workers.split(",")):
             r = measure(n, source, target, args.expr)
             peaks = ", ".join(f"{p:.0f}" for p in r["peaks"])
-            print(f"{n} worker(s): {r['wall']:.1f} s wall, {args.rows / r['wall'] / 1e6:.2f} M rows/s; "
-                  f"peak RSS per worker {peaks} MB; client {r['client']:.0f} MB", flush=True)
+            print(f"{n} worker(s): {r['wall']:.1f} s wall, {args.rows / r['wall'] / 1e6:.2f} M rows/s, "
+                  f"{r['cpu']:.1f} worker CPU s; peak RSS per worker {peaks} MB; client {r['client']:.0f} MB "
+                  f"(load average {r['load']:.1f} at the start)", flush=True)
         print("spot check vs jaccli.batch_jacobian:", "identical" if spot_check(source, target, args.expr) else "DIFFERS")
     finally:
         if not args.dir:

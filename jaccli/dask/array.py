@@ -9,7 +9,7 @@ along every other axis.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -70,10 +70,12 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
               unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
               pfor: bool = True, allow_nonfinite: bool = False, input_checked: bool = False, label: str = "input",
               block_values: Optional[int] = None, threads: Optional[int] = None,
-              params: Optional[Mapping[str, object]] = None) -> Lazy:
+              params: Optional[Mapping[str, object]] = None,
+              reopen: Optional[Callable[[int], dict[str, Any]]] = None) -> Lazy:
     """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``input_checked``: the readers
     already refused non-finite values. ``block_values`` rechunks the batch axis to about that many input and
-    result values per block (a multiple of the source's own chunks)."""
+    result values per block (a multiple of the source's own chunks); ``reopen(rows)``, if given, reads the batched
+    arrays again in blocks of ``rows`` straight from storage (no rechunking, so no block moves between workers)."""
     from jaccli.api import _Params, _plan, _split_constants
     from jaccli.expr.program import load_expression
     from jaccli.plan.parallel import thread_count
@@ -94,7 +96,10 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
     plan = _plan(load_expression(expression), shapes, tuple(scalars.items()), tuple(defines.items()),
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
-    batched = _aligned(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
+    rows = _block_rows(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
+    if reopen is not None and rows is not None:
+        batched = {name: a for name, a in reopen(rows).items() if name in batched}
+    batched = _aligned(batched, plan.scope.source().leaf, rows)
     first = next(iter(batched.values()))
     offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
     if not plan.connected and unconnected == "none":
@@ -123,14 +128,19 @@ def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) ->
     return batched, scalars
 
 
-def _aligned(batched: dict, source: str, block_values: Optional[int], result_size: int) -> dict:
-    """Every array chunked like the source along the batch axis, and in one chunk along its event axes."""
-    chunks: Any = batched[source].chunks[0]
-    if block_values is not None:
-        per_example = result_size + sum(int(np.prod(a.shape[1:], dtype=np.int64)) for a in batched.values())
-        rows = max(1, block_values // max(1, per_example))
-        rows = rows // chunks[0] * chunks[0] if rows >= chunks[0] else rows  # whole chunks of the store: one read
-        chunks = rows
+def _block_rows(batched: dict, source: str, block_values: Optional[int], result_size: int) -> Optional[int]:
+    """Examples per block for about ``block_values`` input and result values, in whole chunks of the source."""
+    if block_values is None:
+        return None
+    first = batched[source].chunks[0][0]
+    per_example = result_size + sum(int(np.prod(a.shape[1:], dtype=np.int64)) for a in batched.values())
+    rows = max(1, block_values // max(1, per_example))
+    return rows // first * first if rows >= first else rows  # whole chunks of the store: each read once
+
+
+def _aligned(batched: dict, source: str, rows: Optional[int]) -> dict:
+    """Every array chunked like the source (or in ``rows``) along the batch axis, in one chunk along the rest."""
+    chunks: Any = batched[source].chunks[0] if rows is None else rows
     return {name: a.rechunk((chunks,) + tuple(-1 for _ in a.shape[1:])) for name, a in batched.items()}
 
 

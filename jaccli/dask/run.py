@@ -45,7 +45,8 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
                          unconnected=opts.unconnected, dtype=opts.dtype, parallel_iterations=opts.parallel_iterations,
                          pfor=opts.pfor, allow_nonfinite=opts.allow_nonfinite, input_checked=source.checked,
                          label=source.label, block_values=BLOCK_VALUES, threads=opts.threads,
-                         params=parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite))
+                         params=parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite),
+                         reopen=source.reopen)
         plan = lazy.plan
         if show_layout:
             from jaccli.symbolic.render import render_layout

@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class Source:
     columns: Optional[list[str]] = None
     scalars: dict[str, np.ndarray] = field(default_factory=dict)
     checked: bool = False  # the readers already refused non-finite values (with file-local positions)
+    reopen: Optional[Callable[[int], dict[str, Any]]] = None  # the arrays again, read in blocks of N rows
 
 
 def source_kind(path: str) -> str:
@@ -86,6 +87,7 @@ def _zarr(path: str, wrt: str) -> Source:
     members = [(wrt, node, None)] if isinstance(node, zarr.Array) else [(n, a, n) for n, a in sorted(node.arrays())]
     arrays: dict[str, Any] = {}
     scalars: dict[str, np.ndarray] = {}
+    components: dict[str, Optional[str]] = {}
     for name, array, component in members:
         where = f"{path}: array '{name}'"
         check_name(name, "array name", path)
@@ -94,9 +96,15 @@ def _zarr(path: str, wrt: str) -> Source:
             scalars[name] = np.asarray(array[()])
         else:
             arrays[name] = da.from_zarr(path, component=component)
+            components[name] = component
     if not arrays:
         raise InputError("the Zarr group has no array with a batch axis", where=path)
-    return Source(arrays, path, scalars=scalars)
+
+    def reopen(rows: int) -> dict[str, Any]:  # each block task reads its rows from the store itself
+        return {name: da.from_zarr(path, component=c, chunks=(rows,) + arrays[name].shape[1:])
+                for name, c in components.items()}
+
+    return Source(arrays, path, scalars=scalars, reopen=reopen)
 
 
 # --- Parquet ------------------------------------------------------------------------------------------------
@@ -188,7 +196,7 @@ def _npy_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
     from jaccli.io.inputs.batch import open_binary
     from jaccli.io.inputs.npy import check_size, read_header
 
-    blocks, first = [], None
+    headers, first = [], None
     for f in files:
         with open_binary(f) as handle:
             header = read_header(handle, f)
@@ -202,12 +210,21 @@ def _npy_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
             raise InputError(f"shape {header.shape} and dtype {header.dtype} do not match the first file's "
                              f"{first.shape} and {first.dtype}", where=f,
                              hint="every part needs the same example shape")
-        step = max(1, NPY_BLOCK_BYTES // max(1, header.nbytes // header.shape[0]))
-        for start in range(0, header.shape[0], step):
-            stop = min(start + step, header.shape[0])
-            task = dask.delayed(read_npy_rows, pure=True)(f, header, start, stop, wrt, allow_nonfinite)
-            blocks.append(da.from_delayed(task, shape=(stop - start,) + header.shape[1:], dtype=header.dtype))
-    return Source({wrt: da.concatenate(blocks)}, pattern, checked=True)
+        headers.append((f, header))
+    assert first is not None  # files is not empty
+
+    def reopen(rows: int) -> dict[str, Any]:
+        """Blocks of ``rows`` rows, each read by its own task (a file's last block may be shorter)."""
+        blocks = []
+        for f, header in headers:
+            for start in range(0, header.shape[0], rows):
+                stop = min(start + rows, header.shape[0])
+                task = dask.delayed(read_npy_rows, pure=True)(f, header, start, stop, wrt, allow_nonfinite)
+                blocks.append(da.from_delayed(task, shape=(stop - start,) + header.shape[1:], dtype=header.dtype))
+        return {wrt: da.concatenate(blocks)}
+
+    step = max(1, NPY_BLOCK_BYTES // max(1, first.nbytes // first.shape[0]))
+    return Source(reopen(step), pattern, checked=True, reopen=reopen)
 
 
 NPY_BLOCK_BYTES = 64 << 20
