@@ -8,6 +8,7 @@ along every other axis.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -33,7 +34,7 @@ class Lazy:
 
     plan: Any
     result: Any  # dask.array.Array | None
-    offsets: Any  # dask.array.Array (B,) int64, chunked like the result: each block's example numbers
+    size: int  # B
     inputs: dict  # the batched inputs as evaluated: name -> dask.array (B, *S), chunked like the result
 
 
@@ -101,11 +102,10 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
         batched = {name: a for name, a in reopen(rows).items() if name in batched}
     batched = _aligned(batched, plan.scope.source().leaf, rows)
     first = next(iter(batched.values()))
-    offsets = da.arange(first.shape[0], chunks=first.chunks[0], dtype=np.int64)
     if not plan.connected and unconnected == "none":
-        return Lazy(plan, None, offsets, batched)
-    result = _graph(da, plan, batched, offsets, parallel_iterations, pfor, check_input, label, threads)
-    return Lazy(plan, result, offsets, batched)
+        return Lazy(plan, None, int(first.shape[0]), batched)
+    result = _graph(da, plan, batched, parallel_iterations, pfor, check_input, label, threads)
+    return Lazy(plan, result, int(first.shape[0]), batched)
 
 
 def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) -> tuple[dict, dict]:
@@ -144,10 +144,19 @@ def _aligned(batched: dict, source: str, rows: Optional[int]) -> dict:
     return {name: a.rechunk((chunks,) + tuple(-1 for _ in a.shape[1:])) for name, a in batched.items()}
 
 
-def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations: Optional[int], pfor: bool,
+def block_starts(chunks: tuple[int, ...]) -> list[int]:
+    """The first example of each block."""
+    return [int(v) for v in np.cumsum((0,) + tuple(chunks[:-1]))]
+
+
+def _graph(da: Any, plan: Any, batched: dict, parallel_iterations: Optional[int], pfor: bool,
            check_input: bool, label: str, threads: int) -> Any:
-    """One blockwise task per block: (shipped plan, offsets block, input blocks) -> result block."""
+    """One task per block: ``jacobian_block(shipped plan, first example, *input blocks)`` -> result block.
+
+    Written as a plain graph so that the block's first example is a literal in its task: an array of example
+    numbers chunked like the batch would be as big as a block of data and could move between workers."""
     import dask
+    from dask.highlevelgraph import HighLevelGraph
 
     from jaccli.dask.blocks import jacobian_block
     from jaccli.dask.ship import ship
@@ -155,14 +164,16 @@ def _graph(da: Any, plan: Any, batched: dict, offsets: Any, parallel_iterations:
     data = ship(plan, plan.chunk_size(parallel_iterations))
     # One graph key, named by the plan's digest: Dask moves it to each worker once, every block task reads it.
     shipped = dask.delayed(data, traverse=False, name="jaccli-plan-" + data["digest"])
-    out_axes = tuple(f"e{i}" for i in range(len(plan.example_shape)))
-    args: list = [shipped, None, offsets, ("b",)]
-    for name, array in batched.items():
-        args += [array, ("b",) + tuple(f"{name}.{i}" for i in range(1, array.ndim))]
-    ndim = 1 + len(out_axes)
-    names = tuple(batched)
-    options = dict(names=names, label=label, check_input=check_input, pfor=pfor, threads=threads)
-    name = "jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], options, *batched.values())
-    return da.blockwise(jacobian_block, ("b",) + out_axes, *args, **options, name=name,
-                        new_axes=dict(zip(out_axes, plan.example_shape)), concatenate=True, dtype=plan.dtype,
-                        meta=np.empty((0,) * ndim, plan.dtype))
+    arrays = list(batched.values())
+    options: dict[str, Any] = dict(names=tuple(batched), label=label, check_input=check_input, pfor=pfor,
+                                   threads=threads)
+    name = "jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], options, *arrays)
+    run = functools.partial(jacobian_block, **options)  # a module function and plain data: pickled by reference
+    chunks = arrays[0].chunks[0]
+    tail = (0,) * len(plan.example_shape)
+    dsk: dict[Any, Any] = {
+        (name, i) + tail: (run, shipped.key, start) + tuple((a.name, i) + (0,) * (a.ndim - 1) for a in arrays)
+        for i, start in enumerate(block_starts(chunks))}
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[shipped, *arrays])
+    return da.Array(graph, name, chunks=(chunks,) + tuple((n,) for n in plan.example_shape), dtype=plan.dtype,
+                    meta=np.empty((0,) * (1 + len(tail)), plan.dtype))

@@ -12,16 +12,15 @@ import numpy as np
 from jaccli.dask.ship import unship
 
 
-def jacobian_block(data: dict, first: np.ndarray, *blocks: np.ndarray, names: tuple[str, ...], label: str,
+def jacobian_block(data: dict, start: int, *blocks: np.ndarray, names: tuple[str, ...], label: str,
                    check_input: bool, pfor: bool, threads: int = 1) -> np.ndarray:
-    """The result ``(b, *T, *S^k)`` of one block; ``first[0]`` is the block's first example (for messages)."""
+    """The result ``(b, *T, *S^k)`` of one block; ``start`` is the block's first example (for messages)."""
     from jaccli.io.inputs.batch import check_finite, value_dtype
     from jaccli.plan.engine import evaluate_chunk
     from jaccli.plan.parallel import ordered_map
 
     plan, step = unship(data), data["step"]
-    b = blocks[0].shape[0] if blocks else len(first)
-    start = int(first[0]) if len(first) else 0
+    b = blocks[0].shape[0]
     out = np.zeros((b,) + plan.example_shape, plan.dtype)
 
     def fill(s: int) -> None:
@@ -46,11 +45,10 @@ def nonfinite_stats(block: np.ndarray) -> np.ndarray:
     return np.array([[count, first]], dtype=np.int64)
 
 
-def store_block(block: np.ndarray, first: np.ndarray, *, target: str, kind: str) -> np.ndarray:
+def store_block(block: np.ndarray, start: int, target: str, kind: str) -> np.ndarray:
     """Write one result block where it belongs (a Zarr region or an ``.npy`` part) and return its statistics.
 
     Writing is idempotent: a task re-run after a worker died writes the same bytes to the same place."""
-    start = int(first[0])
     if kind == "zarr":
         import zarr
 

@@ -52,7 +52,7 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
             from jaccli.symbolic.render import render_layout
 
             click.echo(render_layout(plan), err=True)
-        batch_size = int(lazy.offsets.shape[0])
+        batch_size = lazy.size
         if lazy.result is None:
             _write_none(opts, output, kind, checks, plan, batch_size)
             report.examples = batch_size
@@ -153,10 +153,7 @@ def ordered_blocks(client: Any, result: Any, window: int) -> Iterator[np.ndarray
 def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: str, checks: Checks,
            report: Report) -> None:
     """Workers write the blocks and send back ``[count, first]`` per block; rename only when all is well."""
-    import dask.array as da
-
     from jaccli import __version__
-    from jaccli.dask.blocks import store_block
     from jaccli.dask.stores import Store
 
     assert output is not None  # output_kind gave a store kind
@@ -165,11 +162,7 @@ def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: s
              "expression": opts.expression, "jaccli": __version__}
     store = Store(output, kind, tuple(result.shape), plan.dtype, result.chunks[0][0], attrs)
     try:
-        axes = tuple(f"e{i}" for i in range(result.ndim - 1))
-        stats = da.blockwise(store_block, "bz", result, ("b",) + axes, lazy.offsets, "b", target=store.target,
-                             kind=kind, new_axes={"z": 2}, adjust_chunks={"b": 1}, concatenate=True, dtype=np.int64,
-                             meta=np.empty((0, 0), np.int64))
-        future = client.compute(stats)
+        future = client.compute(_store_graph(result, store))
         if sys.stderr.isatty():
             from distributed.diagnostics.progressbar import TextProgressBar
 
@@ -183,6 +176,24 @@ def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: s
     except BaseException:
         store.abort()
         raise
+
+
+def _store_graph(result: Any, store: Any) -> Any:
+    """``[[count, first]]`` per block, from a task that writes the block; each depends on its block alone, so it
+    runs where the block is."""
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    from jaccli.dask.array import block_starts
+    from jaccli.dask.blocks import store_block
+
+    name = "jaccli-store-" + tokenize(result.name, store.target)
+    tail = (0,) * (result.ndim - 1)
+    dsk: dict[Any, Any] = {(name, i, 0): (store_block, (result.name, i) + tail, start, store.target, store.kind)
+           for i, start in enumerate(block_starts(result.chunks[0]))}
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[result])
+    return da.Array(graph, name, chunks=((1,) * len(dsk), (2,)), dtype=np.int64, meta=np.empty((0, 0), np.int64))
 
 
 def _combine(report: Report, stats: np.ndarray, rows: tuple[int, ...], example_shape: tuple[int, ...]) -> None:
