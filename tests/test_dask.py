@@ -396,6 +396,13 @@ def test_cli_errors(jaccli, dask_cli, tmp_path, monkeypatch):
     assert_error(jaccli("batch-jacobian", "x", "a.csv", "--scheduler", "tcp://127.0.0.1:1"), 2,
                  "--scheduler needs --engine dask")
     assert_error(dask_cli("x", "data.json"), 2, "--engine dask cannot read")
+    assert_error(dask_cli("x", "-"), 2, "cannot read standard input")
+    pa = pytest.importorskip("pyarrow")
+    pytest.importorskip("pyarrow.parquet").write_table(pa.table({"a": [1.0, None, 3.0]}), tmp_path / "n.parquet")
+    assert_error(dask_cli("x", tmp_path / "n.parquet"), 3, "n.parquet: row 1: column 'a' is null")
+    np.savetxt(tmp_path / "p1.csv", data(3, 2), delimiter=",", header="a,b", comments="")
+    np.savetxt(tmp_path / "p2.csv", data(3, 2), delimiter=",", header="a,c", comments="")
+    assert_error(dask_cli("x", str(tmp_path / "p*.csv")), 3, "p2.csv: its header")
     assert_error(dask_cli("x", str(tmp_path / "none-*.npy")), 3, "no file matches")
     write_zarr(tmp_path / "x.zarr", data(10, 2))
     assert_error(dask_cli("0*pi", tmp_path / "x.zarr", "-o", tmp_path / "o.zarr"), 2, "None result")
