@@ -87,6 +87,8 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
         raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
+    if not isinstance(wrt, str) or "," in wrt:
+        raise UsageError("jaccli.dask.batch_jacobian takes one source (wrt)", hint="use jaccli.batch_jacobian")
     row = "x" if names and wrt in names else wrt
     check_input = not (allow_nonfinite or input_checked)
     batched, scalars = _split(da, dict(x) if isinstance(x, Mapping) else {row: x}, label, not allow_nonfinite)
