@@ -118,3 +118,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
     """The closest known name, for 'did you mean' messages, or None."""
     close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+class OutputError(JaccliError):
+    """The output cannot be written (standard output closed, disk full): exit 3, like an unreadable input."""
+
+    exit_code = 3

@@ -297,7 +297,7 @@ def _make_class(row: Row) -> type:
         # Fold functions of numbers in float64, as a numeric framework would; never exact big arithmetic.
         if args and all(a.is_number for a in args):
             try:
-                values = [float(a) for a in args]
+                values = [math.inf if a is sympy.zoo else float(a) for a in args]  # zoo (1/0): inf, as kernels
             except (TypeError, ValueError):
                 return None  # complex constants (cannot arise from the parser) stay symbolic
             with np.errstate(all="ignore"):

@@ -11,17 +11,20 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, run_scanned
+from jaccli.plan.engine import AnyPlan as Plan, Plan as SymbolicPlan, make_scope, resolve_dtype, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.params import parse_params
+
+if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
+    from jaccli.expr.scope import Scope
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -32,7 +35,7 @@ class Options:
     expression: str
     input: str = "-"
     order: int = 1
-    wrt: str = "x"
+    wrt: str = "x"  # one source, or several separated by commas (--wrt a,b)
     defines: tuple[str, ...] = ()
     fmt: str = "text"
     input_format: str = "auto"
@@ -46,6 +49,7 @@ class Options:
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
+    orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
 @dataclass
@@ -83,30 +87,59 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
-    """Read the input's head and build the plan: all that can fail before any value is computed."""
+    """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
+    can fail before any value is computed."""
+    batch, head = _open_head(opts, stdin)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in head.arrays.items()},
+                       scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=head.params)
+    return batch, plan
+
+
+def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
+    """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
+    from jaccli.plan.orders import source_dtype
+
+    batch, head = _open_head(opts, stdin)
+    scope = make_scope(head.arrays, scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, params=head.params)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
+
+
+@dataclass
+class _Head:
+    """What the input's head and the options say about names, before any SymPy: the plan cache's key."""
+
+    arrays: dict[str, tuple[int, ...]]
+    defines: dict[str, float]
+    row: Optional[str]
+    params: dict[str, np.ndarray]
+
+
+def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, _Head]:
     defines = parse_defines(opts.defines)
-    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
-                       stdin=stdin)
+    sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
+    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
+                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin)
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
     row = None
     if single is not None:
         # With a header the row is 'x' and --wrt is 'x' or a column (then the source is that column alone).
-        if opts.wrt != "x" and opts.wrt not in header:
-            guess = did_you_mean(opts.wrt, header)
-            raise UsageError(f"--wrt {opts.wrt}: the header has no column '{opts.wrt}'"
-                             + (f" (did you mean '{guess}'?)" if guess else ""),
-                             hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
+        for wrt in sources:
+            if wrt != "x" and wrt not in header:
+                guess = did_you_mean(wrt, header)
+                raise UsageError(f"--wrt {opts.wrt}: the header has no column '{wrt}'"
+                                 + (f" (did you mean '{guess}'?)" if guess else ""),
+                                 hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
     params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
-    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
-    plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in arrays.items()},
-                       scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
-                       order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=params)
-    return batch, plan
+    return batch, _Head(arrays, defines, row, params)
 
 
 def _renamed(batch: Batch, old: str, new: str) -> Batch:
@@ -120,11 +153,12 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
 
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    from jaccli.plan.chunking import chunk_rows
+    from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
     step = chunk_rows(plan.compiled, opts.parallel_iterations, batch.size, threads)
+    threads = useful_threads(plan.compiled, step, threads)
     progress = Progress(batch.size)
     for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
         if count and report.first_nonfinite is None:
@@ -229,10 +263,11 @@ class Checks:
 
     def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
         from jaccli.checks.compare import compare
-        from jaccli.checks.results import Result, read_result
+        from jaccli.checks.results import Result
+        from jaccli.checks.several import pick, read_orders
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
-        golden = read_result(self.expect)
+        golden = pick(read_orders(self.expect), plan.compiled.order, self.expect)  # .npz: the member of k
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)
             actual = Result.from_array(array, layout=plan.layout())
@@ -249,6 +284,7 @@ class Checks:
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
+        assert isinstance(plan, SymbolicPlan)  # --verify turned the cache off: a symbolic plan
         result = verify(plan, arrays, rows=self.verify_rows, seed=0, row_numbers=self.row_numbers)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

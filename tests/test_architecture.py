@@ -24,7 +24,7 @@ STAGES = [
     ("jaccli.plan",),
     ("jaccli.io",),
     ("jaccli.checks", "jaccli.symbolic"),
-    ("jaccli.job", "jaccli.api", "jaccli.dask"),
+    ("jaccli.job", "jaccli.job_orders", "jaccli.api", "jaccli.dask"),
     ("jaccli.cli", "jaccli.__main__"),
 ]
 

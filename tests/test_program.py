@@ -108,6 +108,17 @@ def test_tape_shows_the_names(jaccli, tmp_path):
     assert lines[-2:] == ["d y / d x[0] = x[0]/sqrt(x[0]**2 + x[1]**2)", "d y / d x[1] = x[1]/sqrt(x[0]**2 + x[1]**2)"]
 
 
+def test_symbolic_prints_the_named_values_first(jaccli):
+    result = jaccli("symbolic", f"@{LJ}", "--shape", "3,3")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "d[i,j,k] = x[i,k] - x[j,k]    for i in 0..2, j in 0..2, k in 0..2"
+    assert lines[1] == ("r2[i,j] = square(x[i,0] - x[j,0]) + square(x[i,1] - x[j,1]) + square(x[i,2] - x[j,2])"
+                        "    for i in 0..2, j in 0..2")
+    assert [line.split(" ")[0] for line in lines[2:4]] == ["inv6[i,j]", "energy"]
+    assert lines[4].startswith("d energy / d x[i,0] = ")  # the last line names the target
+
+
 # --- errors at file:line:column -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, where, message, line, caret", [
     ("a = x\nb = y + a\nb\n", "2:5", "unknown name 'y'", "b = y + a", "    ^"),
@@ -178,3 +189,29 @@ def test_api_reads_expression_files(tmp_path):
     np.testing.assert_array_equal(jaccli.batch_jacobian(f"@{path}", np.array([2.0])), [12.0])
     path.write_text("y = x ** 2\ny\n")  # the API re-reads the file: a changed model is never a stale plan
     np.testing.assert_array_equal(jaccli.batch_jacobian(f"@{path}", np.array([2.0])), [4.0])
+
+
+@pytest.mark.parametrize("text, message", [
+    ('a = __import__("os").system("touch pwned")\na\n', "attribute access is not allowed"),
+    ("a = (lambda: x)()\na\n", "only a function name can be called"),
+    ("a = " + "(" * 300 + "x" + ")" * 300 + "\na\n", "nested too deeply"),
+    ("a = 9**9**9**9\na * x\n", None),  # folded in float64 to inf in microseconds: a value, not an error
+])
+def test_hostile_files_are_refused_quickly_and_run_nothing(jaccli, tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, text)
+    start = time.perf_counter()
+    result = jaccli("batch-jacobian", f"@{path}", "-", input="1\n")
+    assert time.perf_counter() - start < 2.0
+    if message is None:
+        assert result.exit_code == 0 and "inf" in result.stdout
+    else:
+        assert_error(result, 2, message)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_pickled_parameter_files_are_refused(jaccli, tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert_error(jaccli("batch-jacobian", "sum(w * x)", "-", "-P", f"w={path}", input="1\n"), 3,
+                 "pickled/object arrays are refused")

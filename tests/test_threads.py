@@ -6,7 +6,8 @@ import pytest
 
 import jaccli
 from jaccli.errors import UsageError
-from jaccli.plan.chunking import chunk_rows
+from jaccli.plan import chunking
+from jaccli.plan.chunking import chunk_rows, useful_threads
 from jaccli.plan.engine import make_scope, plan_jacobian
 from jaccli.plan.parallel import ordered_map, thread_count
 
@@ -22,6 +23,12 @@ def _x(shape: tuple, b: int = 301) -> np.ndarray:
     x = np.random.default_rng(3).normal(size=(b,) + shape) * 3
     x.reshape(b, -1)[::17, 0] = 800.0  # exp overflows on some rows: inf values and the rescue path
     return x
+
+
+@pytest.fixture(autouse=True)
+def _always_threads(monkeypatch):
+    """Small test batches would run on one thread (too few values per NumPy call): use the pool anyway."""
+    monkeypatch.setattr(chunking, "GIL_VALUES_PER_CALL", 0)
 
 
 @pytest.mark.parametrize("expr, shape, order", CASES)
@@ -91,3 +98,12 @@ def test_chunks_grow_when_a_plan_makes_many_small_calls():
     assert chunk_rows(small, None) == (1 << 20) // small.work_per_example()
     assert chunk_rows(small, None, batch=1000, threads=2) == 500  # each thread gets a chunk
     assert chunk_rows(small, 7, batch=1000, threads=2) == 7
+
+
+def test_threads_only_where_numpy_calls_are_big(monkeypatch):
+    monkeypatch.setattr(chunking, "GIL_VALUES_PER_CALL", 1 << 13)
+    dense = plan_jacobian("logsumexp(x)", make_scope({"x": (50,)}), 2, np.dtype(np.float64)).compiled
+    polar = plan_jacobian("[x[0]*cos(x[1]), x[0]*sin(x[1])]", make_scope({"x": (2,)}), 1,
+                          np.dtype(np.float64)).compiled
+    assert useful_threads(dense, chunk_rows(dense, None, 20000, 2), 2) == 1
+    assert useful_threads(polar, chunk_rows(polar, None, 10**6, 2), 2) == 2

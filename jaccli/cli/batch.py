@@ -14,14 +14,19 @@ from jaccli.errors import CheckFailed, UsageError
 @click.command("batch-jacobian")
 @click.argument("expression")
 @click.argument("input", default="-", required=False, metavar="[INPUT]")
-@click.option("-k", "--order", type=click.IntRange(min=1), default=1, show_default=True, help="Derivative order.")
+@click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
+              callback=lambda ctx, param, value: _orders(value),
+              help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME",
-              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column.")
+              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
+                   "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
               help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Write here instead of standard output: atomically for a regular file, written through for a "
+                   "device, FIFO or /dev/fd/N.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
               help="auto = by extension; standard input is CSV.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
@@ -73,6 +78,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
+      $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
       $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
       $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
     
@@ -80,11 +87,17 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink
+    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
 
-    opts = Options(**kwargs)
+    orders = kwargs.pop("orders")
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
+    if opts.orders:  # -k 0,1,2: one pass, every order written
+        from jaccli.cli.several import run_several
+
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     if engine == "dask":
         from jaccli.dask.run import run_batch
@@ -95,18 +108,24 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
+    remove_temps_on_signals()
+    if not quiet:
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
         if show_layout:
+            from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
 
+            assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
             click.echo(render_layout(plan), err=True)
         if checks.active:
             batch = checks.remember(batch)
         report = Report()
         if not plan.connected and opts.unconnected == "none":
-            if opts.fmt in ("csv", "npy") and discard is None:
+            if opts.fmt in ("csv", "npy", "npz") and discard is None:
                 raise UsageError(f"a None result cannot be written as {opts.fmt}",
                                  hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
@@ -118,6 +137,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)
                 checks.collect(chunk)
+                sink.release()  # this chunk passed its checks: a stream may show it now
+            sink.release()
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
@@ -133,3 +154,12 @@ def _finish(report: Any, verdict: Any) -> None:
         click.echo(verdict.text, err=True)
         if not verdict.ok:
             raise CheckFailed(verdict.failure, hint=verdict.hint)
+
+
+def _orders(text: str) -> tuple[int, ...]:
+    from jaccli.plan.order_list import parse_orders
+
+    try:
+        return parse_orders(text)
+    except UsageError as exc:  # click's own words for a bad option value, with the --help hint
+        raise click.BadParameter(f"{exc.message} ({exc.hint})") from None

@@ -22,6 +22,8 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
                     fmt_b: str) -> None:
     """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
 
+    Files of several orders (-k 0,1,2 written as .npz or json) are compared order by order.
+
     A value matches when |actual - golden| <= atol + rtol*|golden|; nan matches only nan, inf only the same inf.
     Shapes and (where both files record it) dtypes must agree.
 
@@ -30,12 +32,12 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
       $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
-    from jaccli.checks.compare import compare
-    from jaccli.checks.results import read_result
+    from jaccli.checks.several import compare_orders, read_orders
 
-    result = compare(read_result(expected, fmt_a), read_result(actual, fmt_b), rtol=rtol, atol=atol)
-    click.echo(result.report(), err=True)
-    if not result.ok:
+    # Files of several orders (-k 0,1,2 as .npz or json) are compared order by order.
+    ok, report = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol)
+    click.echo(report, err=True)
+    if not ok:
         raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
 
 
@@ -61,7 +63,7 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
-    EXPRESSION may be @FILE (an expression file); --tape then shows its named values.
+    EXPRESSION may be @FILE (an expression file): its named values are printed first, as formulas.
 
     \b
     Example:
@@ -71,14 +73,16 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     """
     from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
-    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
+    from jaccli.plan.engine import Plan
+    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape or columns):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
-                       dtype="float64", params=params)
+                       dtype="float64", params=params, cache=False)  # the formulas need SymPy's plan
         _, plan = open_input(opts)
+        assert isinstance(plan, Plan)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,
@@ -89,7 +93,9 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
         for i, group in enumerate(plan.derivative.groups):
             click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
             click.echo(str(group[0].kernel))
-    click.echo(render_symbolic(plan, form, max_lines=max_lines))
+    if plan.tape.named:  # an expression file: its named values first, as formulas of the inputs
+        click.echo(render_named(plan, form, max_lines=max_lines))
+    click.echo(render_symbolic(plan, form, max_lines=max_lines, target_name=plan.tape.target_name))
 
 
 @click.command("functions")

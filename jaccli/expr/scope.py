@@ -1,32 +1,16 @@
-"""What names mean to the tracer: ``Scope`` (input arrays, constants, CSV columns, shared parameters) and the
-watched ``Source``."""
+"""What names mean to the tracer: ``Scope`` (input arrays, constants, CSV columns, shared parameters), and how
+``--wrt`` resolves to the watched ``Source`` (``expr/source.py``)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 import sympy
 
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.expr.source import EMPTY, Source, concatenate
 from jaccli.functions import CONSTANTS
-
-
-@dataclass(frozen=True)
-class Source:
-    """The watched variable: ``leaf`` (an input array) restricted by ``smap`` to the source's elements.
-
-    ``smap[i]`` is the flat source index of leaf element ``i``, or -1 where that element is not watched (a CSV
-    row when ``--wrt`` names one column). ``shape`` is the source event shape ``S``.
-    """
-
-    name: str
-    leaf: str
-    shape: tuple[int, ...]
-    smap: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
 
 
 @dataclass
@@ -46,6 +30,10 @@ class Scope:
         return sorted(set(self.arrays) | set(self.constants) | set(self.columns) | set(CONSTANTS) | set(self.params))
 
     def source(self) -> Source:
+        if "," in self.wrt:
+            names = [name.strip() for name in self.wrt.split(",")]
+            return concatenate([dataclasses.replace(self, wrt=name).source() if name else EMPTY for name in names],
+                               ",".join(names))
         if self.wrt in self.columns:
             leaf, i = self.columns[self.wrt]
             smap = np.full(int(np.prod(self.arrays[leaf], dtype=np.int64)), -1, np.int64)

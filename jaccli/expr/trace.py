@@ -18,13 +18,16 @@ import sympy
 from jaccli.expr import field as fl
 from jaccli.errors import ExpressionError, Span, did_you_mean
 from jaccli.expr.field import Field
-from jaccli.expr.scope import Scope, Source
+from jaccli.expr.scope import Scope
 from jaccli.expr import shaped
+from jaccli.expr.source import Segment, Source
 from jaccli.functions import COMPARISONS, CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
 from jaccli.expr.syntax import Binary, Call, Compare, Index, Name, Node, Num, Program, Slice, Stack, Unary
 
 AXIS_FUNCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "softmax", "log_softmax")  # take axis=k
 SHAPED = REDUCTIONS + ("softmax", "log_softmax", "matmul")  # built from lane moves in shaped.py
+
+__all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
@@ -48,6 +51,8 @@ class Tape:
     target: Field
     source: Source
     equations: list[Equation]
+    named: dict[str, Field] = dataclasses.field(default_factory=dict)  # an expression file's values, in order
+    target_name: Optional[str] = None  # the file's last line, when it is one of its names (d energy / d x)
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.equations)
@@ -146,7 +151,8 @@ class _Builder:
 
     def _leaf(self, name: str) -> Field:
         shape = self.scope.arrays[name]
-        watched = self.source.smap >= 0 if name == self.source.leaf else np.zeros(int(np.prod(shape)), bool)
+        smap = self.source.map_for(name)
+        watched = smap >= 0 if smap is not None else np.zeros(int(np.prod(shape)), bool)
         return fl.leaf(name, shape, watched)
 
     def visit_Unary(self, node: Unary) -> tuple[Field, str]:
@@ -302,4 +308,6 @@ def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[st
     ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
     builder = _Builder(scope, text, label)
     target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
-    return Tape(target, builder.source, builder.equations)
+    last = tree.target if isinstance(tree, Program) else None
+    name = last.id if isinstance(last, Name) and last.id in builder.bound else None
+    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from jaccli.expr.program import load_expression  # SymPy-free; imported up front, not while output is open
 from jaccli.plan.compiled import Compiled
 from jaccli.plan.store import FORMAT_VERSION, plan_from_data, plan_to_data
 
@@ -86,6 +86,8 @@ def key_arrays(key: dict) -> dict[str, tuple[tuple[int, ...], str]]:
 
 def save(key: dict, plan: Any) -> None:
     """Store ``plan`` under ``key`` atomically (temp file + rename); any failure leaves the cache as it was."""
+    import tempfile  # only when writing: a warm start never needs it
+
     path = _path(key)
     meta, arrays = plan_to_data(plan)
     blob = np.frombuffer(json.dumps({"key": key, "plan": meta}).encode("utf-8"), np.uint8)
@@ -94,7 +96,7 @@ def save(key: dict, plan: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".npz", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=blob, **arrays)
+            np.savez(f, meta=blob, **arrays)  # type: ignore[arg-type]  # (numpy's stub: names -> arrays)
         os.replace(tmp, path)
         tmp = None
     except OSError:
@@ -116,8 +118,6 @@ def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any
     else planned symbolically (a ``Plan``) and stored. ``arrays`` maps names to (event shape, dtype)."""
     from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
 
-    from jaccli.expr.program import load_expression
-
     scalars, defines = dict(scalars or {}), dict(defines or {})
     text = load_expression(expression)  # '@PATH': keyed by the file's text, not its name
     key = plan_key(text.text, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
@@ -128,7 +128,7 @@ def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any
             return hit
     shapes = {k: tuple(s) for k, (s, _) in arrays.items()}
     scope = make_scope(shapes, scalars=scalars, defines=defines, columns=columns, row=row, wrt=wrt, params=params)
-    source_dtype = np.dtype(arrays[scope.source().leaf][1])
+    source_dtype = np.result_type(*(np.dtype(arrays[leaf][1]) for leaf in scope.source().leaves()))
     plan = plan_jacobian(text, scope, order, resolve_dtype(dtype, source_dtype))
     if use_cache:
         save(key, plan)

@@ -38,3 +38,14 @@ def chunk_rows(plan: Sized, parallel_iterations: Optional[int], batch: Optional[
     if batch and threads > 1:
         rows = max(1, min(rows, math.ceil(batch / threads)))
     return rows
+
+
+GIL_VALUES_PER_CALL = 1 << 13  # below this, threads mostly trade the GIL back and forth between tiny NumPy calls
+
+
+def useful_threads(plan: Sized, rows: int, threads: int) -> int:
+    """``threads``, or 1 when a chunk's NumPy calls are too small to run in parallel: NumPy releases the GIL only
+    inside a call, so a plan of thousands of calls on a few thousand values each (a dense Hessian's kernel)
+    spends more time handing the GIL over than computing, and one thread is faster. Same bits either way."""
+    per_call = rows * max(1, plan.work_per_example()) // max(1, plan.calls_per_chunk())
+    return threads if per_call >= GIL_VALUES_PER_CALL else 1

@@ -59,8 +59,8 @@ class Compiled:
     expression: str
     dtype: np.dtype
     target_shape: tuple[int, ...]
-    source_name: str
-    source_shape: tuple[int, ...]
+    shape: tuple[int, ...]  # per example: (*T, *S^k), or one row of several orders' values (plan/orders.py)
+    layout_names: tuple[str, ...]  # axis names of (B, *T, *S^k), 'batch' first
     order: int
     connected: bool
     leaves: dict[str, int]  # every array the plan reads -> its flat event size
@@ -72,11 +72,11 @@ class Compiled:
     @property
     def example_shape(self) -> tuple[int, ...]:
         """Per-example result shape ``(*T, *S, ..., *S)``."""
-        return self.target_shape + self.source_shape * self.order
+        return self.shape
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.example_shape, dtype=np.int64))
+        return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def compiled(self) -> Compiled:
@@ -84,10 +84,7 @@ class Compiled:
 
     def layout(self) -> list[str]:
         """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
-        names = ["batch"] + [f"target.{i}" for i in range(len(self.target_shape))]
-        for k in range(1, self.order + 1):
-            names += [f"{self.source_name}.{i}:d{k}" for i in range(len(self.source_shape))]
-        return names
+        return list(self.layout_names)
 
     def work_per_example(self) -> int:
         """Values held per example while a chunk runs: the result, each group's live registers and block."""
@@ -106,7 +103,7 @@ class Compiled:
 
 def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Mapping[str, int],
                     value: Optional[Compiled] = None, nan_prone: bool = False,
-                    params: Optional[Mapping[str, np.ndarray]] = None) -> Compiled:
+                    params: Optional[Mapping[str, np.ndarray]] = None, layout: tuple[str, ...] = ()) -> Compiled:
     """The numeric part of a symbolic plan; placements become per-group steps on the group's value block."""
     groups = []
     for group in d.groups:
@@ -115,8 +112,8 @@ def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Map
         placements = [pl for prog in group for pl in prog.placements]
         groups.append(Group(lanes, tuple((s.leaf, np.asarray(s.index, np.int64)) for s in head.slots),
                             head.kernel.program, _steps(placements, lanes)))
-    return Compiled(expression, np.dtype(dtype), tuple(d.target_shape), d.source.name, tuple(d.source.shape),
-                    d.order, bool(d.connected), dict(leaves), tuple(groups), value, nan_prone, dict(params or {}))
+    return Compiled(expression, np.dtype(dtype), tuple(d.target_shape), tuple(d.shape), tuple(layout), d.order,
+                    bool(d.connected), dict(leaves), tuple(groups), value, nan_prone, dict(params or {}))
 
 
 def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
@@ -199,7 +196,7 @@ def _apply(out: np.ndarray, block: np.ndarray, step: Step) -> None:
         else:
             out[:, step.dst] += values
     else:  # repeated destinations: accumulate in order, deterministically
-        np.add.at(out, (slice(None), step.dst), values)
+        np.add.at(out, (slice(None), step.dst), values)  # type: ignore[arg-type]  # (numpy's stub)
 
 
 def all_finite(a: np.ndarray) -> bool:
@@ -233,7 +230,7 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.
             block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
         for step in group.steps:
             _apply(flat_out, block, step)
-    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(arrays)):
+    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
         value = evaluate(plan.value, arrays)
         finite = finite and not bool(np.isnan(value).any())
         nanrule.apply(result, value)

@@ -45,8 +45,9 @@ class Plan:
             params = {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
             value = None if self.value is None else numeric.from_derivative(self.value, self.expression, self.dtype,
                                                                              leaves, params=params)
+            layout = () if self.derivative.orders else tuple(self.layout())  # several orders: OrdersPlan names them
             self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves, value,
-                                                     self.nan_prone, params)
+                                                     self.nan_prone, params, layout)
         return self._compiled
 
     @property
@@ -65,7 +66,15 @@ class Plan:
 
     def layout(self) -> list[str]:
         """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
-        return self.compiled.layout()
+        d = self.derivative
+        names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
+        for k in range(1, d.order + 1):
+            if d.source.segments:  # --wrt a,b: one axis, named by its parts and their ranges in it
+                names.append("+".join(f"{g.name}[{g.offset}:{g.offset + g.size}]" for g in d.source.segments)
+                             + f":d{k}")
+                continue
+            names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
+        return names
 
     def work_per_example(self) -> int:
         return self.compiled.work_per_example()

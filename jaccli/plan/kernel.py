@@ -46,13 +46,13 @@ class Kernel:
         self._numbered: dict[tuple, int] = {}  # (op, args) -> register: one instruction per distinct value
         self._popularity = _factor_counts(outputs)
         outs = [self._emit(e) for e in outputs]
-        consts: dict[float, int] = {}  # keyed by bits too: -0.0 and 0.0 (and NaNs) stay distinct constants
+        consts: dict[tuple[float, str], int] = {}  # keyed by repr too: -0.0 and 0.0 stay distinct constants
 
         def encode(r: Ref) -> int:
             if isinstance(r, int):
                 return r
             key = (r, repr(r))
-            return -1 - consts.setdefault(key, len(consts))  # type: ignore[call-overload]
+            return -1 - consts.setdefault(key, len(consts))
 
         code = tuple((op, tuple(encode(a) for a in args)) for op, args in self._code)
         outputs_enc = tuple(encode(o) for o in outs)

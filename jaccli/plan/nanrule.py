@@ -13,6 +13,7 @@ exponent, ...) and chunks whose inputs hold a nan (``--allow-nonfinite``). A nan
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,7 +48,7 @@ def may_be_nan(target: Field) -> bool:
     return any(_nan_prone(p.expr) for p in target.pieces)
 
 
-def inputs_hold_nan(arrays: dict[str, np.ndarray]) -> bool:
+def inputs_hold_nan(arrays: Mapping[str, np.ndarray]) -> bool:
     return any(a.dtype.kind == "f" and bool(np.isnan(a).any()) for a in arrays.values())
 
 

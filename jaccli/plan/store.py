@@ -42,8 +42,8 @@ def _to_data(c: Compiled, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
                        "code": [[op, list(args)] for op, args in g.program.code],
                        "outputs": list(g.program.outputs), "steps": [s.mode for s in g.steps]})
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "expression": c.expression, "dtype": c.dtype.name,
-            "target_shape": list(c.target_shape), "source_name": c.source_name,
-            "source_shape": list(c.source_shape), "order": c.order, "connected": c.connected,
+            "target_shape": list(c.target_shape), "shape": list(c.shape), "layout": list(c.layout_names),
+            "order": c.order, "connected": c.connected,
             "leaves": dict(c.leaves), "groups": groups, "nan_prone": c.nan_prone, "value": None,
             "params": sorted(c.params)}
     for name, row in c.params.items():
@@ -94,11 +94,14 @@ def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str
     _need(isinstance(meta, Mapping), "meta must be an object")
     _need(meta.get("format") == FORMAT and meta.get("version") == FORMAT_VERSION, "foreign format or version")
     _need(meta.get("dtype") in ("float32", "float64"), "dtype must be float32 or float64")
-    _need(isinstance(meta.get("expression"), str) and isinstance(meta.get("source_name"), str), "names")
+    _need(isinstance(meta.get("expression"), str), "expression must be text")
     _need(isinstance(meta.get("connected"), bool), "connected must be a boolean")
-    target, source = _shape(meta["target_shape"], "target_shape"), _shape(meta["source_shape"], "source_shape")
+    target, shape = _shape(meta["target_shape"], "target_shape"), _shape(meta["shape"], "shape")
+    layout = meta["layout"]
+    _need(isinstance(layout, list) and all(isinstance(n, str) for n in layout)
+          and len(layout) in (0, len(shape) + 1), "layout must name every axis")
     order = _int(meta["order"], "order")
-    size = int(np.prod(target + source * order, dtype=np.int64))
+    size = int(np.prod(shape, dtype=np.int64))
     leaves = meta["leaves"]
     _need(isinstance(leaves, dict) and all(isinstance(k, str) for k in leaves), "leaves must map names to sizes")
     leaves = {k: _int(v, f"leaf {k}") for k, v in leaves.items()}
@@ -120,7 +123,7 @@ def _load(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str
         _need(not prefix, "a value plan has no value plan of its own")
         value = _load(meta["value"], arrays, "value.")
         _need(value.order == 0 and value.target_shape == target and value.leaves == leaves, "value plan mismatch")
-    return Compiled(meta["expression"], dtype, target, meta["source_name"], source, order,
+    return Compiled(meta["expression"], dtype, target, shape, tuple(layout), order,
                     meta["connected"], leaves, groups, value, meta["nan_prone"], params)
 
 
