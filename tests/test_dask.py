@@ -398,6 +398,7 @@ def test_cli_errors(jaccli, dask_cli, tmp_path, monkeypatch):
     assert_error(dask_cli("x", "data.json"), 2, "--engine dask cannot read")
     assert_error(dask_cli("x", "-"), 2, "cannot read standard input")
     assert_error(dask_cli("x*y", "data.npz", "--wrt", "x,y"), 2, "--wrt x,y runs on the local engine")
+    assert_error(dask_cli("x", "data.zarr", "-k", "0,1"), 2, "-k 0,1 runs on the local engine")
     pa = pytest.importorskip("pyarrow")
     pytest.importorskip("pyarrow.parquet").write_table(pa.table({"a": [1.0, None, 3.0]}), tmp_path / "n.parquet")
     assert_error(dask_cli("x", tmp_path / "n.parquet"), 3, "n.parquet: row 1: column 'a' is null")

@@ -94,18 +94,19 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
+    if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
+        from jaccli.dask.run import run_batch
+
+        checks = Checks(expect, rtol, atol, verify_rows if verify else None)
+        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
+        return
+    if scheduler is not None:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
 
         return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
-    if engine == "dask":
-        from jaccli.dask.run import run_batch
-
-        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
-        return
-    if scheduler is not None:
-        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
     remove_temps_on_signals()
