@@ -3,7 +3,7 @@
 Both are written under a temporary name next to the target (``.NAME.tmp-<random>``) and renamed onto it only
 after every block is written and every check passed; a failed or interrupted run leaves at most that hidden
 temporary, never something under the target's name that looks complete. An existing target is replaced only
-at that last step. Blocks are written by the workers, each to its own Zarr chunk or part file, so a task that
+at that last step (through a symlink, its target is replaced). Blocks are written by the workers, each to its own Zarr chunk or part file, so a task that
 Dask re-runs after a worker died rewrites the same bytes in the same place.
 
 - Zarr: one array ``(B, *T, *S^k)`` chunked along the batch axis; the JSON attribute ``jaccli`` holds the layout
@@ -40,7 +40,8 @@ class Store:
 
     def __init__(self, path: str, kind: str, shape: tuple[int, ...], dtype: np.dtype, block_rows: int,
                  attrs: dict[str, Any]) -> None:
-        self.path, self.kind = os.path.abspath(path.rstrip("/")), kind
+        # A symlink's target is replaced and the link stays a link, as for -o files.
+        self.path, self.kind = os.path.realpath(path.rstrip("/")), kind
         parent = os.path.dirname(self.path)
         if not os.path.isdir(parent):
             raise UsageError(f"cannot write '{path}': the directory {parent} does not exist",
