@@ -79,6 +79,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     arrays again in blocks of ``rows`` straight from storage (no rechunking, so no block moves between workers)."""
     from jaccli.api import _Params, _plan, _split_constants
     from jaccli.expr.program import load_expression
+    from jaccli.plan.engine import Plan
     from jaccli.plan.parallel import thread_count
 
     da = require_dask()
@@ -99,6 +100,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
     plan = _plan(load_expression(expression), shapes, tuple(scalars.items()), tuple(defines.items()),
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
+    assert isinstance(plan, Plan)  # one order (checked above): one symbolic plan
     rows = _block_rows(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
     if reopen is not None and rows is not None:
         batched = {name: a for name, a in reopen(rows).items() if name in batched}

@@ -35,9 +35,10 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
     require_dask()
     _check_supported(opts)
     defines = parse_defines(opts.defines)
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
     kind = output_kind(output)
     report = Report()
-    with connect(scheduler) as client:
+    with connect(scheduler) as client, _workers_import_jaccli():
         # --columns comes with the data-formats work; read it when this Options has it
         source = open_source(opts.input, opts.wrt, opts.allow_nonfinite, getattr(opts, "columns", None))
         _check_wrt(opts.wrt, source.columns)
@@ -46,8 +47,7 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
                          unconnected=opts.unconnected, dtype=opts.dtype, parallel_iterations=opts.parallel_iterations,
                          pfor=opts.pfor, allow_nonfinite=opts.allow_nonfinite, input_checked=source.checked,
                          label=source.label, block_values=BLOCK_VALUES, threads=opts.threads,
-                         params=parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite),
-                         reopen=source.reopen)
+                         params=params, reopen=source.reopen)
         plan = lazy.plan
         if show_layout:
             from jaccli.symbolic.render import render_layout
@@ -66,6 +66,22 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
             checks.inputs = [sample]
         verdict = checks.run(plan, report, connected=lazy.result is not None)
     return report, verdict
+
+
+@contextlib.contextmanager
+def _workers_import_jaccli() -> Iterator[None]:
+    """A scheduler or workers without jaccli fail to load the tasks: say so instead of a traceback."""
+    try:
+        yield
+    except (ModuleNotFoundError, RuntimeError) as exc:
+        cause: Optional[BaseException] = exc
+        while cause is not None and not (isinstance(cause, ModuleNotFoundError)
+                                         and (cause.name or "").startswith("jaccli")):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise UsageError("the Dask scheduler or a worker cannot import jaccli",
+                         hint="install jaccli on the scheduler and every worker: pip install 'jaccli[dask]'") from None
 
 
 def _check_supported(opts: Options) -> None:
