@@ -17,7 +17,7 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, Plan as SymbolicPlan, make_scope, resolve_dtype, run_scanned
+from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
@@ -48,6 +48,9 @@ class Options:
     allow_nonfinite: bool = False
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: Optional[str] = None
+    vjp: Optional[str] = None
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
@@ -88,7 +91,13 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
-    can fail before any value is computed."""
+    can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
+    if opts.reduce or opts.jvp or opts.vjp:
+        from jaccli.plan.reduce import Reduction, plan_reduced
+
+        batch, scope, dtype = open_scope(opts, stdin)
+        reduction = Reduction(opts.reduce, opts.jvp, opts.vjp)
+        return batch, plan_reduced(opts.expression, scope, opts.order, dtype, reduction)
     batch, head = _open_head(opts, stdin)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in head.arrays.items()},
@@ -157,8 +166,8 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
-    step = chunk_rows(plan.compiled, opts.parallel_iterations, batch.size, threads)
-    threads = useful_threads(plan.compiled, step, threads)
+    step = chunk_rows(plan, opts.parallel_iterations, batch.size, threads)
+    threads = useful_threads(plan, step, threads)
     progress = Progress(batch.size)
     for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
         if count and report.first_nonfinite is None:
@@ -280,11 +289,17 @@ class Checks:
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
         from jaccli.checks.verify import verify
+        from jaccli.checks.verify_reduced import verify_reduced
+        from jaccli.plan.reduce import ReducedPlan
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
-        assert isinstance(plan, SymbolicPlan)  # --verify turned the cache off: a symbolic plan
-        result = verify(plan, arrays, rows=self.verify_rows, seed=0, row_numbers=self.row_numbers)
+        # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
+        if isinstance(plan, ReducedPlan):
+            result = verify_reduced(plan, arrays, rows=self.verify_rows, seed=0)
+        else:
+            result = verify(plan, arrays, rows=self.verify_rows, seed=0,  # type: ignore[arg-type]
+                            row_numbers=self.row_numbers)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

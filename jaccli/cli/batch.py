@@ -52,6 +52,12 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+              help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
+@click.option("--jvp", metavar="NAME",
+              help="Contract the last source axes with array NAME (input or -P; shaped like x).")
+@click.option("--vjp", metavar="NAME",
+              help="Contract the target axes with array NAME (input or -P; shaped like the target).")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README.")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -89,6 +95,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
+    from jaccli.io.named_csv import NamedCsvWriter
 
     orders = kwargs.pop("orders")
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
@@ -102,6 +109,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         return
     if scheduler is not None:
         raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
+    if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
+        raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
+                         + ",".join(map(str, opts.orders)) + ")",
+                         hint="run each order on its own")
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
 
@@ -133,7 +144,13 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
                        dtype=plan.dtype, order=opts.order, layout=plan.layout())
         else:
-            writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
+            header = None
+            if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
+                from jaccli.plan.reduce import csv_header
+
+                header = csv_header(plan)
+            writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
+                                                                                 precision=opts.precision)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk)

@@ -17,7 +17,6 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from jaccli.expr.program import load_expression  # SymPy-free; imported up front, not while output is open
 from jaccli.plan.compiled import Compiled
 from jaccli.plan.store import FORMAT_VERSION, plan_from_data, plan_to_data
 
@@ -119,8 +118,15 @@ def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any
     from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
 
     scalars, defines = dict(scalars or {}), dict(defines or {})
-    text = load_expression(expression)  # '@PATH': keyed by the file's text, not its name
-    key = plan_key(text.text, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
+    source: Any = expression
+    if isinstance(expression, str) and not expression.startswith("@"):
+        text = expression  # the parser loads only on a miss: a warm start skips it
+    else:
+        from jaccli.expr.program import load_expression
+
+        source = load_expression(expression)  # '@PATH': keyed by the file's text, not its name
+        text = source.text
+    key = plan_key(text, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
                    defines=defines, columns=columns, row=row, wrt=wrt, order=order, dtype=dtype, params=params)
     if use_cache:
         hit = load(key)
@@ -129,7 +135,7 @@ def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any
     shapes = {k: tuple(s) for k, (s, _) in arrays.items()}
     scope = make_scope(shapes, scalars=scalars, defines=defines, columns=columns, row=row, wrt=wrt, params=params)
     source_dtype = np.result_type(*(np.dtype(arrays[leaf][1]) for leaf in scope.source().leaves()))
-    plan = plan_jacobian(text, scope, order, resolve_dtype(dtype, source_dtype))
+    plan = plan_jacobian(source, scope, order, resolve_dtype(dtype, source_dtype))
     if use_cache:
         save(key, plan)
     return plan

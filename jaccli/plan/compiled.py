@@ -86,6 +86,10 @@ class Compiled:
         """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
         return list(self.layout_names)
 
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One chunk -> ``(b, *example_shape)`` (the module's ``evaluate``; a ``Plan`` has the same method)."""
+        return evaluate(self, arrays, out)
+
     def work_per_example(self) -> int:
         """Values held per example while a chunk runs: the result, each group's live registers and block."""
         return self.size + max((g.lanes * (g.program.peak_live() + 2 * len(g.program.outputs))

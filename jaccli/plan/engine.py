@@ -76,6 +76,10 @@ class Plan:
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One chunk -> ``(b, *example_shape)``; a reduced plan (``reduce.ReducedPlan``) computes less."""
+        return evaluate(self, arrays, out)
+
     def work_per_example(self) -> int:
         return self.compiled.work_per_example()
 
@@ -83,7 +87,7 @@ class Plan:
         return self.compiled.calls_per_chunk()
 
     def chunk_size(self, parallel_iterations: Optional[int]) -> int:
-        return chunk_rows(self.compiled, parallel_iterations)
+        return chunk_rows(self, parallel_iterations)  # self: a reduced plan counts its own work per example
 
 
 T = TypeVar("T")
@@ -99,11 +103,13 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype, *,
+                  full: bool = True) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
     ``expression`` is the text, or ``@PATH`` of an expression file. ``order=0`` plans the target's value (used by
-    ``--verify``); the CLI and API ask for 1 or more.
+    ``--verify``); the CLI and API ask for 1 or more. ``full=False``: the full result is never formed
+    (``plan/reduce.py``), so its size limit does not apply.
     """
     from jaccli.expr.program import load_expression, parse_text
     from jaccli.expr.trace import build_tape
@@ -114,7 +120,8 @@ def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dt
         raise UsageError(f"--order must be 1 or more, got {order}")
     text = load_expression(expression)
     tape = build_tape(parse_text(text), scope, text.text, text.label)
-    _check_result_size(tape, order)
+    if full:
+        _check_result_size(tape, order)
     value = derive(tape, 0) if order >= 1 and tape.target.size else None
     return Plan(text.text, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
@@ -133,6 +140,41 @@ def _check_result_size(tape: Tape, order: int) -> None:
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
 
+# Used by plan/retarget.py (--reduce, --jvp, --vjp), which gathers and scatters lanes of its own.
+def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
+    n = flat.shape[1]
+    if len(index) == n and index[0] == 0 and np.array_equal(index, np.arange(n)):
+        return flat
+    if len(index) > 1 and (index == index[0]).all():
+        index = index[:1]
+    return np.ascontiguousarray(flat[:, index])
+
+
+def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
+    """``out[:, flat] (+)= value`` for ``out (b, n)``, ``value (b, L)``.
+
+    NumPy's 2-D fancy assignment is slow into a view of a big array (seconds for a few thousand values), so
+    few columns are written one strided column at a time and many through flat indices with ``np.put``.
+    """
+    if mode != "add_at" and len(flat) <= 16:
+        for j, f in enumerate(flat.tolist()):
+            if mode == "assign":
+                out[:, f] = value[:, j]
+            else:
+                out[:, f] += value[:, j]
+        return
+    b, n = out.shape
+    index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
+    whole = out.reshape(-1)
+    if mode == "assign":
+        np.put(whole, index, value)
+    elif mode == "add":
+        np.put(whole, index, np.take(whole, index) + value.reshape(-1))
+    else:  # repeated indices: accumulate in order, deterministically
+        np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
+
+
 def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
@@ -148,11 +190,11 @@ def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
     arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
     if pfor:
-        return evaluate(plan, arrays, out)
+        return plan.evaluate(arrays, out)
     b = next(iter(arrays.values())).shape[0]
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     for i in range(b):
-        evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
+        plan.evaluate({k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
     return result
 
 

@@ -151,6 +151,12 @@ class Kernel:
             return self._new("ipow", b, float(exp))
         return self._new("ipow", b, self._emit(exp))
 
+    @property
+    def outputs(self) -> list[Ref]:
+        """One register number (or float constant) per output expression."""
+        p = self.program
+        return [o if o >= 0 else p.consts[-o - 1] for o in p.outputs]
+
     # --- evaluation -------------------------------------------------------------------------------------
     def __call__(self, values: Sequence) -> list:
         return self.program(values)
