@@ -253,7 +253,7 @@ def BytesLike(raw: bytes):
     return io.BytesIO(raw)
 
 
-@pytest.mark.parametrize("fmt", ["npy", "json", "csv", "text"])
+@pytest.mark.parametrize("fmt", ["npy", "json", "csv", "text", "npz"])
 def test_cli_local_formats_stream_identical_bytes(jaccli, dask_cli, tmp_path, fmt):
     x = data(700, 3, seed=5)
     np.save(tmp_path / "x.npy", x)

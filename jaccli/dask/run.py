@@ -31,12 +31,17 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
     from jaccli.dask.sources import open_source
     from jaccli.dask.stores import output_kind
     from jaccli.io.params import parse_params
+    from jaccli.io.sink import remove_temps_on_signals
+    from jaccli.io.terminal import refuse_binary_to_terminal
 
     require_dask()
     _check_supported(opts)
     defines = parse_defines(opts.defines)
     params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
     kind = output_kind(output)
+    remove_temps_on_signals()  # SIGTERM/SIGHUP unwind: a temporary store is removed as on Ctrl-C
+    if kind is None and not (checks.active and output is None):
+        refuse_binary_to_terminal(opts.fmt, output)
     report = Report()
     with connect(scheduler) as client, _workers_import_jaccli():
         # --columns comes with the data-formats work; read it when this Options has it
@@ -118,8 +123,8 @@ def _write_none(opts: Options, output: Optional[str], kind: Optional[str], check
     if kind is not None:
         raise UsageError(f"a None result cannot be written as {'Zarr' if kind == 'zarr' else '.npy parts'}",
                          hint="use --unconnected zero to get zeros, or -f text/json")
-    with _quiet(checks, output) as discard, open_sink(output, stdout=discard) as sink:
-        if opts.fmt in ("csv", "npy") and discard is None:
+    with _quiet(checks, output) as discard, open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
+        if opts.fmt in ("csv", "npy", "npz") and discard is None:
             raise UsageError(f"a None result cannot be written as {opts.fmt}",
                              hint="use --unconnected zero to get zeros, or -f text/json")
         write_none("json" if discard else opts.fmt, sink.file, shape=(size,) + plan.example_shape,
@@ -154,14 +159,16 @@ def _stream(client: Any, lazy: Any, opts: Options, output: Optional[str], checks
 
     plan, result = lazy.plan, lazy.result
     progress = Progress(result.shape[0])
-    with _quiet(checks, output) as discard, open_sink(output, stdout=discard) as sink:
+    with _quiet(checks, output) as discard, open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
         writer.begin(plan.example_shape, plan.dtype, result.shape[0], opts.order, plan.layout())
         for block in ordered_blocks(client, result, window=2 * total_threads(client)):
             _count(report, block, opts.strict)
             writer.write_chunk(block)
             checks.collect(block)
+            sink.release()  # this block passed its checks: a stream may show it now
             progress.update(report.examples)
+        sink.release()
         writer.finish()
         progress.done()
         sink.commit()
