@@ -367,12 +367,13 @@ def test_cli_failed_run_leaves_no_store(dask_cli, tmp_path):
     x = data(400, 2)
     x[350, 0] = np.inf
     write_zarr(tmp_path / "x.zarr", x, chunks=50)
-    (tmp_path / "out.zarr").mkdir()
-    (tmp_path / "out.zarr" / "old").write_text("an earlier result")
-    result = dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr")
+    assert dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr", "--allow-nonfinite").exit_code == 0
+    earlier = zarr.open_array(str(tmp_path / "out.zarr"))[...]
+    result = dask_cli("x*x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr")
     assert_error(result, 3, "index (350, 0)", "--allow-nonfinite")
     assert sorted(os.listdir(tmp_path)) == ["out.zarr", "x.zarr"]
-    assert os.listdir(tmp_path / "out.zarr") == ["old"]  # the earlier result is untouched
+    after = zarr.open_array(str(tmp_path / "out.zarr"))
+    assert after[...].tobytes() == earlier.tobytes() and dict(after.attrs)["jaccli"]["expression"] == "x*x"
 
 
 def test_cli_worker_killed_during_store(dask_cli, tmp_path, monkeypatch, client):
@@ -408,6 +409,12 @@ def test_cli_errors(jaccli, dask_cli, tmp_path, monkeypatch):
     assert_error(dask_cli("x", str(tmp_path / "none-*.npy")), 3, "no file matches")
     write_zarr(tmp_path / "x.zarr", data(10, 2))
     assert_error(dask_cli("0*pi", tmp_path / "x.zarr", "-o", tmp_path / "o.zarr"), 2, "None result")
+    # a directory tree that is not a jaccli result is never replaced: not the input, not the current directory
+    assert_error(dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "x.zarr"), 2, "does not hold a jaccli result")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert_error(dask_cli("x*x", tmp_path / "x.zarr", "-o", f"{tmp_path / 'mine'}/"), 2, "not replaced")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and (tmp_path / "x.zarr").is_dir()
     monkeypatch.setitem(sys.modules, "dask.array", None)  # as if the extra were not installed
     assert_error(dask_cli("x", tmp_path / "x.zarr"), 2, "pip install 'jaccli[dask]'")
 
