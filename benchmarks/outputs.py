@@ -106,10 +106,12 @@ def main() -> None:
     parser.add_argument("--rows", default="3000000", help="comma-separated row counts")
     parser.add_argument("--formats", default="text,csv,json,npy")
     parser.add_argument("--numpy-rows", type=int, default=20000, help="rows for the numpy str() comparison (0: skip)")
+    parser.add_argument("--data", choices=["normal", "uniform"], default="normal",
+                        help="input values: normal (text in exponent mode) or uniform in [1, 3) (positional)")
     options = parser.parse_args()
     formats = options.formats.split(",")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT > OUT` (2 float64 columns, normal)\n")
+          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT > OUT` (2 float64 columns, {options.data})\n")
     print("| rows | format | output MB | wall s | CPU s | wall ns/value | CPU ns/value | peak RSS MB | "
           "first byte s | `\\| head -3` s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -117,9 +119,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rows in (int(r) for r in options.rows.split(",")):
             path = Path(tmp) / f"in{rows}.npy"
-            subprocess.run([sys.executable, "-c", "import sys, numpy as np; "
-                            "np.save(sys.argv[1], np.random.default_rng(0).normal(size=(int(sys.argv[2]), 2)))",
-                            str(path), str(rows)], check=True)
+            make = "normal(size=" if options.data == "normal" else "uniform(1, 3, size="
+            subprocess.run([sys.executable, "-c", "import sys, numpy as np; np.save(sys.argv[1], "
+                            f"np.random.default_rng(0).{make}(int(sys.argv[2]), 2)))", str(path), str(rows)],
+                           check=True)
             values = rows * VALUES_PER_ROW
             for fmt in formats:
                 m = run_to_file(command(path, fmt), Path(tmp) / f"out.{fmt}")

@@ -104,10 +104,15 @@ def measure(blocks: Callable[[], Iterator[np.ndarray]], magnitudes: Magnitudes, 
                     frac, exp = scientific_stats(size, precision)
                     frac_len, exp_digits = max(frac_len, frac), max(exp_digits, exp)
             else:
-                digits = positional_digits(size, precision)
                 sign = np.signbit(finite).astype(np.int64)
-                int_len = max(int_len, int((digits.int_len + sign).max()))
-                frac_len = max(frac_len, int(digits.frac_len.max()))
+                if frac_len == precision:  # only a longer integer part can still widen the elements
+                    # (with its sign) needs at least 10**(int_len - sign) - 1 before rounding
+                    could = size >= np.float64(10.0) ** (int_len - sign) - 1
+                    size, sign = size[could], sign[could]
+                if size.size:
+                    digits = positional_digits(size, precision, rows=False)
+                    int_len = max(int_len, int((digits.int_len + sign).max()))
+                    frac_len = max(frac_len, int(digits.frac_len.max()))
         if layout.exp_format:
             layout.precision, layout.exp_size = frac_len, exp_digits
             layout.pad_left = 2 if negative else 1
@@ -125,17 +130,19 @@ def format_values(values: np.ndarray, layout: Layout) -> np.ndarray:
     flat = values.reshape(-1)
     out = np.full((flat.size, layout.width), _SPACE, dtype=np.uint8)
     finite = np.isfinite(flat)
+    all_finite = bool(finite.all())
     if finite.any():
-        rows = out[finite]
-        size = np.absolute(flat[finite])
-        negative = np.signbit(flat[finite])
+        rows = out if all_finite else out[finite]  # no copies in the usual all-finite case
+        size = np.absolute(flat if all_finite else flat[finite])
+        negative = np.flatnonzero(np.signbit(flat if all_finite else flat[finite]))
         if layout.exp_format:
             start = _scientific_into(rows, size, layout)
         else:
             start = _positional_into(rows, size, layout)
         rows[negative, start[negative] - 1] = _MINUS
-        out[finite] = rows
-    if not finite.all():
+        if not all_finite:
+            out[finite] = rows
+    if not all_finite:
         for word, where in ((b"nan", np.isnan(flat)), (b"inf", flat == np.inf), (b"-inf", flat == -np.inf)):
             if where.any():
                 out[where, layout.width - len(word):] = np.frombuffer(word, dtype=np.uint8)
@@ -144,20 +151,17 @@ def format_values(values: np.ndarray, layout: Layout) -> np.ndarray:
 
 def _positional_into(rows: np.ndarray, size: np.ndarray, layout: Layout) -> np.ndarray:
     digits = positional_digits(size, layout.precision)
+    assert digits.fixed is not None
     p, left, right = layout.precision, layout.pad_left, layout.pad_right
-    whole = digits.fixed.shape[1] - 1 - p  # integer columns in `fixed`
-    n_int, n_frac = min(whole, left), min(p, right)
-    rows[:, left - n_int:left] = digits.fixed[:, whole - n_int:whole]
-    rows[:, left] = _DOT
-    rows[:, left + 1:left + 1 + n_frac] = digits.fixed[:, whole + 1:whole + 1 + n_frac]
-    columns = np.arange(layout.width) - left
-    outside = (columns < -digits.int_len[:, None]) | (columns > digits.frac_len[:, None])
-    rows[outside] = _SPACE
-    if digits.short.size:
-        source = digits.short_dot[:, None] + columns
-        inside = ~outside[digits.short]
-        data = digits.short_data
-        rows[digits.short] = np.where(inside, data[np.clip(source, 0, data.size - 1)], _SPACE)
+    whole = digits.fixed.shape[0] - 1 - p  # integer columns in `fixed`
+    # Column by column (contiguous 1-D work): a digit where the value has one, else a space.
+    columns = np.full((layout.width, size.size), _SPACE, dtype=np.uint8)
+    for j in range(max(0, left - whole), left):
+        np.copyto(columns[j], digits.fixed[j - left + whole], where=digits.int_len >= left - j)
+    columns[left] = _DOT
+    for j in range(min(p, right)):
+        np.copyto(columns[left + 1 + j], digits.fixed[whole + 1 + j], where=digits.frac_len > j)
+    rows[...] = columns.T
     return left - digits.int_len
 
 
