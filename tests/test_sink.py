@@ -342,7 +342,8 @@ def test_closed_stdout_is_one_error_line_exit_3():
     assert "Traceback" not in err.decode()
 
 
-def test_sigterm_removes_the_temp_file(tmp_path, big_npy):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_and_sighup_remove_the_temp_file(tmp_path, big_npy, signum):
     target = tmp_path / "out.csv"
     child = jaccli_process("batch-jacobian", "x*x*x", str(big_npy), "-f", "csv", "--parallel-iterations", "100",
                            "-o", str(target), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -350,9 +351,9 @@ def test_sigterm_removes_the_temp_file(tmp_path, big_npy):
     while not [p for p in os.listdir(tmp_path) if p.startswith(".jaccli-")]:
         assert child.poll() is None and time.monotonic() < deadline, "no temp file appeared"
         time.sleep(0.01)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     child.communicate(timeout=120)
-    assert child.returncode == 128 + signal.SIGTERM
+    assert child.returncode == 128 + signum
     assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), child.stderr.read() if False else "")
 
 
