@@ -107,6 +107,18 @@ def test_symlink_target_is_replaced_atomically_and_the_link_stays(jaccli, seed_c
     assert sorted(os.listdir(real.parent)) == ["result.csv"]  # the temp file lived beside the target
 
 
+def test_symlink_with_dotdot_through_a_linked_directory(jaccli, seed_csv, tmp_path):
+    """``..`` in a link climbs from the physical directory, as the kernel resolves it."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "real" / "sub")
+    (tmp_path / "real" / "out.csv").write_text("old")
+    (tmp_path / "real" / "sub" / "link.csv").symlink_to(Path("..") / "out.csv")
+    result = jaccli("batch-jacobian", "x*x*x", seed_csv, "-f", "csv", "-o", tmp_path / "alias" / "link.csv")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "real" / "out.csv").read_text() == SEED_CSV_OUT
+    assert (tmp_path / "real" / "sub" / "link.csv").is_symlink()
+
+
 def test_dangling_symlink_creates_its_target(jaccli, seed_csv, tmp_path):
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "new.csv")
