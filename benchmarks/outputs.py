@@ -113,7 +113,8 @@ def main() -> None:
     options = parser.parse_args()
     formats = options.formats.split(",")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT > OUT` (2 float64 columns, {options.data}), --dtype {options.dtype}\n")
+          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT --dtype {options.dtype} > OUT` "
+          f"(2 float64 columns, {options.data})\n")
     print("| rows | format | output MB | wall s | CPU s | wall ns/value | CPU ns/value | peak RSS MB | "
           "first byte s | `\\| head -3` s |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -369,7 +369,7 @@ def test_sigterm_and_sighup_remove_the_temp_file(tmp_path, big_npy, signum):
     assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), child.stderr.read() if False else "")
 
 
-# -- terminals ----------------------------------------------------------------------------------------------------------
+# -- terminals ---------------------------------------------------------------------------------------------------------
 
 def test_npy_to_a_terminal_is_refused_unless_o_is_given(tmp_path):
     import pty

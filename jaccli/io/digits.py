@@ -218,7 +218,8 @@ def scientific_stats(magnitudes: np.ndarray, precision: int) -> tuple[int, int]:
     """(most fractional digits, most exponent digits) of Dragon4 scientific, unique, cut off at ``precision``."""
     frac = shortest_fraction_digits(magnitudes)
     cut = frac > precision
-    exp_digits = np.where(((magnitudes >= np.float64(1e100)) | (magnitudes < np.float64(1e-99))) & (magnitudes != 0), 3, 2)
+    huge_or_tiny = (magnitudes >= np.float64(1e100)) | (magnitudes < np.float64(1e-99))
+    exp_digits = np.where(huge_or_tiny & (magnitudes != 0), 3, 2)
     if cut.any():
         digits, e10 = rounded_scientific(magnitudes[cut], precision)
         frac[cut] = _without_trailing_zeros(digits[:, 1:])

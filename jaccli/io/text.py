@@ -7,8 +7,9 @@ result therefore costs ~30 µs per value and holds everything. Here the same rul
 and largest magnitudes, pass B finds the widths, pass C formats each chunk and writes it out.
 
 The digits come from ``jaccli.io.digits`` (shortest round-trip digits from orjson, exactly rounded ones as
-``'%#.*f'``/``'%#.*e'`` would print them, which is NumPy's Dragon4 with a cutoff, ties to even). Layout (padding, brackets, line wrapping at 75
-columns) is done on byte matrices. ``tests/test_text.py`` checks the bytes against ``str()`` on many arrays.
+``'%#.*f'``/``'%#.*e'`` would print them, which is NumPy's Dragon4 with a cutoff, ties to even). Layout
+(padding, brackets, line wrapping at 75 columns) is done on byte matrices. ``tests/test_text.py`` checks the
+bytes against ``str()`` on many arrays.
 
 NumPy's rules, from ``numpy/_core/arrayprint.py`` (``FloatingFormat``, ``_formatArray``), default print options:
 - exponent mode when the largest finite non-zero magnitude >= 1e8 (1e6 for float32), the smallest < 1e-4, or their
