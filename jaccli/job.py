@@ -20,6 +20,7 @@ from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.params import parse_params
 from jaccli.plan.orders import source_dtype
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -42,6 +43,7 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
@@ -106,7 +108,9 @@ def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
+    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
+                       params=params)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
 

@@ -21,6 +21,8 @@ from jaccli.errors import CheckFailed, UsageError
               help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
                    "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
+              help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", metavar="PATH",
               help="Write here instead of standard output: atomically for a regular file, written through for a "
@@ -49,6 +51,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
+    EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
     names are its columns. The result has TensorFlow's batch_jacobian layout (B, *T, *S, ..., *S).
@@ -68,6 +71,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
       $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
+      $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
+      $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
     
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
