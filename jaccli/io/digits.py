@@ -188,6 +188,28 @@ def positional_digits(magnitudes: np.ndarray, precision: int, rows: bool = True)
     return Positional(*_rounded_positional(magnitudes, precision, rows, places))
 
 
+def positional_lengths(magnitudes: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """``positional_digits``'s integer and fraction lengths, cheaper: a value whose shortest form is short enough
+    prints exactly that form, so orjson's text alone gives its lengths (the usual case for float32)."""
+    unsure = ~(np.spacing(magnitudes).astype(np.float64) < 10.0 ** -precision)
+    if not unsure.any():
+        digits = positional_digits(magnitudes, precision, rows=False)
+        return digits.int_len, digits.frac_len
+    data, starts, ends = _tokens(_shortest(magnitudes[unsure]))
+    dots = np.flatnonzero(data == _DOT)
+    shortest = ends - dots - 1
+    shortest[(shortest == 1) & (data[dots + 1] == ord("0"))] = 0
+    short = shortest <= precision
+    rest = np.ones(magnitudes.shape, dtype=bool)
+    rest[np.flatnonzero(unsure)[short]] = False
+    int_len, frac_len = (dots - starts)[short], shortest[short]
+    if rest.any():
+        digits = positional_digits(magnitudes[rest], precision, rows=False)
+        int_len = np.concatenate([int_len, digits.int_len])
+        frac_len = np.concatenate([frac_len, digits.frac_len])
+    return int_len, frac_len
+
+
 def _without_trailing_zeros(digits: np.ndarray) -> np.ndarray:
     """How many of each row's digits are left once its trailing zeros are dropped."""
     if digits.shape[1] == 0:

@@ -27,7 +27,9 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from jaccli.io.digits import decimal_digits, positional_digits, rounded_scientific, scientific_stats
+from jaccli.io.digits import (
+    decimal_digits, positional_digits, positional_lengths, rounded_scientific, scientific_stats,
+)
 
 _SPACE, _DOT, _MINUS, _SLOT = 32, 46, 45, 1
 _LINE_WIDTH = 75
@@ -111,9 +113,13 @@ def measure(blocks: Callable[[], Iterator[np.ndarray]], magnitudes: Magnitudes, 
                     could = size >= np.float64(10.0) ** (int_len - sign) - 1
                     size, sign = size[could], sign[could]
                 if size.size:
-                    digits = positional_digits(size, precision, rows=False)
-                    int_len = max(int_len, int((digits.int_len + sign).max()))
-                    frac_len = max(frac_len, int(digits.frac_len.max()))
+                    if np.any(sign):  # the sign widens the integer part: lengths per value, in order
+                        digits = positional_digits(size, precision, rows=False)
+                        int_len = max(int_len, int((digits.int_len + sign).max()))
+                        frac_len = max(frac_len, int(digits.frac_len.max()))
+                    else:  # order does not matter for maxima: the cheaper way
+                        ints, fracs = positional_lengths(size, precision)
+                        int_len, frac_len = max(int_len, int(ints.max())), max(frac_len, int(fracs.max()))
         if layout.exp_format:
             layout.precision, layout.exp_size = frac_len, exp_digits
             layout.pad_left = 2 if negative else 1
