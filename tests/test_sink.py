@@ -406,3 +406,31 @@ def test_reading_a_terminal_says_so_on_stderr():
     assert child.returncode == 0, err
     assert "reading the batch from standard input" in err.decode()
     assert out.decode() == SEED_CSV_OUT
+
+
+def test_stdout_streams_before_the_input_ends():
+    """The first rows come out while standard input is still open: nothing waits for the end of the run."""
+    child = jaccli_process("batch-jacobian", "x*x*x", "-f", "csv", "--parallel-iterations", "1000",
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert child.stdin is not None and child.stdout is not None
+    rows = "".join(f"{i % 7},{i % 5}\n" for i in range(200_000)).encode()
+
+    def feed() -> None:  # ~1.6 MB, and standard input stays open
+        try:
+            child.stdin.write(rows)
+            child.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend([child.stdout.readline(), child.stdout.readline()]),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    try:
+        assert got == [b"J[0][0],J[0][1],J[1][0],J[1][1]\n", b"0.0,0.0,0.0,0.0\n"]
+        assert child.poll() is None  # still running: its input has not ended
+    finally:
+        child.kill()
+        child.wait()
