@@ -1,13 +1,18 @@
 """The Python face of jaccli: ``batch_jacobian``, the same path the CLI takes, on NumPy arrays."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
+from jaccli.plan.chunking import chunk_rows, useful_threads
+from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
+from jaccli.plan.parallel import ordered_map, thread_count
+from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.expr.program import ExpressionText, load_expression
 from jaccli.io.inputs import Batch, batch_from_arrays
 from jaccli.io.params import check_param
@@ -19,7 +24,7 @@ ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 @lru_cache(maxsize=64)
 def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple],
           row: str, wrt: str, order: Union[int, tuple[int, ...]], dtype: str,
-          params: "_Params") -> Union[Plan, OrdersPlan]:
+          params: "_Params", reduction: Reduction = Reduction()) -> Union[Plan, OrdersPlan]:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
     Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
@@ -29,8 +34,11 @@ def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tu
                        row=row, wrt=wrt, params=params.arrays)
     dtypes = {k: np.dtype(d) for k, _, d in shapes}
     if isinstance(order, tuple):
+        if reduction.active:
+            raise UsageError(f"{reduction.label()} applies to one order, not to several ({order!r})",
+                             hint="run each order on its own")
         return plan_orders(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
-    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
+    return plan_reduced(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)), reduction)
 
 
 class _Params:
@@ -83,7 +91,9 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
                    constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
                    pfor: bool = True, allow_nonfinite: bool = False,
-                   params: Optional[Mapping[str, object]] = None) -> Any:
+                   params: Optional[Mapping[str, object]] = None, reduce: Optional[str] = None,
+                   jvp: Optional[str] = None, vjp: Optional[str] = None, threads: Optional[int] = None,
+                   max_output_bytes: Optional[int] = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -91,11 +101,17 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars; ``params``
     (and array-valued ``constants``) are the CLI's ``-P`` arrays, shared by every example, no batch axis. A
     target that does not reference the source gives ``None`` (``unconnected='zero'``: zeros). ``expression``
-    may be ``'@path'``: an expression file.
+    may be ``'@path'``: an expression file. ``threads`` evaluates chunks in parallel (default ``JACCLI_THREADS``,
+    else the cores available); results are bit-identical.
 
     Several sources, ``wrt=("a", "b")``: the derivative is taken w.r.t. their flattened concatenation,
     ``S = (n_a + n_b,)`` (order 2 is the block Hessian with its cross terms). Several orders, ``order=(0, 1, 2)``:
     a dict ``{0: value, 1: jacobian, 2: hessian}`` computed in one pass (order 0, the value, has shape ``(B, *T)``).
+
+    ``reduce`` ('det', 'logabsdet', 'trace', 'diag'), ``jvp`` and ``vjp`` (names of arrays of ``x``) give what
+    the CLI's ``--reduce``, ``--jvp`` and ``--vjp`` give; ``reduce='logabsdet'`` returns ``(sign, logabsdet)``,
+    as ``numpy.linalg.slogdet`` does. A result larger than ``max_output_bytes`` (default: half the available
+    memory) is refused with a ``UsageError`` before any work.
 
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
@@ -121,31 +137,46 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
     plan = _plan(load_expression(expression), shapes, tuple(batch.scalars.items()), tuple(defines.items()),
-                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
+                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared),
+                 Reduction(reduce, jvp, vjp))
     if isinstance(plan, OrdersPlan):
-        return _several(plan, batch, unconnected, parallel_iterations, pfor)
+        return _several(plan, batch, unconnected, parallel_iterations, pfor, max_output_bytes)
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
         return None
-    return _evaluate(plan, batch, parallel_iterations, pfor)
+    result = _evaluate(plan, batch, parallel_iterations, pfor, threads, max_output_bytes)
+    if reduce == "logabsdet":
+        return result[:, 0], result[:, 1]
+    return result
 
 
-def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool) -> np.ndarray:
-    step = plan.chunk_size(parallel_iterations)
+def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool,
+              threads: Optional[int], max_output_bytes: Optional[int]) -> np.ndarray:
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
+    check_result_bytes(batch.size, math.prod(plan.example_shape), plan.dtype.itemsize,
+                       *result_limit(max_output_bytes, held=True))
+    workers = thread_count(threads)
+    step = chunk_rows(plan, parallel_iterations, batch.size, workers)
+    workers = useful_threads(plan, step, workers)
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
-    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
-        evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])
+
+    def fill(item: tuple[int, Mapping[str, np.ndarray]]) -> None:
+        evaluate_chunk(plan, item[1], pfor=pfor, out=result[item[0]:item[0] + step])
+
+    for _ in ordered_map(fill, zip(range(0, batch.size, step), batch.chunks(step)), workers):
+        pass
     return result
 
 
 def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: Optional[int],
-             pfor: bool) -> dict[int, Optional[np.ndarray]]:
+             pfor: bool, max_output_bytes: Optional[int]) -> dict[int, Optional[np.ndarray]]:
     """``{k: result}`` for several orders, from one evaluation of every chunk."""
     present = plan.present(unconnected)
     step = plan.chunk_size(parallel_iterations)
     assert batch.size is not None
+    check_result_bytes(batch.size, sum(math.prod(p.example_shape) for k, p in plan.parts.items() if present[k]),
+                       plan.dtype.itemsize, *result_limit(max_output_bytes, held=True))
     result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         for k, values in plan.split(plan.evaluate(chunk, pfor=pfor)).items():

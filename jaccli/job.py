@@ -7,21 +7,26 @@ spools the result to an anonymous file beyond 32 MB and streams it back: ``jaccl
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.plan.cache import plan_cached
+from jaccli.plan.compiled import all_finite
+from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, read_batch
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.params import parse_params
-from jaccli.plan.orders import source_dtype
+
+if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
+    from jaccli.expr.scope import Scope
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -43,6 +48,13 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    hold_result: bool = False  # the whole result is kept in memory (--expect)
+    cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
+    threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: Optional[str] = None
+    vjp: Optional[str] = None
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
@@ -73,7 +85,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
                              hint="pass non-finite values as per-example data instead")
         elif _NUMBER.fullmatch(text):
             value = float(text)
-            out[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) and abs(int(text)) <= 2**53 else value
+            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):
                 raise UsageError(f"-D {name}={text}: the value overflows a float")
         else:
@@ -82,13 +94,44 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
-    """Read the input's head and build the plan: all that can fail before any value is computed."""
-    batch, scope, dtype = open_scope(opts, stdin)
-    return batch, plan_jacobian(opts.expression, scope, opts.order, dtype)
+    """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
+    can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
+    if opts.reduce or opts.jvp or opts.vjp:
+        from jaccli.plan.reduce import Reduction, plan_reduced
+
+        batch, scope, dtype = open_scope(opts, stdin)
+        reduction = Reduction(opts.reduce, opts.jvp, opts.vjp)
+        return batch, plan_reduced(opts.expression, scope, opts.order, dtype, reduction)
+    batch, head = _open_head(opts, stdin)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in head.arrays.items()},
+                       scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=head.params)
+    return batch, plan
 
 
 def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
     """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
+    from jaccli.plan.orders import source_dtype
+
+    batch, head = _open_head(opts, stdin)
+    scope = make_scope(head.arrays, scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, params=head.params)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
+
+
+@dataclass
+class _Head:
+    """What the input's head and the options say about names, before any SymPy: the plan cache's key."""
+
+    arrays: dict[str, tuple[int, ...]]
+    defines: dict[str, float]
+    row: Optional[str]
+    params: dict[str, np.ndarray]
+
+
+def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, _Head]:
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
@@ -109,10 +152,7 @@ def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
     params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
-                       params=params)
-    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
-    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
+    return batch, _Head(arrays, defines, row, params)
 
 
 def _renamed(batch: Batch, old: str, new: str) -> Batch:
@@ -124,15 +164,36 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
         {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
 
 
+INPUT_VALUES_PER_CHUNK = 1 << 20  # a chunk of input (all arrays, every example) holds at most ~1M values
+
+
+def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
+    """``step`` examples per chunk, made smaller when the input's examples are wide (an unused 1M-value array in
+    an .npz is read along with the source, chunk by chunk); ``--parallel-iterations`` is taken as given."""
+    if opts.parallel_iterations is None:
+        row = sum(math.prod(spec.event_shape) for spec in batch.arrays.values())
+        step = max(1, min(step, INPUT_VALUES_PER_CHUNK // max(1, row)))
+    return step
+
+
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    step = plan.chunk_size(opts.parallel_iterations)
+    from jaccli.plan.chunking import chunk_rows, useful_threads
+    from jaccli.plan.parallel import thread_count
+
+    threads = thread_count(opts.threads)
+    step = narrow_chunks(batch, opts, chunk_rows(plan, opts.parallel_iterations, batch.size, threads))
+    threads = useful_threads(plan, step, threads)
     progress = Progress(batch.size)
-    for out in run(plan, batch.chunks(step), pfor=opts.pfor):
-        bad = ~np.isfinite(out)
-        count = int(np.count_nonzero(bad))
+    limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
+    per_example = math.prod(plan.example_shape)
+    check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
+    check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
+    for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
+        if batch.size is None:  # a CSV stream: its length shows as it is read
+            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
         if count and report.first_nonfinite is None:
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            assert first is not None
             report.first_nonfinite = (first[0] + report.examples,) + first[1:]
         report.nonfinite += count
         report.examples += out.shape[0]
@@ -145,9 +206,18 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     progress.done()
 
 
+def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
+    """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
+    if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
+        return 0, None
+    bad = ~np.isfinite(out)
+    count = int(np.count_nonzero(bad))
+    return count, (tuple(int(i) for i in np.argwhere(bad)[0]) if count else None)
+
+
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
-    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+    for chunk in batch.chunks(narrow_chunks(batch, opts, plan.chunk_size(opts.parallel_iterations))):
         report.examples += next(iter(chunk.values())).shape[0]
 
 
@@ -191,6 +261,7 @@ class Checks:
         self.active = expect is not None or verify_rows is not None
         self.inputs: list[dict[str, np.ndarray]] = []
         self.outputs: list[np.ndarray] = []
+        self.row_numbers: Optional[np.ndarray] = None  # --engine dask: the input rows of pre-sampled ``inputs``
 
     def remember(self, batch: Batch) -> Batch:
         """The batch, with its chunks also kept for ``--verify`` (which samples rows from the whole input)."""
@@ -227,7 +298,7 @@ class Checks:
         from jaccli.checks.several import pick, read_orders
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
-        golden = pick(read_orders(self.expect), plan.derivative.order, self.expect)  # .npz: the member of k
+        golden = pick(read_orders(self.expect), plan.compiled.order, self.expect)  # .npz: the member of k
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)
             actual = Result.from_array(array, layout=plan.layout())
@@ -240,10 +311,17 @@ class Checks:
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
         from jaccli.checks.verify import verify
+        from jaccli.checks.verify_reduced import verify_reduced
+        from jaccli.plan.reduce import ReducedPlan
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
-        result = verify(plan, arrays, rows=self.verify_rows, seed=0)
+        # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
+        if isinstance(plan, ReducedPlan):
+            result = verify_reduced(plan, arrays, rows=self.verify_rows, seed=0)
+        else:
+            result = verify(plan, arrays, rows=self.verify_rows, seed=0,  # type: ignore[arg-type]
+                            row_numbers=self.row_numbers)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

@@ -20,7 +20,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
     from jaccli.io.several import SeveralWriter, check_format, check_several
     from jaccli.io.sink import open_sink
     from jaccli.job import Checks
-    from jaccli.job_orders import OrdersChecks, OrdersReport, open_orders, parts, results
+    from jaccli.job_orders import OrdersChecks, OrdersReport, check_output_size, open_orders, parts, results
 
     check_several(opts.fmt, len(opts.orders))
     checks = Checks(None, None, None, verify_rows)  # --verify: it keeps the input rows
@@ -29,6 +29,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
             open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_orders(opts)
+        check_output_size(batch, plan, opts)
         described = parts(plan, opts.unconnected)
         check_format("json" if discard else opts.fmt, described)
         if show_layout:

@@ -18,7 +18,8 @@ from jaccli.errors import InputError, UsageError, did_you_mean
 from jaccli.io.inputs.batch import ArraySpec, Batch, Chunk, batch_from_arrays
 from jaccli.io.inputs.csv import read_csv
 from jaccli.io.inputs.jsonfile import read_json
-from jaccli.io.inputs.npy import read_npy, read_npz
+from jaccli.io.inputs.npy import read_npy
+from jaccli.io.inputs.npz import read_npz
 
 __all__ = ["ArraySpec", "Batch", "Chunk", "FORMATS", "batch_from_arrays", "read_batch", "resolve_format"]
 
