@@ -1,8 +1,8 @@
 """One ``batch-jacobian`` run, end to end and streaming: read -> plan -> evaluate chunk by chunk -> write.
 
 Kept apart from the click layer so that the flow reads top to bottom and the checks (``--expect``, ``--verify``)
-can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for the streaming
-formats (csv, npy); text collects the whole result, as its layout requires.
+can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for every format (text
+spools the result to an anonymous file beyond 32 MB and streams it back: ``jaccli.io.text``).
 """
 from __future__ import annotations
 

@@ -110,13 +110,16 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.sink import open_sink
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
     from jaccli.io.named_csv import NamedCsvWriter
 
     orders = kwargs.pop("orders")
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),
                    hold_result=expect is not None)
+    if not (expect is not None or verify) or output is not None:  # a check sends nothing to stdout
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
     if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
@@ -138,10 +141,6 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
-    remove_temps_on_signals()
-    if not quiet:
-        refuse_binary_to_terminal(opts.fmt, output)
-    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
             open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)

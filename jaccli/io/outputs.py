@@ -5,8 +5,10 @@ A result has layout ``(B, *T, *S, ..., *S)``. The CLI computes it a few examples
 ``(b, *per_example_shape)``, ``finish`` once. The bytes depend only on the whole result, never on how it was cut into
 chunks, and never on the time or the environment (golden files depend on it).
 
-- text: TensorFlow's tensor print without ``tf.``, never summarised; collected in memory (text is for small results).
-- json: one object ``{"shape", "dtype", "order", "layout", "data"}``; floats in shortest round-trip form.
+- text: TensorFlow's tensor print without ``tf.``, never summarised; NumPy's own ``str()`` for small results, the
+        same bytes from ``jaccli.io.text`` (spooled, then streamed in passes) for large ones.
+- json: one object ``{"shape", "dtype", "order", "layout", "data"}``; floats in shortest round-trip form
+        (``jaccli.io.floats``); streams (``"shape"`` last when the batch size is not known up front).
 - csv:  a header row ``J[0][0],J[0][1],...`` and one row per example; streams.
 - npy:  exactly ``np.save``'s bytes; streams when the batch size is known up front.
 
