@@ -103,6 +103,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
       $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
       $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
+      $ jaccli batch-jacobian 'exp(-sum(x**2))' samples/directions.json -k 2 --reduce trace
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
 
