@@ -33,7 +33,8 @@ from jaccli.symbolic.entries import Block, Name, Namer, Pattern, entry_blocks
 from jaccli.errors import UsageError
 from jaccli.expr.field import slot_symbol
 from jaccli.functions import for_display
-from jaccli.expr.trace import Scope, Tape
+from jaccli.expr.ir import Tape
+from jaccli.expr.scope import Scope
 from jaccli.plan.derive import derive
 
 
