@@ -261,6 +261,7 @@ class Checks:
         self.active = expect is not None or verify_rows is not None
         self.inputs: list[dict[str, np.ndarray]] = []
         self.outputs: list[np.ndarray] = []
+        self.row_numbers: Optional[np.ndarray] = None  # --engine dask: the input rows of pre-sampled ``inputs``
 
     def remember(self, batch: Batch) -> Batch:
         """The batch, with its chunks also kept for ``--verify`` (which samples rows from the whole input)."""
@@ -317,7 +318,10 @@ class Checks:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
         # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
-        check = verify_reduced if isinstance(plan, ReducedPlan) else verify
-        result = check(plan, arrays, rows=self.verify_rows, seed=0)  # type: ignore[arg-type]
+        if isinstance(plan, ReducedPlan):
+            result = verify_reduced(plan, arrays, rows=self.verify_rows, seed=0)
+        else:
+            result = verify(plan, arrays, rows=self.verify_rows, seed=0,  # type: ignore[arg-type]
+                            row_numbers=self.row_numbers)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

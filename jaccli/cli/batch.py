@@ -72,9 +72,13 @@ def _size(value: Optional[str]) -> Optional[int]:
               help="Contract the last source axes with array NAME (input or -P; shaped like x).")
 @click.option("--vjp", metavar="NAME",
               help="Contract the target axes with array NAME (input or -P; shaped like the target).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: a running Dask scheduler (tcp://host:8786) [default: a local cluster].")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
-                           **kwargs: Any) -> None:
+                           engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
     EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
@@ -115,6 +119,14 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                    hold_result=expect is not None)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
+    if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
+        from jaccli.dask.run import run_batch
+
+        checks = Checks(expect, rtol, atol, verify_rows if verify else None)
+        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
+        return
+    if scheduler is not None:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
         raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
                          + ",".join(map(str, opts.orders)) + ")",
@@ -152,8 +164,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         else:
             header = None
             if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
+                from jaccli.plan.engine import Plan
                 from jaccli.plan.reduce import csv_header
 
+                assert isinstance(plan, Plan)  # reduced plans are never cached
                 header = csv_header(plan)
             writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
                                                                                  precision=opts.precision)
@@ -166,6 +180,11 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()
+    _finish(report, verdict)
+
+
+def _finish(report: Any, verdict: Any) -> None:
+    """The run's last words on stderr: the non-finite count, the checks' report (exit 1 if one failed)."""
     if report.nonfinite:
         click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
                    f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)
