@@ -15,7 +15,8 @@ from jaccli.expr import field as fl
 from jaccli.expr.check import InvalidField, check_field, check_tape
 from jaccli.expr.ir import Equation, primitive
 from jaccli.expr.field import Piece, Slot, slot_symbol
-from jaccli.plan.engine import evaluate, make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import evaluate, plan_jacobian
 
 EXPRESSIONS = [
     ("x*x*x", (2,)),
