@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_scanned
-from jaccli.expr.names import is_valid_name
+from jaccli.plan.engine import AnyPlan as Plan, resolve_dtype, run_scanned
+from jaccli.expr.scope import make_scope, parse_defines
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.limits import check_result_bytes, result_limit
@@ -28,8 +27,6 @@ from jaccli.io.params import parse_params
 if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
     from jaccli.expr.scope import Scope
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_NONFINITE = ("nan", "inf", "+inf", "-inf")
 
 
 @dataclass
@@ -67,30 +64,6 @@ class Report:
     values: int = 0
     nonfinite: int = 0
     first_nonfinite: Optional[tuple[int, ...]] = None
-
-
-def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
-    """``-D NAME=VALUE`` items: integers stay exact (``x**n``), other numbers are floats; all finite."""
-    out: dict[str, float] = {}
-    for item in defines:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not is_valid_name(name):
-            raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
-        if name in out:
-            raise UsageError(f"-D {name} is given twice")
-        if text.lower() in _NONFINITE:
-            # SymPy would fold nan*x to the constant nan and lose its derivative, even with --allow-nonfinite.
-            raise UsageError(f"-D '{name}' is {text}: constants must be finite",
-                             hint="pass non-finite values as per-example data instead")
-        elif _NUMBER.fullmatch(text):
-            value = float(text)
-            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
-            if not np.isfinite(value):
-                raise UsageError(f"-D {name}={text}: the value overflows a float")
-        else:
-            raise UsageError(f"-D {name}={text!r}: not a number", hint="VALUE is a number like 2, -0.5 or 1e-3")
-    return out
 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:

@@ -28,12 +28,14 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import Plan, plan_jacobian
 from jaccli.symbolic.entries import Block, Name, Namer, Pattern, entry_blocks
 from jaccli.errors import UsageError
 from jaccli.expr.field import slot_symbol
 from jaccli.functions import for_display
-from jaccli.expr.trace import Scope, Tape
+from jaccli.expr.ir import Tape
+from jaccli.expr.scope import Scope
 from jaccli.plan.derive import derive
 
 
