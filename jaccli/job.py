@@ -18,7 +18,9 @@ import numpy as np
 
 from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
+from jaccli.io.inputs.dialect import parse_delimiter
+from jaccli.io.labels import Labels
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -40,6 +42,10 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    delimiter: str = "auto"  # data as people have it: see jaccli.io.inputs.dialect / columns
+    columns: Optional[str] = None
+    index_col: str = "auto"
+    header: str = "auto"  # csv header / json layout names: jaccli.io.labels
 
 
 @dataclass
@@ -80,7 +86,7 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     """Read the input's head and build the plan: all that can fail before any value is computed."""
     defines = parse_defines(opts.defines)
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
-                       stdin=stdin)
+                       stdin=stdin, csv=csv_options(opts))
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
@@ -99,6 +105,14 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     source_spec = batch.arrays[scope.source().leaf]
     plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
     return batch, plan
+
+
+def csv_options(opts: Options) -> CsvOptions:
+    """``--delimiter``, ``--columns``, ``--index-col`` for the CSV reader."""
+    columns = None
+    if opts.columns is not None:
+        columns = tuple(name.strip() for name in opts.columns.split(","))
+    return CsvOptions(parse_delimiter(opts.delimiter), ColumnOptions(columns, opts.index_col))
 
 
 def _renamed(batch: Batch, old: str, new: str) -> Batch:
@@ -177,6 +191,7 @@ class Checks:
         self.active = expect is not None or verify_rows is not None
         self.inputs: list[dict[str, np.ndarray]] = []
         self.outputs: list[np.ndarray] = []
+        self.labels: Optional[Labels] = None  # names for the report (jaccli.io.labels); None: the plan's layout
 
     def remember(self, batch: Batch) -> Batch:
         """The batch, with its chunks also kept for ``--verify`` (which samples rows from the whole input)."""
@@ -220,7 +235,10 @@ class Checks:
             actual = Result.from_array(None, shape=(report.examples,) + plan.example_shape, dtype=plan.dtype,
                                        layout=plan.layout())
         result = compare(golden, actual, rtol=self.rtol, atol=self.atol)
-        return Verdict(result.ok, result.report(plan.layout()), f"the result differs from {self.expect}",
+        labels = self.labels
+        text = result.report(plan.layout()) if labels is None else \
+            result.report(labels.axes(), labels.entry if labels.named else None)
+        return Verdict(result.ok, text, f"the result differs from {self.expect}",
                        "if the change is intended, regenerate the golden file with -o")
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:

@@ -30,7 +30,8 @@ from jaccli.errors import CheckFailed, UsageError
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
-@click.option("--precision", type=click.IntRange(min=0), metavar="N", help="Digits in text output [default: 8].")
+@click.option("--precision", type=click.IntRange(min=0), metavar="N",
+              help="Digits: text as numpy prints [default: 8]; csv/json significant digits [default: exact].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
 @click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
@@ -40,6 +41,13 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--delimiter", default="auto", show_default=True, metavar="CHAR",
+              help="CSV delimiter: auto (comma, tab, semicolon, pipe or whitespace), a character, tab, whitespace.")
+@click.option("--columns", metavar="A,B", help="The CSV columns that make up a row (the others are ignored).")
+@click.option("--index-col", default="auto", show_default=True, metavar="COL",
+              help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or 0-based position.")
+@click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
+              help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input has them.")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
@@ -68,13 +76,20 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink
 
+    from jaccli.io.labels import labels_for
+    from jaccli.io.rounding import check_precision, round_significant
+
     opts = Options(**kwargs)
+    check_precision(opts.precision, opts.fmt)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
             open_sink(output, stdout=discard) as sink:
         batch, plan = open_input(opts)
+        for note in batch.notes:
+            click.echo(f"note: {note}", err=True)
+        labels = checks.labels = labels_for(plan, opts.header, batch.columns is not None or batch.named)
         if show_layout:
             from jaccli.symbolic.render import render_layout
 
@@ -88,12 +103,14 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                                  hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
-                       dtype=plan.dtype, order=opts.order, layout=plan.layout())
+                       dtype=plan.dtype, order=opts.order, layout=labels.axes())
         else:
-            writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
-            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
+            header = labels.csv_header() if opts.fmt == "csv" else None  # one cell per entry: only when needed
+            writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
+            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
+            rounded = opts.precision is not None and opts.fmt in ("csv", "json")
             for chunk in results(batch, plan, opts, report):
-                writer.write_chunk(chunk)
+                writer.write_chunk(round_significant(chunk, opts.precision) if rounded else chunk)
                 checks.collect(chunk)
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")

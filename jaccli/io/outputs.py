@@ -25,6 +25,7 @@ from typing import IO, Any, Optional, Protocol, Sequence
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.io.labels import csv_header_line, index_header
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
 FORMATS = ("text", "json", "csv", "npy")
@@ -220,14 +221,14 @@ class JsonWriter(_HeaderFirstWriter):
 
 
 class CsvWriter(_Writer):
-    """A header row of per-example indices, then one row per example (C order); streams."""
+    """A header row (``header`` cells, default the per-example indices), then one row per example (C order)."""
+
+    def __init__(self, file: IO[bytes], header: Optional[list[str]] = None) -> None:
+        super().__init__(file)
+        self.header = header
 
     def _start(self) -> None:
-        if self.shape:
-            cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*self.shape)]
-        else:
-            cells = ["J"]
-        self.file.write((",".join(cells) + "\n").encode("ascii"))
+        self.file.write(csv_header_line(self.header if self.header is not None else index_header(self.shape)))
 
     def _write(self, chunk: np.ndarray) -> None:
         # repr of a float64 is shortest round-trip and spells non-finite values nan, inf, -inf. Rows are
@@ -261,11 +262,16 @@ def _check_format(fmt: str) -> None:
                          hint="the formats are " + ", ".join(FORMATS))
 
 
-def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None) -> TensorWriter:
-    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text."""
+def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
+                header: Optional[list[str]] = None) -> TensorWriter:
+    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text
+    (csv/json values are rounded before they reach a writer: ``jaccli.io.rounding``); ``header`` is the csv
+    header's cells (``jaccli.io.labels``), default ``J[0][1]`` style."""
     _check_format(fmt)
     if fmt == "text":
         return TextWriter(file, precision)
+    if fmt == "csv":
+        return CsvWriter(file, header)
     return {"json": JsonWriter, "csv": CsvWriter, "npy": NpyWriter}[fmt](file)
 
 

@@ -75,13 +75,30 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
         if fmt == "tsv" and csv.delimiter is True:
             csv = dataclasses.replace(csv, delimiter="\t")
         return read_csv(file_path, stream, label, single_name, allow_nonfinite, csv)
+    if csv.delimiter is not True or csv.columns.index_col != "auto":
+        raise UsageError(f"--delimiter and --index-col apply to CSV input, not {fmt}",
+                         hint="drop them, or pass --input-format csv")
     if fmt == "npy":
-        return read_npy(file_path, stream, label, single_name, allow_nonfinite)
-    if fmt == "npz":
-        return dataclasses.replace(read_npz(file_path, stream, label, allow_nonfinite), named=True)
-    batch = read_json(file_path, stream, label, single_name, allow_nonfinite)
-    return batch if batch.arrays.keys() == {single_name} and not batch.scalars else \
-        dataclasses.replace(batch, named=True)
+        batch = read_npy(file_path, stream, label, single_name, allow_nonfinite)
+    elif fmt == "npz":
+        batch = dataclasses.replace(read_npz(file_path, stream, label, allow_nonfinite), named=True)
+    else:
+        batch = read_json(file_path, stream, label, single_name, allow_nonfinite)
+        if batch.arrays.keys() != {single_name} or batch.scalars:
+            batch = dataclasses.replace(batch, named=True)  # a JSON object: its keys name the arrays
+    return _named_columns(batch, csv.columns.columns)
+
+
+def _named_columns(batch: Batch, names: Optional[tuple[str, ...]]) -> Batch:
+    """``--columns`` on a single-array input of rows ``(B, n)``: names for the n columns, as a CSV header gives."""
+    if names is None:
+        return batch
+    specs = list(batch.arrays.values())
+    if len(specs) != 1 or len(specs[0].event_shape) != 1 or specs[0].event_shape[0] != len(names):
+        shapes = ", ".join(f"{k} {tuple(v.event_shape)}" for k, v in batch.arrays.items())
+        raise UsageError(f"--columns gives {len(names)} names, but the input's examples are {shapes}",
+                         hint="--columns names the columns of rows (one array of shape (B, n), n names)")
+    return dataclasses.replace(batch, columns=list(names))
 
 
 def _stdin_buffer() -> BinaryIO:
