@@ -51,18 +51,23 @@ def choose_columns(header: Sequence[Cell] | None, first: Sequence[Cell], options
         return _picked_by_name(names, ncols, index, options.columns, notes)
     kept = [i for i in range(ncols) if i != index]
     if header is not None:
-        labels = [i for i in kept if i < len(first) and not is_number(first[i].text) and first[i].text]
+        labels = [i for i in kept if i < len(first) and _is_text(first[i].text)]
         for i in labels:
             notes.append(f"skipped column {names[i]!r}: its first value {first[i].text[:20]!r} is not a number "
                          "(--columns picks columns)")
         kept = [i for i in kept if i not in labels]
         if not kept:
             raise InputError("no column holds numbers", where=where,
-                             hint="--columns picks the columns that make up a row")
+                             hint="check the delimiter (--delimiter), or pick columns with --columns")
         for i in kept:
             check_name(header[i].text, "column name", f"{where}:{header[i].column}")
         _unique([header[i] for i in kept], where)
     return ColumnChoice(kept, None if names is None else [names[i] for i in kept], notes)
+
+
+def _is_text(cell: str) -> bool:
+    """A label, not a number; a decimal comma (``2,5``) counts as a number so that its error is reported."""
+    return bool(cell) and not is_number(cell) and not is_number(cell.replace(",", ".", 1))
 
 
 def _index_column(names: list[str] | None, ncols: int, option: str) -> int | None:

@@ -99,14 +99,15 @@ def _split_quoted(text: str, delimiter: str | None, where: str) -> list[Cell]:
             stripped = raw.strip(BLANKS)
             cells.append(Cell(stripped, (start + len(raw) - len(raw.lstrip(BLANKS)) if stripped else start) + 1))
             i = end
-        if i >= n:
-            return cells
-        i += 1  # past the delimiter (whitespace mode: the first blank of the run)
-        if delimiter is None:
+        if delimiter is None:  # whitespace: the run of blanks after a cell is the delimiter
             while i < n and text[i] in BLANKS:
                 i += 1
-            if i == n:
-                return cells
+        elif i < n:
+            i += 1  # past the delimiter
+        else:
+            return cells
+        if i >= n and delimiter is None:
+            return cells
 
 
 def _first_column(text: str, start: int, delimiter: str | None) -> int:
