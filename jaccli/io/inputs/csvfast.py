@@ -52,6 +52,8 @@ def fast_rows(block: Sequence[bytes], ncols: int, picked: Sequence[int], delimit
         blob = blob.replace(b"\r\n", b"\n")
         if b"\r" in blob:
             return None  # a lone carriage return: the strict scan says where
+    if b'"' in blob and delimiter is not None and _simply_quoted(blob, delimiter):
+        blob = blob.replace(b'"', b"")  # every quote opens or closes a whole cell: drop them, as a CSV reader would
     if b'"' in blob:
         cells = _quoted_cells(blob, ncols, delimiter, len(block))
     else:
@@ -61,10 +63,10 @@ def fast_rows(block: Sequence[bytes], ncols: int, picked: Sequence[int], delimit
     if isinstance(cells, bytes):  # every cell of every row, already joined with ','
         body = cells
     else:
-        table = np.array(cells, dtype=object).reshape(len(block), ncols)
-        if list(picked) != list(range(ncols)):
-            table = table[:, list(picked)]
-        body = b",".join(table.ravel().tolist())
+        kept: list[bytes] = [b""] * (len(block) * len(picked))
+        for k, j in enumerate(picked):  # slice copies run at C speed; no per-cell Python code
+            kept[k::len(picked)] = cells[j::ncols]
+        body = b",".join(kept)
     values = _numbers(body, len(block) * len(picked), allow_nonfinite)
     return None if values is None else values.reshape(len(block), len(picked))
 
@@ -97,6 +99,26 @@ def _per_line(positions: np.ndarray, newlines: np.ndarray, each: int) -> bool:
     before = np.searchsorted(positions, newlines)  # how many come before each line's end
     return bool(len(positions) == each * len(newlines)
                 and np.array_equal(before, np.arange(1, len(newlines) + 1) * each))
+
+
+def _simply_quoted(blob: bytes, delimiter: str) -> bool:
+    """True when every quote opens a cell right after a delimiter or line start and is closed on the same line
+    right before a delimiter or line end, with no delimiter and no quote inside (what R writes for row names and
+    labels). Then removing the quotes gives exactly the cells; anything else goes through the csv module."""
+    if b'""' in blob:
+        return False  # an escaped quote, or an empty quoted cell
+    u = np.frombuffer(blob, dtype=np.uint8)
+    quotes = np.flatnonzero(u == ord('"'))
+    if len(quotes) % 2:
+        return False
+    opens, closes = quotes[0::2], quotes[1::2]
+    code = ord(delimiter)
+    before = np.concatenate(([_NEWLINE], u))[opens]  # the byte before each opening quote (a newline at the start)
+    after = u[closes + 1] if closes[-1] + 1 < len(u) else None
+    if after is None or not np.isin(before, (code, _NEWLINE)).all() or not np.isin(after, (code, _NEWLINE)).all():
+        return False
+    separators = np.flatnonzero((u == code) | (u == _NEWLINE))
+    return bool(np.array_equal(np.searchsorted(separators, opens), np.searchsorted(separators, closes)))
 
 
 def _quoted_cells(blob: bytes, ncols: int, delimiter: str | None, nlines: int) -> list[bytes] | None:
