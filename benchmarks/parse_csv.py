@@ -20,6 +20,8 @@ bit before anything is printed. The CLI run is a subprocess of ``python -m jaccl
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,14 +75,22 @@ def cli_run(path: Path, out: Path) -> None:
                    check=True, capture_output=True, cwd=ROOT)
 
 
-def rounds(candidates: dict[str, Callable[[], object]], count: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in candidates}
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: on a shared, loaded machine wall time lies."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rounds(candidates: dict[str, Callable[[], object]], count: int) -> dict[str, tuple[float, float]]:
+    """name -> (median wall seconds, median CPU seconds)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in candidates}
     for _ in range(count):
         for name, run in candidates.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            times[name].append((time.perf_counter() - start, cpu_seconds() - cpu))
+    return {name: (statistics.median(t[0] for t in values), statistics.median(t[1] for t in values))
+            for name, values in times.items()}
 
 
 def main() -> None:
@@ -91,8 +101,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         files = write_files(directory, args.rows)
-        print(f"{args.rows} rows, median of {args.rounds} rounds (seconds)\n")
-        print("| file | MB | np.loadtxt | jaccli parse | jaccli / loadtxt |")
+        print(f"{args.rows} rows, median of {args.rounds} rounds, seconds as wall / CPU; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+        print("| file | MB | np.loadtxt | jaccli parse | jaccli / loadtxt (wall, CPU) |")
         print("|---|---|---|---|---|")
         for name, (path, usecols) in files.items():
             reference, ours = loadtxt(path, usecols), jaccli_parse(path)
@@ -100,12 +111,12 @@ def main() -> None:
             medians = rounds({"loadtxt": lambda: loadtxt(path, usecols), "jaccli": lambda: jaccli_parse(path)},
                              args.rounds)
             size = path.stat().st_size / 1e6
-            print(f"| {name} | {size:.0f} | {medians['loadtxt']:.3f} | {medians['jaccli']:.3f} | "
-                  f"{medians['jaccli'] / medians['loadtxt']:.2f} |")
+            (lw, lc), (jw, jc) = medians["loadtxt"], medians["jaccli"]
+            print(f"| {name} | {size:.0f} | {lw:.3f} / {lc:.3f} | {jw:.3f} / {jc:.3f} | {jw / lw:.2f}, {jc / lc:.2f} |")
         path = files["plain"][0]
-        wall = rounds({"cli": lambda: cli_run(path, directory / "out.csv")}, args.rounds)["cli"]
-        print(f"\n`python -m jaccli batch-jacobian '{POLAR}' plain.csv -f csv -o out.csv`: {wall:.2f} s wall "
-              f"(whole process, {args.rows} rows)")
+        wall, cpu = rounds({"cli": lambda: cli_run(path, directory / "out.csv")}, args.rounds)["cli"]
+        print(f"\n`python -m jaccli batch-jacobian '{POLAR}' plain.csv -f csv -o out.csv`: {wall:.2f} s wall, "
+              f"{cpu:.2f} s CPU (whole process, {args.rows} rows)")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         if show_layout:
             from jaccli.symbolic.render import render_layout
 
-            click.echo(render_layout(plan), err=True)
+            click.echo(render_layout(plan, labels.axes()), err=True)
         if checks.active:
             batch = checks.remember(batch)
         report = Report()
