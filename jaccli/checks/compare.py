@@ -118,6 +118,7 @@ def compare(expected: Result, actual: Result, rtol: Optional[float] = None, atol
         result.none = expected.array is None and actual.array is None
         return result
     expected, actual = _unflatten(expected, actual), _unflatten(actual, expected)
+    assert expected.array is not None and actual.array is not None  # None results returned above
     if expected.array.shape != actual.array.shape:
         result.problems.append(f"shape differs: expected {_shape(expected.array.shape)}, "
                                f"actual {_shape(actual.array.shape)}")

@@ -108,9 +108,9 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             header = labels.csv_header() if opts.fmt == "csv" else None  # one cell per entry: only when needed
             writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
-            rounded = opts.precision is not None and opts.fmt in ("csv", "json")
+            digits = opts.precision if opts.fmt in ("csv", "json") else None
             for chunk in results(batch, plan, opts, report):
-                writer.write_chunk(round_significant(chunk, opts.precision) if rounded else chunk)
+                writer.write_chunk(chunk if digits is None else round_significant(chunk, digits))
                 checks.collect(chunk)
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")

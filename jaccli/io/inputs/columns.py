@@ -53,7 +53,7 @@ def choose_columns(header: Sequence[Cell] | None, first: Sequence[Cell], options
     if header is not None:
         labels = [i for i in kept if i < len(first) and _is_text(first[i].text)]
         for i in labels:
-            notes.append(f"skipped column {names[i]!r}: its first value {first[i].text[:20]!r} is not a number "
+            notes.append(f"skipped column {header[i].text!r}: its first value {first[i].text[:20]!r} is not a number "
                          "(--columns picks columns)")
         kept = [i for i in kept if i not in labels]
         if not kept:

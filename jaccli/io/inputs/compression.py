@@ -15,16 +15,17 @@ import io
 import lzma
 import os
 import zlib
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, TypeVar
 
 from jaccli.errors import InputError
 
 # extension -> opener; magic bytes -> extension (the same three, recognised on standard input)
-_OPENERS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
-    ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),  # type: ignore[return-value]
-    ".bz2": lambda raw: bz2.BZ2File(raw, mode="rb"),  # type: ignore[return-value]
-    ".xz": lambda raw: lzma.LZMAFile(raw, mode="rb"),  # type: ignore[return-value]
+_OPENERS: dict[str, Callable[[BinaryIO], Any]] = {  # each gives a readable, seekable binary file object
+    ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    ".bz2": lambda raw: bz2.BZ2File(raw, mode="rb"),
+    ".xz": lambda raw: lzma.LZMAFile(raw, mode="rb"),
 }
+_T = TypeVar("_T")
 COMPRESSED_EXTENSIONS = tuple(_OPENERS)
 _MAGIC = ((b"\x1f\x8b", ".gz"), (b"BZh", ".bz2"), (b"\xfd7zXZ\x00", ".xz"))
 _DAMAGED = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
@@ -47,7 +48,7 @@ def without_compression(path: str) -> str:
 class _Guarded(io.RawIOBase):
     """A readable stream whose decompression errors are ``InputError`` (exit 3) naming the input."""
 
-    def __init__(self, inner: BinaryIO, label: str, kind: str) -> None:
+    def __init__(self, inner: Any, label: str, kind: str) -> None:
         super().__init__()
         self.inner, self.label, self.kind = inner, label, kind
 
@@ -68,7 +69,7 @@ class _Guarded(io.RawIOBase):
         buffer[:len(data)] = data
         return len(data)
 
-    def _guard(self, action: Callable[[], object]) -> object:
+    def _guard(self, action: Callable[[], _T]) -> _T:
         try:
             return action()
         except _DAMAGED as exc:

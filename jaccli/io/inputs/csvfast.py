@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+orjson: Any
 try:  # orjson is a dependency; without it the float() route below still parses every valid block
     import orjson
 except ImportError:  # pragma: no cover - exercised only on a machine without orjson
@@ -54,6 +55,7 @@ def fast_rows(block: Sequence[bytes], ncols: int, picked: Sequence[int], delimit
             return None  # a lone carriage return: the strict scan says where
     if b'"' in blob and delimiter is not None and _simply_quoted(blob, delimiter):
         blob = blob.replace(b'"', b"")  # every quote opens or closes a whole cell: drop them, as a CSV reader would
+    cells: bytes | list[bytes] | None
     if b'"' in blob:
         cells = _quoted_cells(blob, ncols, delimiter, len(block))
     else:
