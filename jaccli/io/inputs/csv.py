@@ -30,6 +30,7 @@ __all__ = ["CsvOptions", "CsvReader", "is_number", "read_csv"]
 
 _BOM = b"\xef\xbb\xbf"
 _NUMBER_HINT = "every cell must be a number; '#' starts a comment line"
+_MISSING = ("na", "n/a", "null", "none", "nat", "-", "?")  # how R, pandas and spreadsheets spell a missing value
 SAMPLE_ROWS = 20  # data rows read ahead to tell the delimiter
 FAST_LINES = 2048  # lines per call of the vectorised parse
 
@@ -194,7 +195,9 @@ class CsvReader:
         if not NUMBER.match(cell.text):
             message = f"{_shown(cell.text)} is not a number" if cell.text else "empty cell"
             hint = _NUMBER_HINT
-            if self.delimiter != "," and "," in cell.text:
+            if cell.text.lower() in _MISSING:
+                hint = "a missing value is not a number: drop the row, or write nan and pass --allow-nonfinite"
+            elif self.delimiter != "," and "," in cell.text:
                 hint += "; decimal commas are not read: write 1.5, not 1,5"
             elif self.has_header:
                 hint += "; --columns picks the columns that make up a row"
