@@ -2,34 +2,53 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from jaccli.errors import UsageError
-from jaccli.io.inputs import batch_from_arrays
+from jaccli.io.inputs import Batch, batch_from_arrays
+from jaccli.plan.orders import OrdersPlan, plan_orders, source_dtype
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 
 @lru_cache(maxsize=64)
 def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple], row: str,
-          wrt: str, order: int, dtype: str) -> Plan:
+          wrt: str, order: Union[int, tuple[int, ...]], dtype: str) -> Union[Plan, OrdersPlan]:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
-    Plans are never mutated after planning, so sharing them between calls is safe."""
+    Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
+    several orders at once (``plan.orders``)."""
     arrays = {k: shape for k, shape, _ in shapes}
     scope = make_scope(arrays, scalars=dict(scalars), defines=dict(defines), columns=list(names) if names else None,
                        row=row, wrt=wrt)
-    source_dtype = next(np.dtype(d) for k, _, d in shapes if k == scope.source().leaf)
-    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype))
+    dtypes = {k: np.dtype(d) for k, _, d in shapes}
+    if isinstance(order, tuple):
+        return plan_orders(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
+    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
 
 
-def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str = "x",
+def _orders(order: Union[int, Sequence[int]]) -> Union[int, tuple[int, ...]]:
+    """``order`` checked: an int 1 or more, or a sequence of distinct ints 0 or more (several orders)."""
+    if isinstance(order, Sequence) and not isinstance(order, str):
+        orders = tuple(order)
+        if not orders or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in orders) \
+                or len(set(orders)) != len(orders):
+            raise UsageError(f"order must be distinct integers, 0 or more, not {order!r}")
+        return orders
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise UsageError(f"order must be an integer, 1 or more (or a tuple of orders, 0 for the value), "
+                         f"not {order!r}")
+    return order
+
+
+def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[int]] = 1, *,
+                   wrt: Union[str, Sequence[str]] = "x",
                    constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False) -> Optional[np.ndarray]:
+                   pfor: bool = True, allow_nonfinite: bool = False) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -37,15 +56,24 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars. A target
     that does not reference the source gives ``None`` (``unconnected='zero'``: zeros).
 
+    Several sources, ``wrt=("a", "b")``: the derivative is taken w.r.t. their flattened concatenation,
+    ``S = (n_a + n_b,)`` (order 2 is the block Hessian with its cross terms). Several orders, ``order=(0, 1, 2)``:
+    a dict ``{0: value, 1: jacobian, 2: hessian}`` computed in one pass (order 0, the value, has shape ``(B, *T)``).
+
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
            [ 0., 12.]])
     """
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
+    order = _orders(order)
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
-    row = "x" if names and wrt in names else wrt
+    if not isinstance(wrt, str):
+        wrt = ",".join(wrt)
+    parts = wrt.split(",")
+    row = "x" if names and all(w.strip() in names for w in parts) else wrt
+    if len(parts) > 1 and row == wrt and not isinstance(x, Mapping):
+        raise UsageError(f"wrt={tuple(parts)!r} names several sources: pass a mapping of named arrays, "
+                         "or names= for the columns of x")
     # The same checks and chunking as a file: dtypes, batch sizes, empty input, non-finite values.
     batch = batch_from_arrays("input", dict(x) if isinstance(x, Mapping) else {row: x},
                               allow_nonfinite=allow_nonfinite)
@@ -58,13 +86,33 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int = 1, *, wrt: str =
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
     plan = _plan(expression, shapes, tuple(batch.scalars.items()), tuple(defines.items()),
                  tuple(names) if names is not None else None, row, wrt, order, dtype)
+    if isinstance(plan, OrdersPlan):
+        return _several(plan, batch, unconnected, parallel_iterations, pfor)
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
         return None
+    return _evaluate(plan, batch, parallel_iterations, pfor)
+
+
+def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool) -> np.ndarray:
     step = plan.chunk_size(parallel_iterations)
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])
     return result
+
+
+def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: Optional[int],
+             pfor: bool) -> dict[int, Optional[np.ndarray]]:
+    """``{k: result}`` for several orders, from one evaluation of every chunk."""
+    present = plan.present(unconnected)
+    step = plan.chunk_size(parallel_iterations)
+    assert batch.size is not None
+    result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
+    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
+        for k, values in plan.split(plan.evaluate(chunk, pfor=pfor)).items():
+            if k in result:
+                result[k][i:i + step] = values  # one copy per chunk, while the chunk is still in cache
+    return {k: result.get(k) for k in plan.orders}

@@ -29,7 +29,7 @@ class Span:
 
 
 class JaccliError(Exception):
-    """Base class: a problem the user can fix. ``exit_code`` follows SPEC §6."""
+    """Base class: a problem the user can fix. ``exit_code`` is the README's "Exit codes" table."""
 
     exit_code = 2
 

@@ -96,7 +96,42 @@ def _recippos(x):
     return np.where(np.asarray(x) > 0, 1 / np.where(np.asarray(x) > 0, x, 1), 0 * np.asarray(x))
 
 
+def _omtanh(x):
+    # 1 - tanh(x) = 2/(1 + e^{2x}): no cancellation where tanh(x) rounds to 1 (x > 19), exact limits at both ends.
+    return 2 / (1 + np.exp(2 * np.asarray(x)))
+
+
 LN2, LN10 = sympy.log(2), sympy.log(10)
+
+
+# --- identities that let a composition's chain rule cancel exactly ------------------------------------------
+# The outer rule is written in terms of its argument u; when u is itself a function whose derivative shares a
+# factor with it, say so symbolically, and SymPy's Mul cancels the pair: atanh(tanh(x))' = sech**2/sech**2 = 1
+# exactly, where 1/(1 - t**2) with t = tanh(x) rounded would give 0.99999982 at x = -12.5.
+def _one_minus_square(u: sympy.Expr) -> sympy.Expr:
+    """1 - u**2 (asin, acos, atanh)."""
+    if isinstance(u, F.tanh):
+        return F.sech(u.args[0]) ** 2
+    if isinstance(u, F.sin):
+        return F.cos(u.args[0]) ** 2
+    if isinstance(u, F.cos):
+        return F.sin(u.args[0]) ** 2
+    return F.omx2(u)
+
+
+def _one_plus(u: sympy.Expr) -> sympy.Expr:
+    """1 + u (log1p): 1 + tanh(v) = sech(v)**2/(1 - tanh(v)), so log1p(tanh(x))' is 1 - tanh(x), computed stably."""
+    if isinstance(u, F.tanh):
+        return F.sech(u.args[0]) ** 2 / F.omtanh(u.args[0])
+    return 1 + u
+
+
+def _minus_one(u: sympy.Expr) -> sympy.Expr:
+    """u - 1 (acosh): cosh(v) - 1 = 2*sinh(v/2)**2, without the cancellation near v = 0."""
+    if isinstance(u, F.cosh):
+        return 2 * F.sinh(u.args[0] / 2) ** 2
+    return u - 1
+
 
 
 class _Each:
@@ -117,7 +152,7 @@ ROWS: list[Row] = [
     Row("exp", 1, np.exp, lambda x: (F.exp(x),), "exp(x)"),
     Row("expm1", 1, np.expm1, lambda x: (F.exp(x),), "exp(x)"),
     Row("log", 1, np.log, lambda x: (1 / x,), "1/x"),
-    Row("log1p", 1, np.log1p, lambda x: (1 / (1 + x),), "1/(1+x)"),
+    Row("log1p", 1, np.log1p, lambda x: (1 / _one_plus(x),), "1/(1+x)"),
     Row("log2", 1, np.log2, lambda x: (1 / (x * LN2),), "1/(x*log(2))"),
     Row("log10", 1, np.log10, lambda x: (1 / (x * LN10),), "1/(x*log(10))"),
     Row("pow", 2, np.power, lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a)),
@@ -126,15 +161,16 @@ ROWS: list[Row] = [
     Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
     Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
     Row("tan", 1, np.tan, lambda x: (1 / F.cos(x) ** 2,), "1/cos(x)**2"),
-    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(F.omx2(x)),), "1/sqrt(1-x**2)"),
-    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(F.omx2(x)),), "-1/sqrt(1-x**2)"),
+    Row("asin", 1, np.arcsin, lambda x: (1 / F.sqrt(_one_minus_square(x)),), "1/sqrt(1-x**2)"),
+    Row("acos", 1, np.arccos, lambda x: (-1 / F.sqrt(_one_minus_square(x)),), "-1/sqrt(1-x**2)"),
     Row("atan", 1, np.arctan, lambda x: (F.hcos(1, x) ** 2,), "1/(1+x**2)"),
     Row("sinh", 1, np.sinh, lambda x: (F.cosh(x),), "cosh(x)"),
     Row("cosh", 1, np.cosh, lambda x: (F.sinh(x),), "sinh(x)"),
     Row("tanh", 1, np.tanh, lambda x: (F.sech(x) ** 2,), "sech(x)**2 (stays accurate where 1-tanh**2 rounds to 0)"),
     Row("asinh", 1, np.arcsinh, lambda x: (F.hcos(1, x),), "1/hypot(x, 1)"),
-    Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(x - 1) * F.sqrt(x + 1)),), "1/(sqrt(x-1)*sqrt(x+1))"),
-    Row("atanh", 1, np.arctanh, lambda x: (1 / F.omx2(x),), "1/(1-x**2)"),
+    Row("acosh", 1, np.arccosh, lambda x: (1 / (F.sqrt(_minus_one(x)) * F.sqrt(x + 1)),),
+        "1/(sqrt(x-1)*sqrt(x+1))"),
+    Row("atanh", 1, np.arctanh, lambda x: (1 / _one_minus_square(x),), "1/(1-x**2)"),
     Row("atan2", 2, np.arctan2, lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x)),
         "atan2(y, x): d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
     Row("hypot", 2, np.hypot, lambda a, b: (F.hcos(a, b), F.hcos(b, a)), "a/hypot(a,b), b/hypot(a,b)"),
@@ -162,6 +198,7 @@ ROWS: list[Row] = [
         "softmax(x) = exp(x - logsumexp(x))", True),
     # --- internal helpers that derivative rules use
     Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
+    Row("omtanh", 1, _omtanh, lambda x: (-F.sech(x) ** 2,), "-sech(x)**2", True, lambda x: 1 - F.tanh(x)),
     # 1 - x**2 as one unit, so its derivative is -2x exactly: (1/(1-x) + 1/(1+x)) would cancel near 0.
     Row("omx2", 1, lambda x: (1 - x) * (1 + x), lambda x: (-2 * x,), "-2x", True, lambda x: 1 - x**2),
     # sigmoid' as one unit with derivative -tanh(x/2)*sigmoid': sigmoid(-x) - sigmoid(x) would cancel near 0.

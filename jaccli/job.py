@@ -7,7 +7,6 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import re
 import sys
 import time
@@ -17,10 +16,13 @@ from typing import BinaryIO, Iterator, Optional
 import numpy as np
 
 from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
+from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
 from jaccli.io.inputs.dialect import parse_delimiter
 from jaccli.io.labels import Labels
+from jaccli.plan.orders import source_dtype
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -31,7 +33,7 @@ class Options:
     expression: str
     input: str = "-"
     order: int = 1
-    wrt: str = "x"
+    wrt: str = "x"  # one source, or several separated by commas (--wrt a,b)
     defines: tuple[str, ...] = ()
     fmt: str = "text"
     input_format: str = "auto"
@@ -46,6 +48,7 @@ class Options:
     columns: Optional[str] = None
     index_col: str = "auto"
     header: str = "auto"  # csv header / json layout names: jaccli.io.labels
+    orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
 @dataclass
@@ -64,7 +67,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
     for item in defines:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+        if not sep or not is_valid_name(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
             raise UsageError(f"-D {name} is given twice")
@@ -84,27 +87,34 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan: all that can fail before any value is computed."""
+    batch, scope, dtype = open_scope(opts, stdin)
+    return batch, plan_jacobian(opts.expression, scope, opts.order, dtype)
+
+
+def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
+    """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
     defines = parse_defines(opts.defines)
-    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt, allow_nonfinite=opts.allow_nonfinite,
-                       stdin=stdin, csv=csv_options(opts))
+    sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
+    batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
+                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin, csv=csv_options(opts))
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
     row = None
     if single is not None:
         # With a header the row is 'x' and --wrt is 'x' or a column (then the source is that column alone).
-        if opts.wrt != "x" and opts.wrt not in header:
-            guess = did_you_mean(opts.wrt, header)
-            raise UsageError(f"--wrt {opts.wrt}: the header has no column '{opts.wrt}'"
-                             + (f" (did you mean '{guess}'?)" if guess else ""),
-                             hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
+        for wrt in sources:
+            if wrt != "x" and wrt not in header:
+                guess = did_you_mean(wrt, header)
+                raise UsageError(f"--wrt {opts.wrt}: the header has no column '{wrt}'"
+                                 + (f" (did you mean '{guess}'?)" if guess else ""),
+                                 hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
     scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
-    source_spec = batch.arrays[scope.source().leaf]
-    plan = plan_jacobian(opts.expression, scope, opts.order, resolve_dtype(opts.dtype, source_spec.dtype))
-    return batch, plan
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
 
 
 def csv_options(opts: Options) -> CsvOptions:
@@ -224,10 +234,11 @@ class Checks:
 
     def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
         from jaccli.checks.compare import compare
-        from jaccli.checks.results import Result, read_result
+        from jaccli.checks.results import Result
+        from jaccli.checks.several import pick, read_orders
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
-        golden = read_result(self.expect)
+        golden = pick(read_orders(self.expect), plan.derivative.order, self.expect)  # .npz: the member of k
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)
             actual = Result.from_array(array, layout=plan.layout())

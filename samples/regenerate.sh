@@ -15,3 +15,5 @@ jaccli batch-jacobian 'tanh(x)**2' cube.npy -f npy -o expected/cube.tanh2.npy
 jaccli batch-jacobian 'sum(x*x)' cube.npy -k 2 -f json -o expected/cube.sumsq.hessian.json
 jaccli batch-jacobian 'softplus(dot(w, x) + bias)' points.json -f json -o expected/points.grad.json
 jaccli batch-jacobian 'softplus(dot(w, x) + bias)' points.json -k 2 -o expected/points.hessian.txt
+jaccli batch-jacobian 'x*x*x' seed.csv --dtype float32 -k 0-2 -f npz -o expected/seed.orders.npz
+jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' blocks.json --wrt a,b -k 2 -f json -o expected/blocks.hessian.json

@@ -2,7 +2,7 @@
 
 ``jaccli`` runs the click command in-process (``CliRunner``, stdout and stderr kept apart) and re-raises any
 exception other than ``SystemExit``: an unexpected exception is a bug and must fail the test with its traceback.
-``assert_error`` checks SPEC §6's error shape: the exit code, nothing on stdout, exactly one ``Error:`` line, only
+``assert_error`` checks the error shape (README "Exit codes"): the exit code, nothing on stdout, exactly one ``Error:`` line, only
 indented caret/hint lines after it, and no traceback.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ def error_lines(result: Result) -> list[str]:
 
 
 def assert_error(result: Result, code: int, *fragments: str) -> list[str]:
-    """SPEC §6: exit ``code``, stdout empty, one ``Error:`` line (+ lines indented by two spaces), no traceback.
+    """The error shape: exit ``code``, stdout empty, one ``Error:`` line (+ lines indented by two spaces), no traceback.
 
     Only a failed check (exit 1) may print a report before its ``Error:`` line. Returns the error's lines.
     """

@@ -1,4 +1,4 @@
-"""SPEC §6's hostile inputs, end to end: each is refused quickly with one ``Error:`` line and the documented exit code;
+"""Hostile inputs (README "Limits", "Exit codes"), end to end: each is refused quickly with one ``Error:`` line and the documented exit code;
 nothing runs (no file appears, nothing is unpickled), nothing is written (stdout empty, no ``-o`` file).
 
 ``refused`` runs one command with ``-o`` into a fresh directory and checks all of that, plus the time (< 2 s).

@@ -1,4 +1,4 @@
-"""Output formats (SPEC §5) and the atomic sink (SPEC §2 ``-o``, §6 closed pipe)."""
+"""Output formats (README "Outputs") and the sink (``-o``, closed pipes)."""
 from __future__ import annotations
 
 import io

@@ -52,12 +52,28 @@ def test_transcript(command, expected, monkeypatch):
     assert shown.rstrip("\n") == expected.rstrip("\n"), shown
 
 
-def test_function_table_lists_every_function():
-    for name in ELEMENTWISE:
-        assert f"| `{name}(" in README, name
+def test_function_table_matches_the_rows():
+    """The README's function table says what the rows say (functions.py is the one source; this holds them equal)."""
+    cells = dict(re.findall(r"^\| `(\w+)\([^)]*\)` \| (.*) \|$", README, flags=re.M))
+    for name, row in ELEMENTWISE.items():
+        assert name in cells, f"README function table lacks {name}"
+        convention = re.sub(r"^\w+\([^)]*\): ", "", row.convention)  # 'atan2(y, x): d/dy = ...' names its args
+        assert convention in cells[name], f"{name}: README says {cells[name]!r}, the row says {row.convention!r}"
 
 
 def test_ci_runs_the_readme_test_command():
     command = "python3 -m pip install '.[test]' && python3 -m pytest -q"
     assert command in README
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_docstring_examples_run():
+    """The examples in the package and API docstrings are doctests: they must keep saying the truth."""
+    import doctest
+
+    import jaccli
+    import jaccli.api
+
+    for module in (jaccli, jaccli.api):
+        failed, tried = doctest.testmod(module, raise_on_error=False, verbose=False)
+        assert tried > 0 and failed == 0, module.__name__

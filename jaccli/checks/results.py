@@ -1,4 +1,4 @@
-"""Read a result back from any of the four files jaccli writes (SPEC §5), for golden-file checks.
+"""Read a result back from any of the four files jaccli writes (README "Outputs"), for golden-file checks.
 
 ``read_result(path)`` returns a ``Result``: the array (None for a saved None result), its full shape ``(B, ...)``,
 dtype, axis names when the file has them, and the label used in messages. Parsing is strict, because a golden file
@@ -81,6 +81,11 @@ def read_result(path: str, fmt: str = "auto") -> Result:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", where=label,
                          hint="check the path of the golden file") from None
+    return parse_result(data, label, fmt)
+
+
+def parse_result(data: bytes, label: str, fmt: str = "auto") -> Result:
+    """A result from the bytes of a file named ``label`` (``auto``: by its extension, then by content)."""
     if fmt == "auto":
         fmt = _EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_format(data)
     reader = {"json": _read_json, "npy": _read_npy, "csv": _read_csv, "text": _read_text}[fmt]
@@ -155,8 +160,8 @@ def _read_json(data: bytes, label: str) -> Result:
         raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label)
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label)
-    if not _is_size(order) or order < 1:
-        raise InputError(f"'order' must be a whole number >= 1, not {_brief(order)}", where=label)
+    if not _is_size(order) or order < 0:  # order 0 is the value (-k 0)
+        raise InputError(f"'order' must be a whole number >= 0, not {_brief(order)}", where=label)
     if layout is not None and (not isinstance(layout, list) or not all(isinstance(n, str) for n in layout)
                                or (layout and len(layout) != len(shape))):
         raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label)

@@ -148,27 +148,27 @@ def _check_order(lower: Plan, upper: Plan, sample: dict[str, np.ndarray], picked
     b, n = len(picked), source.size
     base = evaluate(lower, sample)
     sym = evaluate(upper, sample).reshape((b,) + lower.example_shape + (n,))
-    leaf = sample[source.leaf].reshape(b, -1)
+    elements = source.elements()  # (leaf, element) per source index: several leaves for --wrt a,b
+    values = np.stack([sample[leaf].reshape(b, -1)[:, e] for leaf, e in elements], axis=1)
     # Inputs of size |x| carry absolute errors eps*|x| into values computed from them (softmax at x = 60).
-    cond = np.maximum(1.0, np.max(np.abs(leaf[:, source.smap >= 0]), axis=1))
-    elements = [int(np.flatnonzero(source.smap == s)[0]) for s in range(n)]
-    watched = np.abs(leaf[:, elements]).reshape((b,) + (1,) * len(lower.example_shape) + (n,))
+    cond = np.maximum(1.0, np.max(np.abs(values), axis=1, initial=0.0))
+    watched = np.abs(values).reshape((b,) + (1,) * len(lower.example_shape) + (n,))
     sensitivity = np.sum(np.where(np.isfinite(sym), np.abs(sym), 0.0) * watched, axis=-1)
     eps = np.finfo(np.float64).eps
     noise = np.maximum(known.noise, ROUNDOFF_ULPS * eps * _largest(sensitivity))
     magnitude = np.maximum(known.magnitude, _largest(base))
     residue = (SYMBOLIC_ULPS * eps * magnitude).reshape((b,) + (1,) * len(lower.example_shape))
-    fds = [_differentiate(lower, sample, source.leaf, e, base, cond, noise, 1.0) for e in elements]  # (5, b, *G)
+    fds = [_differentiate(lower, sample, leaf, e, base, cond, noise, 1.0) for leaf, e in elements]  # (5, b, *G)
     for shrink in REFINE:
         scale = _scale(fds)
-        for s, element in enumerate(elements):
+        for s, (leaf_name, element) in enumerate(elements):
             err, unresolved = _judge(sym[..., s], fds[s], scale, residue)
             unclear = err > tol * REFINE_ABOVE
             redo = np.flatnonzero(unclear.reshape(b, -1).any(axis=1))
             if len(redo) == 0:
                 continue
             sub = {k: a[redo] for k, a in sample.items()}
-            new = _differentiate(lower, sub, source.leaf, element, base[redo], cond[redo], noise[redo], shrink)
+            new = _differentiate(lower, sub, leaf_name, element, base[redo], cond[redo], noise[redo], shrink)
             new_err, new_unresolved = _judge(sym[redo, ..., s], new, scale[redo], residue[redo])
             better = (~new_unresolved & (new_err < err[redo])) | unresolved[redo]
             fds[s][:, redo] = np.where(unclear[redo] & better, new, fds[s][:, redo])

@@ -14,9 +14,12 @@ from jaccli.errors import CheckFailed, UsageError
 @click.command("batch-jacobian")
 @click.argument("expression")
 @click.argument("input", default="-", required=False, metavar="[INPUT]")
-@click.option("-k", "--order", type=click.IntRange(min=1), default=1, show_default=True, help="Derivative order.")
+@click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
+              callback=lambda ctx, param, value: _orders(value),
+              help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME",
-              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column.")
+              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
+                   "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
@@ -69,6 +72,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
+      $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
     
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
@@ -79,8 +84,13 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
 
-    opts = Options(**kwargs)
+    orders = kwargs.pop("orders")
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     check_precision(opts.precision, opts.fmt)
+    if opts.orders:  # -k 0,1,2: one pass, every order written
+        from jaccli.cli.several import run_several
+
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
@@ -98,7 +108,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             batch = checks.remember(batch)
         report = Report()
         if not plan.connected and opts.unconnected == "none":
-            if opts.fmt in ("csv", "npy") and discard is None:
+            if opts.fmt in ("csv", "npy", "npz") and discard is None:
                 raise UsageError(f"a None result cannot be written as {opts.fmt}",
                                  hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
@@ -122,3 +132,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         click.echo(verdict.text, err=True)
         if not verdict.ok:
             raise CheckFailed(verdict.failure, hint=verdict.hint)
+
+
+def _orders(text: str) -> tuple[int, ...]:
+    from jaccli.plan.order_list import parse_orders
+
+    try:
+        return parse_orders(text)
+    except UsageError as exc:  # click's own words for a bad option value, with the --help hint
+        raise click.BadParameter(f"{exc.message} ({exc.hint})") from None

@@ -10,7 +10,7 @@ from jaccli import __version__
 from jaccli.errors import JaccliError
 
 INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
-OUTPUT_FORMATS = ["text", "json", "csv", "npy"]
+OUTPUT_FORMATS = ["text", "json", "csv", "npy", "npz"]
 
 
 class JaccliGroup(click.Group):

@@ -22,6 +22,8 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
                     fmt_b: str) -> None:
     """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
 
+    Files of several orders (-k 0,1,2 written as .npz or json) are compared order by order.
+
     A value matches when |actual - golden| <= atol + rtol*|golden|; nan matches only nan, inf only the same inf.
     Shapes and (where both files record it) dtypes must agree.
 
@@ -30,12 +32,12 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
       $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
-    from jaccli.checks.compare import compare
-    from jaccli.checks.results import read_result
+    from jaccli.checks.several import compare_orders, read_orders
 
-    result = compare(read_result(expected, fmt_a), read_result(actual, fmt_b), rtol=rtol, atol=atol)
-    click.echo(result.report(), err=True)
-    if not result.ok:
+    # Files of several orders (-k 0,1,2 as .npz or json) are compared order by order.
+    ok, report = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol)
+    click.echo(report, err=True)
+    if not ok:
         raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
 
 
@@ -52,9 +54,11 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Print at most N entries.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
+@click.option("--kernel", "show_kernel", is_flag=True,
+              help="Also print the NumPy programs the engine runs (one per group of templates).")
 def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
                      order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
-                     max_lines: int, show_tape: bool) -> None:
+                     max_lines: int, show_tape: bool, show_kernel: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
@@ -80,6 +84,10 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
                                defines=parse_defines(defines))
     if show_tape:
         click.echo(str(plan.tape))
+    if show_kernel:
+        for i, group in enumerate(plan.derivative.groups):
+            click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
+            click.echo(str(group[0].kernel))
     click.echo(render_symbolic(plan, form, max_lines=max_lines))
 
 

@@ -7,6 +7,7 @@ caret under the offending part. Constants are folded exactly while that is cheap
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field as dc_field
 from typing import Optional
 
@@ -17,28 +18,13 @@ from jaccli.expr import field as fl
 from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
 from jaccli.expr.field import Field
 from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
+from jaccli.expr.source import EMPTY, Segment, Source, concatenate
 from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
+
+__all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
-
-
-@dataclass(frozen=True)
-class Source:
-    """The watched variable: ``leaf`` (an input array) restricted by ``smap`` to the source's elements.
-
-    ``smap[i]`` is the flat source index of leaf element ``i``, or -1 where that element is not watched (a CSV
-    row when ``--wrt`` names one column). ``shape`` is the source event shape ``S``.
-    """
-
-    name: str
-    leaf: str
-    shape: tuple[int, ...]
-    smap: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
 
 
 @dataclass
@@ -54,6 +40,10 @@ class Scope:
         return sorted(set(self.arrays) | set(self.constants) | set(self.columns) | set(CONSTANTS))
 
     def source(self) -> Source:
+        if "," in self.wrt:
+            names = [name.strip() for name in self.wrt.split(",")]
+            return concatenate([dataclasses.replace(self, wrt=name).source() if name else EMPTY for name in names],
+                               ",".join(names))
         if self.wrt in self.columns:
             leaf, i = self.columns[self.wrt]
             smap = np.full(int(np.prod(self.arrays[leaf], dtype=np.int64)), -1, np.int64)
@@ -161,7 +151,8 @@ class _Builder:
 
     def _leaf(self, name: str) -> Field:
         shape = self.scope.arrays[name]
-        watched = self.source.smap >= 0 if name == self.source.leaf else np.zeros(int(np.prod(shape)), bool)
+        smap = self.source.map_for(name)
+        watched = smap >= 0 if smap is not None else np.zeros(int(np.prod(shape)), bool)
         return fl.leaf(name, shape, watched)
 
     def visit_Unary(self, node: Unary) -> tuple[Field, str]:

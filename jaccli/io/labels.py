@@ -38,8 +38,11 @@ def csv_header_line(cells: Sequence[str]) -> bytes:
 
 def source_elements(plan: "Plan") -> list[str]:
     """The source's elements in C order: a CSV column alias (``r``), else ``leaf[i][j]``, or the bare name of a
-    0-d source (``theta`` for ``--wrt theta``)."""
+    0-d source (``theta`` for ``--wrt theta``); several sources (``--wrt a,b``) list each one's in turn."""
     source, scope = plan.derivative.source, plan.scope
+    if source.segments:
+        return [seg.name + _bracketed(index) for seg in source.segments
+                for index in product(*map(range, seg.shape))]
     if not source.shape:
         return [source.name]
     # A whole array is watched (smap is the identity), so its flat element i is the leaf's element i.
@@ -60,7 +63,7 @@ class Labels:
     target_shape: tuple[int, ...]
     source_shape: tuple[int, ...]
     order: int
-    source: str  # the source's name, as in the 1.0 layout ('x')
+    index_axes: tuple[str, ...]  # the plan's own layout (jaccli 1.0's names; several sources name their segments)
     target: str  # what the target is called in entry names ('y')
     elements: tuple[str, ...]  # the source's elements in C order
     named: bool
@@ -68,11 +71,10 @@ class Labels:
 
     def axes(self) -> list[str]:
         """The JSON ``layout``: one name per axis of ``(B, *T, *S^k)``."""
-        names = ["batch"] + [f"target.{i}" for i in range(len(self.target_shape))]
-        suffix = "[" + ",".join(self.elements) + "]" if self.named and self.aliased and len(self.source_shape) == 1 \
-            else ""
-        for k in range(1, self.order + 1):
-            names += [f"{self.source}.{i}:d{k}{suffix}" for i in range(len(self.source_shape))]
+        names = list(self.index_axes)
+        if self.named and self.aliased and len(self.source_shape) == 1:  # a row of named columns
+            suffix = "[" + ",".join(self.elements) + "]"
+            names = names[:len(names) - self.order] + [name + suffix for name in names[len(names) - self.order:]]
         return names
 
     def entry(self, index: Sequence[int]) -> str:
@@ -101,12 +103,13 @@ class Labels:
         return [self.entry(index) for index in product(*map(range, shape))]
 
 
-def labels_for(plan: "Plan", style: str, input_named: bool, order: int | None = None) -> Labels:
+def labels_for(plan: "Plan", style: str, input_named: bool) -> Labels:
     """The labels of ``plan``'s result; ``style`` is one of ``HEADER_STYLES``, ``input_named`` whether the input
-    named its columns or arrays (what ``auto`` follows). ``order`` overrides the plan's (order 0: the value)."""
+    named its columns or arrays (what ``auto`` follows). A plan of order 0 (the value) names ``y[0]``."""
     d = plan.derivative
     elements = tuple(source_elements(plan))
     aliased = any(alias for alias, (leaf, _) in plan.scope.columns.items() if leaf == d.source.leaf)
     named = style == "names" or (style == "auto" and input_named)
-    return Labels(tuple(d.target_shape), tuple(d.source.shape), d.order if order is None else order,
-                  d.source.name, _target_name(plan), elements, named, aliased)
+    aliased = aliased and not d.source.segments  # several sources: the layout already names each segment
+    return Labels(tuple(d.target_shape), tuple(d.source.shape), d.order,
+                  tuple(plan.layout()), _target_name(plan), elements, named, aliased)

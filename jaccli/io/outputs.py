@@ -1,4 +1,4 @@
-"""The four output formats of SPEC §5, written chunk by chunk.
+"""The output formats of the README's "Outputs" section, written chunk by chunk.
 
 A result has layout ``(B, *T, *S, ..., *S)``. The CLI computes it a few examples at a time, so every format is a
 ``TensorWriter``: ``begin`` once with the per-example shape, ``write_chunk`` with arrays of shape
@@ -28,7 +28,7 @@ from jaccli.errors import UsageError, did_you_mean
 from jaccli.io.labels import csv_header_line, index_header
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
-FORMATS = ("text", "json", "csv", "npy")
+FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
 
 # numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.
 _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
@@ -108,7 +108,7 @@ def _json_ready(values: np.ndarray) -> np.ndarray:
 
 
 def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
-    """Everything before the data, in the fixed key order of SPEC §5."""
+    """Everything before the data, in the fixed key order of the README's "Outputs" section."""
     head = json.dumps({"shape": [int(n) for n in shape], "dtype": dtype.name, "order": int(order),
                        "layout": list(layout)})
     return head[:-1] + ', "data": '
@@ -272,6 +272,10 @@ def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
         return TextWriter(file, precision)
     if fmt == "csv":
         return CsvWriter(file, header)
+    if fmt == "npz":
+        from jaccli.io.npz import NpzTensorWriter
+
+        return NpzTensorWriter(file)
     return {"json": JsonWriter, "csv": CsvWriter, "npy": NpyWriter}[fmt](file)
 
 

@@ -16,8 +16,8 @@ def check_precision(digits: int | None, fmt: str) -> None:
     """Refuse what cannot mean anything: ``--precision 0`` for csv/json (no digit left) and npy (binary)."""
     if digits is None:
         return
-    if fmt == "npy":
-        raise UsageError("--precision does not apply to npy output (it stores the exact binary values)",
+    if fmt in ("npy", "npz"):
+        raise UsageError(f"--precision does not apply to {fmt} output (it stores the exact binary values)",
                          hint="drop --precision, or use -f csv/json/text")
     if fmt in ("csv", "json") and digits < 1:
         raise UsageError(f"--precision {digits} leaves no digit in {fmt} output",

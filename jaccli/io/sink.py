@@ -1,6 +1,6 @@
 """Where the result bytes go: an atomic file, or standard output written only on success.
 
-SPEC §2 (``-o``) and §6: on any failure nothing is written — no file is created at the target, an existing file is
+README "Command line" (``-o``): on any failure nothing is written — no file is created at the target, an existing file is
 left untouched, and nothing reaches standard output. Writers therefore never see the real destination; they write
 to ``Sink.file`` and the CLI calls ``commit()`` once everything succeeded::
 

@@ -71,10 +71,19 @@ class Derivative:
     connected: bool
     programs: list[PieceProgram]
     groups: list[list[PieceProgram]]  # programs sharing one kernel (and so one gather of their slots)
+    # Several orders in one plan (``-k 0,1,2``): their per-example results, flattened, are concatenated in this
+    # order into one row of shape ``(sum of sizes,)``; ``order`` is then the highest. Empty: one order.
+    orders: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.target_shape + self.source.shape * self.order
+        if self.orders:
+            return (sum(int(np.prod(self.order_shape(k), dtype=np.int64)) for k in self.orders),)
+        return self.order_shape(self.order)
+
+    def order_shape(self, k: int) -> tuple[int, ...]:
+        """Per-example shape ``(*T, *S^k)`` of order ``k``."""
+        return self.target_shape + self.source.shape * k
 
     @property
     def size(self) -> int:
@@ -82,7 +91,8 @@ class Derivative:
 
 
 def _watched_slots(piece: Piece, source: Source) -> list[int]:
-    return [j for j, s in enumerate(piece.slots) if s.leaf == source.leaf and bool((source.smap[s.index] >= 0).any())]
+    maps = [source.map_for(s.leaf) for s in piece.slots]
+    return [j for j, (s, m) in enumerate(zip(piece.slots, maps)) if m is not None and bool((m[s.index] >= 0).any())]
 
 
 def _has(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> bool:
@@ -164,10 +174,12 @@ def _nesting(e: sympy.Expr, memo: dict) -> int:
     return memo[e]
 
 
-def _partials(expr: sympy.Expr, watched: list[int], order: int,
-              deadline: float) -> list[tuple[tuple[int, ...], sympy.Expr]]:
-    """Non-zero k-th partials by multiset of slots, each built from its (k-1)-th parent: d(ab) = d(d(a)/db)."""
+def _levels(expr: sympy.Expr, watched: list[int], order: int,
+            deadline: float) -> list[list[tuple[tuple[int, ...], sympy.Expr]]]:
+    """Non-zero partials of orders 0..``order`` by multiset of slots, each built from its parent one order lower:
+    d(ab) = d(d(a)/db). Every order's level is kept, so several orders cost what the highest one costs."""
     level: dict[tuple[int, ...], sympy.Expr] = {(): expr}
+    levels = [sorted(level.items())]
     memo: dict = {"deadline": deadline}
     for _ in range(order):
         nxt: dict[tuple[int, ...], sympy.Expr] = {}
@@ -180,7 +192,8 @@ def _partials(expr: sympy.Expr, watched: list[int], order: int,
                 if d != 0:
                     nxt[multiset + (j,)] = d
         level = nxt
-    return sorted(level.items())
+        levels.append(sorted(level.items()))
+    return levels
 
 
 def _count(m: int, k: int) -> int:
@@ -193,29 +206,43 @@ def derive(tape: Tape, order: int) -> Derivative:
 
     Order 0 plans the target's value itself (shape ``T``): ``--verify`` differentiates it numerically.
     """
+    return derive_orders(tape, (order,), combined=False)
+
+
+def derive_orders(tape: Tape, orders: tuple[int, ...], combined: bool = True) -> Derivative:
+    """Plan several orders at once (``-k 0,1,2``): one derivative whose per-example result is the flattened
+    results of ``orders`` concatenated (``Derivative.orders``). Each template's partials are built once up to the
+    highest order, and templates reading the same slots share one kernel across all orders (``sin(x)`` of the
+    value, the gradient and the Hessian is computed once)."""
     target, source = tape.target, tape.source
-    n = source.size
-    budget = sum(_count(len(_watched_slots(p, source)), order) for p in target.pieces)
+    top = max(orders)
+    budget = sum(_count(len(_watched_slots(p, source)), k) for p in target.pieces for k in orders)
     if budget > MAX_PARTIALS:
-        raise UsageError(f"order {order} needs up to {budget} distinct symbolic partials (the limit is {MAX_PARTIALS})",
+        raise UsageError(f"order {top} needs up to {budget} distinct symbolic partials (the limit is {MAX_PARTIALS})",
                          hint="lower --order, or reduce over fewer elements inside nonlinear functions")
-    result = Derivative(target.shape, source, order, bool(target.connected.any()), [], [])
+    result = Derivative(target.shape, source, top, bool(target.connected.any()) or top == 0, [], [],
+                        tuple(orders) if combined else ())
     deadline = time.monotonic() + MAX_SYMBOLIC_SECONDS  # for the whole plan, all pieces together
     depths: dict = {}
     for piece in target.pieces:
         depth = _nesting(piece.expr, depths)
-        if order >= 2 and depth**order > MAX_NESTING_COST:
+        if top >= 2 and depth**top > MAX_NESTING_COST:
             # The k-th derivative of a chain of depth D has ~D**k products of ~D factors (Faa di Bruno).
-            raise UsageError(f"the symbolic derivative grows too large: {depth} nested functions at order {order}",
+            raise UsageError(f"the symbolic derivative grows too large: {depth} nested functions at order {top}",
                              hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
     pending = []
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
-        found = _partials(piece.expr, watched, order, deadline) if watched or order == 0 else []
-        if found:
-            multisets = [m for m, _ in found]
-            pending.append((piece, [e for _, e in found], multisets, _place(piece, multisets, source, order, written)))
+        levels = _levels(piece.expr, watched, top if watched else 0, deadline)
+        offset = 0
+        for k in orders:
+            found = levels[k] if k < len(levels) else []
+            if found:
+                multisets = [m for m, _ in found]
+                pending.append((piece, [e for _, e in found], multisets,
+                                _place(piece, multisets, source, k, written, offset)))
+            offset += int(np.prod(result.order_shape(k), dtype=np.int64))
     by_slots: dict[tuple, list] = {}
     for entry in pending:
         piece = entry[0]
@@ -235,15 +262,16 @@ def derive(tape: Tape, order: int) -> Derivative:
 
 
 def _place(piece: Piece, multisets: list[tuple[int, ...]], source: Source, order: int,
-           written: set[int]) -> list[Placement]:
+           written: set[int], offset: int = 0) -> list[Placement]:
     """Where each partial lands: every distinct ordering of its multiset, lanes that read unwatched elements
-    dropped; ``written`` (updated) decides whether a placement may assign or must add."""
+    dropped; ``written`` (updated) decides whether a placement may assign or must add. ``offset``: where this
+    order starts in a several-orders result."""
     n = source.size
     placements = []
     for part, multiset in enumerate(multisets):
         for ordering in sorted(set(permutations(multiset))):
-            src = [source.smap[piece.slots[j].index] for j in ordering]
-            flat = piece.pos * n**order
+            src = [_source_index(source, piece.slots[j]) for j in ordering]
+            flat = offset + piece.pos * n**order
             for step, s in enumerate(src):
                 flat = flat + s * n ** (order - 1 - step)
             valid = np.logical_and.reduce([s >= 0 for s in src])
@@ -258,3 +286,9 @@ def _place(piece: Piece, multisets: list[tuple[int, ...]], source: Source, order
             written.update(values)
             placements.append(Placement(part, lanes, flat, mode))
     return placements
+
+
+def _source_index(source: Source, slot: Slot) -> np.ndarray:
+    """Per lane, the flat source index the slot reads (-1: an unwatched element)."""
+    smap = source.map_for(slot.leaf)
+    return smap[slot.index] if smap is not None else np.full(len(slot.index), -1, np.int64)

@@ -13,6 +13,8 @@ from typing import Iterable, Iterator, Mapping, Optional
 import numpy as np
 
 from jaccli.plan.derive import Derivative, derive
+from jaccli.plan import nanrule
+from jaccli.plan.rescue import rescue
 from jaccli.errors import UsageError
 from jaccli.expr.parse import parse_expression
 from jaccli.expr.trace import Scope, Tape, build_tape
@@ -27,6 +29,8 @@ class Plan:
     derivative: Derivative
     dtype: np.dtype
     scope: Scope
+    value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
+    nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -42,6 +46,10 @@ class Plan:
         d = self.derivative
         names = ["batch"] + [f"target.{i}" for i in range(len(d.target_shape))]
         for k in range(1, d.order + 1):
+            if d.source.segments:  # --wrt a,b: one axis, named by its parts and their ranges in it
+                names.append("+".join(f"{g.name}[{g.offset}:{g.offset + g.size}]" for g in d.source.segments)
+                             + f":d{k}")
+                continue
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
@@ -76,7 +84,8 @@ def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) ->
     tree = parse_expression(expression)
     tape = build_tape(tree, scope, expression)
     _check_result_size(tape, order)
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope)
+    value = derive(tape, 0) if order >= 1 and tape.target.size else None
+    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -141,7 +150,8 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
     maybe_nan = False
     for group in d.groups:
         head = group[0]  # every program of a group reads the same slots and shares one kernel
-        parts = head.kernel([_gather(flats[s.leaf], s.index) for s in head.slots])
+        inputs = [_gather(flats[s.leaf], s.index) for s in head.slots]
+        parts = rescue(head.kernel, inputs, head.kernel(inputs), plan.dtype)
         for prog, pl in ((prog, pl) for prog in group for pl in prog.placements):
             value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
             if pl.lanes is not None:
@@ -149,6 +159,10 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
             # A NaN is written, or made by adding inf and -inf: only then is the output scanned (below).
             maybe_nan = maybe_nan or bool(np.isnan(value).any() or (pl.mode != "assign" and np.isinf(value).any()))
             _scatter(out, pl.flat, value, pl.mode)
+    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(arrays)):
+        value = evaluate(Plan(plan.expression, plan.tape, plan.value, plan.dtype, plan.scope), arrays)
+        maybe_nan = maybe_nan or bool(np.isnan(value).any())
+        nanrule.apply(result, value)
     if maybe_nan:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
         nan = np.isnan(out)
         out[nan] = np.nan
@@ -184,7 +198,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     shadow an input name (that would silently ignore data).
     """
     from jaccli.functions import number
-    from jaccli.io.inputs.batch import NAME_HINT, is_valid_name
+    from jaccli.expr.names import NAME_HINT, is_valid_name
 
     listed = columns or []
     for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here

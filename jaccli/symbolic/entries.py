@@ -17,7 +17,7 @@ import sympy
 
 from jaccli.plan.engine import Plan
 from jaccli.expr.field import slot_symbol
-from jaccli.expr.trace import Scope
+from jaccli.expr.trace import Scope, Source
 
 INDEX_NAMES = "ijkmnpqrs"  # pattern variables; 'l' is skipped (it reads as 1), scope names are skipped too
 Name = tuple[str, tuple[str, ...]]  # (base, index texts): ('x', ('i', '0')) is x[i,0]; ('theta', ()) is theta
@@ -51,12 +51,17 @@ def _blocks(plan: Plan) -> list[Block]:
         slots = [(s.leaf, s.index) for s in prog.slots]
         for part, multiset in enumerate(prog.multisets):
             for ordering in sorted(set(permutations(multiset))):
-                cols = [d.source.smap[prog.slots[j].index] for j in ordering]
+                cols = [_source_index(d.source, prog.slots[j].leaf, prog.slots[j].index) for j in ordering]
                 src = np.stack(cols, axis=1) if cols else np.zeros((prog.lanes, 0), np.int64)
                 valid = np.flatnonzero((src >= 0).all(axis=1))
                 if len(valid):
                     out.append(Block(prog.partials[part], slots, prog.piece.pos, src).take(valid))
     return out
+
+
+def _source_index(source: Source, leaf: str, index: np.ndarray) -> np.ndarray:
+    smap = source.map_for(leaf)
+    return smap[index] if smap is not None else np.full(len(index), -1, np.int64)
 
 
 def _merge(blocks: list[Block], n: int) -> list[Block]:
@@ -169,10 +174,10 @@ class Namer:
         src = self.source = plan.derivative.source
         self.target_shape = plan.derivative.target_shape
         watched = np.flatnonzero(src.smap >= 0)
-        self.leaf_of = np.empty(src.size, np.int64)
-        self.leaf_of[src.smap[watched]] = watched
+        self.leaf_of = np.array([element for _, element in src.elements()], np.int64)
         self.arrays = {src.leaf: src.shape if src.name == src.leaf else (src.smap.size,)}
-        self.aliases = {} if src.name == src.leaf else {(src.leaf, int(watched[0])): src.name}
+        single = src.name != src.leaf and not src.segments  # a CSV column as the source
+        self.aliases = {(src.leaf, int(watched[0])): src.name} if single else {}
         used = {src.name, src.leaf}
         if scope is not None:
             self.arrays = {k: tuple(v) for k, v in scope.arrays.items()}
@@ -193,6 +198,8 @@ class Namer:
 
     def pattern(self, b: Block) -> Optional[Pattern]:
         rows = self.coordinates(b)
+        if self.source.segments and not self._segment_wise(b):
+            return None
         for grid in _grids(len(b.target), [self.target_shape, self.source.shape,
                                            *(self.shape(leaf) for leaf, _ in b.slots)]):
             found = _fit(rows, grid, self.letters) if len(grid) <= len(self.letters) else None
@@ -200,13 +207,28 @@ class Namer:
                 return found
         return None
 
+    def _segment_wise(self, b: Block) -> bool:
+        """Several sources: a pattern may move a source index only within one segment of rank 1 (its index is
+        then the concatenated one minus the segment's offset)."""
+        for c in range(b.sources.shape[1]):
+            column = b.sources[:, c]
+            first, last = self.source.segment_of(int(column.min())), self.source.segment_of(int(column.max()))
+            if first != last or (len(first.shape) > 1 and (column != column[0]).any()):
+                return False
+        return True
+
     def element(self, leaf: str, flat: int, index: tuple[str, ...], fixed: bool) -> Name:
         """A fixed element by its column name when it has one; otherwise ``leaf[index]`` (numbers or symbols)."""
         return (self.aliases[(leaf, flat)], ()) if fixed and (leaf, flat) in self.aliases else (leaf, index)
 
     def names(self, b: Block, p: Pattern) -> tuple[Name, list[Name], list[Name]]:
         """Target, sources and slot names of a line (``b``'s first lane fixes whatever the pattern does not move)."""
-        texts = [(_index_text(c, coefs, p.variables), not any(coefs)) for c, coefs in p.rows]
+        rows = list(p.rows)
+        segments = [self.source.segment_of(int(i)) for i in b.sources[0]] if self.source.segments else []
+        for c, seg in enumerate(segments):  # several sources: an index within its segment
+            const, coefs = rows[len(self.target_shape) + c]
+            rows[len(self.target_shape) + c] = (const - seg.offset, coefs)
+        texts = [(_index_text(c, coefs, p.variables), not any(coefs)) for c, coefs in rows]
         at = 0
 
         def take(ndim: int) -> tuple[tuple[str, ...], bool]:
@@ -216,7 +238,12 @@ class Namer:
 
         target = (self.y, take(len(self.target_shape))[0])
         src, sources, slots = self.source, [], []
-        for c in range(b.sources.shape[1]):
+        for seg in segments:  # several sources: each is named by its segment (an array or a CSV column)
+            index, fixed = take(1)
+            if fixed and seg.shape:
+                index = tuple(str(int(i)) for i in np.unravel_index(int(index[0]), seg.shape))
+            sources.append((seg.name, index if seg.shape else ()))
+        for c in range(0 if segments else b.sources.shape[1]):
             index, fixed = take(len(src.shape))
             flat = int(self.leaf_of[b.sources[0, c]])
             sources.append((src.name, ()) if src.shape == () else self.element(src.leaf, flat, index, fixed))

@@ -193,6 +193,11 @@ def render_layout(plan: Plan, names: Optional[list[str]] = None) -> str:
     rows = [("B", "examples, never mixed")]
     rows += [(str(n), f"{y}[{ranges(d.target_shape, a)}]") for a, n in enumerate(d.target_shape)]
     for _ in range(d.order):
+        if source.segments:  # --wrt a,b: one axis, the sources' elements one after the other
+            parts = [g.name + (f"[{','.join(f'0..{n - 1}' for n in g.shape)}]" if g.shape else "")
+                     for g in source.segments]
+            rows.append((str(source.size), "d/d(" + ", ".join(parts) + ")"))
+            continue
         rows += [(str(n), f"d/d{source.name}[{ranges(source.shape, a)}]") for a, n in enumerate(source.shape)]
     width, size_width = max(map(len, names)), max(len(size) for size, _ in rows)
     return "\n".join(f"axis {i}  {name:<{width}}  size {size:<{size_width}}  {meaning}"
@@ -214,8 +219,8 @@ def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: in
     if columns:
         if shape not in (None, (len(columns),)):
             raise UsageError(f"--shape {shape} does not match {len(columns)} columns", hint="give one of them")
-        row = "x" if wrt in columns else wrt
+        row = "x" if all(w.strip() in columns for w in wrt.split(",")) else wrt
         scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt)
-    else:
-        scope = make_scope({wrt: tuple(shape or ())}, defines=defines, wrt=wrt)
+    else:  # several sources (--wrt a,b) each have the shape
+        scope = make_scope({w.strip(): tuple(shape or ()) for w in wrt.split(",")}, defines=defines, wrt=wrt)
     return plan_jacobian(expression, scope, order, np.dtype(np.float64))

@@ -15,11 +15,11 @@ from typing import BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, 
 import numpy as np
 
 from jaccli.errors import InputError
+from jaccli.expr.names import NAME_HINT, is_valid_name
 
 Chunk = Dict[str, np.ndarray]
 
 NONFINITE_HINT = "pass --allow-nonfinite to accept nan and inf"
-NAME_HINT = "rename it to a Python identifier (letters, digits and '_', not starting with a digit, not a keyword)"
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,6 @@ def check_dtype(dtype: np.dtype, where: str) -> None:
 
 
 # --- names and sizes ----------------------------------------------------------------------------------------
-
-def is_valid_name(name: str) -> bool:
-    """A name usable in an expression: a Python identifier that is not a keyword."""
-    return name.isidentifier() and not keyword.iskeyword(name)
-
 
 def check_name(name: str, what: str, where: str) -> None:
     """Raise unless ``name`` can be written in an expression (``what`` is e.g. 'array name')."""

@@ -1,0 +1,112 @@
+"""Results of several orders (``-k 0,1,2``) read back, and compared order by order.
+
+``read_orders(path)`` gives ``{k: Result}`` for a file holding several orders -- an ``.npz`` (members
+``order0``, ``order1``, ...) or a several-orders JSON document (``{"orders": [...], "order0": {...}, ...}``) -- and
+``{None: Result}`` for any one-result file (``read_result``: the order is not known there). ``compare_orders``
+compares two such dicts: the same orders must be present, each order is compared with ``compare``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import zipfile
+from typing import Optional
+
+from jaccli.checks.compare import Comparison, compare
+from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_result
+from jaccli.errors import InputError
+
+Orders = dict[Optional[int], Result]
+_MEMBER = re.compile(r"order(\d+)\.npy")
+_SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
+
+
+def read_orders(path: str, fmt: str = "auto") -> Orders:
+    """Every result a file holds, by order (``None``: a one-result file that does not say its order)."""
+    if fmt not in ("auto", "npz", "json"):
+        return {None: read_result(path, fmt)}
+    label = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError:
+        return {None: read_result(path, fmt)}  # read_result words the error
+    if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):
+        return _read_npz(data, label)
+    if _SEVERAL_JSON.match(data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")):
+        return _read_json_orders(data, label)
+    return {None: parse_result(data, label, fmt)}
+
+
+def _read_npz(data: bytes, label: str) -> Orders:
+    """Members ``order{k}.npy`` of a ``-f npz`` file, each read by the strict ``.npy`` reader."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a readable .npz file: {exc}", where=label) from None
+    out: Orders = {}
+    with archive:
+        for info in archive.infolist():
+            match = _MEMBER.fullmatch(info.filename)
+            if not match:
+                raise InputError(f"unexpected member {info.filename!r}", where=label,
+                                 hint="jaccli's .npz holds members order0.npy, order1.npy, ...")
+            out[int(match[1])] = _read_npy(archive.read(info), f"{label}: {info.filename}")
+    if not out:
+        raise InputError("the .npz file holds no results", where=label)
+    return dict(sorted(out.items()))
+
+
+def _read_json_orders(data: bytes, label: str) -> Orders:
+    """A several-orders JSON document: each ``order{k}`` value is read (strictly) as a one-order document."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
+        raise InputError(f"not valid JSON: {message}", where=label) from None
+    found = obj.get("orders") if isinstance(obj, dict) else None
+    orders: list[int] = found if isinstance(found, list) else []
+    valid = isinstance(found, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0
+                                            for k in orders)
+    if not valid or set(obj) != {"orders", "dtype"} | {f"order{k}" for k in orders}:
+        raise InputError("a several-orders JSON document has the keys orders, dtype and order{k} for each k",
+                         where=label, hint='e.g. {"orders": [0, 1], "dtype": "float64", "order0": {...}, '
+                                           '"order1": {...}}')
+    return {k: _read_json(json.dumps(obj[f"order{k}"]).encode(), f"{label}: order{k}") for k in orders}
+
+
+def pick(found: Orders, order: int, path: str) -> Result:
+    """The result of ``order`` from a file: its one result, or the member of that order."""
+    if len(found) == 1 and None in found:
+        return found[None]
+    if order not in found:
+        raise InputError(f"holds orders {_orders(found)}, not order {order}", where=path,
+                         hint="compare with a golden file of the same order")
+    return found[order]
+
+
+def compare_orders(golden: Orders, actual: Orders, rtol: Optional[float],
+                   atol: Optional[float]) -> tuple[bool, str]:
+    """Order by order: ``(ok, report)``. A file of one result matches the same order of the other when the other
+    holds one result too (its order is not recorded)."""
+    if len(golden) == 1 and len(actual) == 1 and (None in golden or None in actual):
+        one = compare(next(iter(golden.values())), next(iter(actual.values())), rtol=rtol, atol=atol)
+        return one.ok, one.report()
+    if set(golden) != set(actual):
+        return False, (f"orders differ: expected {_orders(golden)}, actual {_orders(actual)}")
+    ok, lines = True, []
+    for k in golden:
+        result: Comparison = compare(golden[k], actual[k], rtol=rtol, atol=atol)
+        ok = ok and result.ok
+        lines.append(f"order {k}: " + result.report().replace("\n", "\n  "))
+    return ok, "\n".join(lines)
+
+
+def _orders(found: Orders) -> str:
+    return ", ".join("?" if k is None else str(k) for k in found) or "none"
+

@@ -1,0 +1,65 @@
+"""``batch-jacobian -k 0,1,2``: the click side of a several-orders run (``jaccli.job_orders``)."""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Optional
+
+import click
+
+from jaccli.errors import CheckFailed
+from jaccli.job import Options
+
+
+def run_several(opts: Options, output: Optional[str], show_layout: bool, expect: Optional[str],
+                rtol: Optional[float], atol: Optional[float], verify_rows: Optional[int]) -> None:
+    """Compute every order of ``opts.orders`` in one pass and write them all to ``output`` (or standard output).
+
+    ``--expect`` compares order by order with a several-orders golden (``.npz`` or json); ``--verify`` checks the
+    highest order, which checks every order below it on the way (``checks.verify``)."""
+    from jaccli.io.labels import labels_for
+    from jaccli.io.rounding import round_significant
+    from jaccli.io.several import SeveralWriter, check_format, check_several
+    from jaccli.io.sink import open_sink
+    from jaccli.job import Checks
+    from jaccli.job_orders import OrdersChecks, OrdersReport, open_orders, parts, results
+
+    check_several(opts.fmt, len(opts.orders))
+    checks = Checks(None, None, None, verify_rows)  # --verify: it keeps the input rows
+    expecting = OrdersChecks(expect, rtol, atol)
+    quiet = (checks.active or expecting.active) and output is None  # a check reports; -o still writes
+    with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
+            open_sink(output, stdout=discard) as sink:
+        batch, plan = open_orders(opts)
+        for note in batch.notes:
+            click.echo(f"note: {note}", err=True)
+        named = batch.columns is not None or batch.named
+        described = parts(plan, opts.unconnected, lambda p: labels_for(p, opts.header, named).axes())
+        check_format("json" if discard else opts.fmt, described)
+        if show_layout:
+            from jaccli.symbolic.render import render_layout
+
+            for k, part_plan in plan.parts.items():
+                click.echo(f"order {k}:\n" + render_layout(part_plan), err=True)
+        batch = checks.remember(batch)
+        writer = SeveralWriter("json" if discard else opts.fmt, sink.file, precision=opts.precision)
+        writer.begin(described, plan.dtype, batch.size)
+        report = OrdersReport()
+        for chunks, examples in results(batch, plan, opts, report):
+            digits = opts.precision if opts.fmt == "json" else None  # csv/npy are refused for several orders
+            writer.write(chunks if digits is None else {k: round_significant(v, digits) for k, v in chunks.items()},
+                         examples)
+            expecting.collect(chunks)
+        writer.finish()
+        verdicts = [v for v in (expecting.run(plan, described, report.examples),
+                                checks.run(plan.top(opts.expression), report, connected=plan.plan.connected))
+                    if v is not None]
+        sink.commit()
+    if report.nonfinite:
+        click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
+                   f"the first {report.where()}; --strict makes this an error", err=True)
+    for verdict in verdicts:
+        click.echo(verdict.text, err=True)
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        raise CheckFailed("; ".join(v.failure for v in failed), hint=failed[0].hint)

@@ -1,0 +1,105 @@
+"""A ``batch-jacobian`` run with several orders (``-k 0,1,2``): read -> plan every order at once -> evaluate each
+chunk once -> write every order (``io.several``).
+
+The same streaming, dtype, non-finite counting and ``--strict`` as a one-order run (``job``); ``--expect`` compares
+order by order with a golden file of the same orders; ``--verify`` checks the highest order (and so, link by link,
+every order below it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator, Optional
+
+import numpy as np
+
+from jaccli.errors import NonFiniteError
+from jaccli.io.inputs import Batch
+from jaccli.io.several import Part
+from jaccli.job import Options, Progress, Report, Verdict, open_scope
+from jaccli.plan.engine import Plan
+from jaccli.plan.orders import OrdersPlan, plan_orders
+
+
+@dataclass
+class OrdersReport(Report):
+    first_order: Optional[int] = None  # the order of the first non-finite value
+
+    def where(self) -> str:
+        return f"in order {self.first_order} at index {self.first_nonfinite}"
+
+
+class OrdersChecks:
+    """``--expect`` for several orders: the golden file holds them too (``.npz`` or json), compared order by order."""
+
+    def __init__(self, expect: Optional[str], rtol: Optional[float], atol: Optional[float]) -> None:
+        self.expect, self.rtol, self.atol = expect, rtol, atol
+        self.active = expect is not None
+        self.outputs: dict[int, list[np.ndarray]] = {}
+
+    def collect(self, chunks: dict[int, np.ndarray]) -> None:
+        if self.active:
+            for k, values in chunks.items():
+                self.outputs.setdefault(k, []).append(values)
+
+    def run(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Optional[Verdict]:
+        if self.expect is None:
+            return None
+        from jaccli.checks.results import Result
+        from jaccli.checks.several import compare_orders, read_orders
+
+        actual: dict[Optional[int], Result] = {}
+        for k, part in described.items():
+            shape = (examples,) + part.shape
+            if not part.present:
+                actual[k] = Result.from_array(None, shape=shape, dtype=plan.dtype, layout=part.layout)
+            else:
+                found = self.outputs.get(k)
+                array = np.concatenate(found) if found else np.zeros(shape, plan.dtype)
+                actual[k] = Result.from_array(array, layout=part.layout)
+        ok, text = compare_orders(read_orders(self.expect), actual, self.rtol, self.atol)
+        return Verdict(ok, text, f"the result differs from {self.expect}",
+                       "if the change is intended, regenerate the golden file with -o")
+
+
+def open_orders(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, OrdersPlan]:
+    """Read the input's head and plan every order of ``opts.orders``."""
+    batch, scope, dtype = open_scope(opts, stdin)
+    return batch, plan_orders(opts.expression, scope, opts.orders, dtype)
+
+
+def parts(plan: OrdersPlan, unconnected: str,
+          layout: Optional[Callable[[Plan], list[str]]] = None) -> dict[int, Part]:
+    """Each order's shape, axis names (``layout(plan)``, default the plan's own) and presence."""
+    present = plan.present(unconnected)
+    return {k: Part(p.example_shape, layout(p) if layout else p.layout(), present[k]) for k, p in plan.parts.items()}
+
+
+def results(batch: Batch, plan: OrdersPlan, opts: Options,
+            report: OrdersReport) -> Iterator[tuple[dict[int, np.ndarray], int]]:
+    """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted."""
+    present = plan.present(opts.unconnected)
+    progress = Progress(batch.size)
+    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+        split = plan.split(plan.evaluate(chunk, pfor=opts.pfor))
+        out = {k: v for k, v in split.items() if present[k]}
+        for k, values in out.items():
+            _count(report, k, values)
+        b = next(iter(chunk.values())).shape[0]
+        report.examples += b
+        if report.nonfinite and opts.strict:
+            raise NonFiniteError(f"non-finite result {report.where()}",
+                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+        progress.update(report.examples)
+        yield out, b
+    progress.done()
+
+
+def _count(report: OrdersReport, order: int, values: np.ndarray) -> None:
+    bad = ~np.isfinite(values)
+    count = int(np.count_nonzero(bad))
+    if count and report.first_nonfinite is None:
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        report.first_nonfinite = (first[0] + report.examples,) + first[1:]
+        report.first_order = order
+    report.nonfinite += count
+    report.values += values.size

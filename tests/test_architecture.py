@@ -1,0 +1,114 @@
+"""The package shows its pipeline: imports point down the stages, never up, and form no cycle.
+
+Stages, first to last (a module may import its own stage and the ones before it):
+
+    errors, functions  ->  expr/  ->  plan/  ->  io/  ->  checks/, symbolic/  ->  job, api, dask  ->  cli/
+
+``io`` comes after ``plan`` only in rank: readers and writers import neither ``plan`` nor ``expr``'s SymPy half.
+Lazy (function-level) imports count for the arrows too: an upward lazy import is the same knot, only hidden.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "jaccli"
+
+STAGES = [
+    ("jaccli.errors", "jaccli.functions"),
+    ("jaccli.expr",),
+    ("jaccli.plan",),
+    ("jaccli.io",),
+    ("jaccli.checks", "jaccli.symbolic"),
+    ("jaccli.job", "jaccli.job_orders", "jaccli.api", "jaccli.dask"),
+    ("jaccli.cli", "jaccli.__main__"),
+]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _rank(module: str) -> int | None:
+    for rank, prefixes in enumerate(STAGES):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return None
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported jaccli module, at module level?) for every import in the file."""
+    tree = ast.parse(path.read_text())
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaccli"):
+            assert node.level == 0, f"{path}: use absolute imports"
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            # 'from jaccli.cli import group' imports a module; 'from jaccli.errors import X' a name in one.
+            targets = [n if (PACKAGE.parent / (n.replace(".", "/") + ".py")).exists()
+                       or (PACKAGE.parent / n.replace(".", "/")).is_dir() else node.module for n in names]
+            found += [(t, id(node) in top_level) for t in targets]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top_level) for a in node.names if a.name.startswith("jaccli")]
+    return found
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_every_module_has_a_stage():
+    unplaced = [m for m in MODULES if m != "jaccli" and _rank(m) is None]
+    assert not unplaced, f"give these modules a stage in STAGES: {unplaced}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "jaccli"))
+def test_imports_point_down_the_pipeline(module):
+    rank = _rank(module)
+    assert rank is not None
+    for target, _ in _imports(MODULES[module]):
+        if target == "jaccli":  # the version string
+            continue
+        target_rank = _rank(target)
+        assert target_rank is not None, f"{module} imports {target}, which has no stage"
+        assert target_rank <= rank, f"{module} (stage {rank}) imports {target} (stage {target_rank}): upward arrow"
+
+
+def test_no_import_cycles():
+    graph = {m: {t for t, top in _imports(p) if top and t in MODULES and t != m} for m, p in MODULES.items()}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+@pytest.mark.parametrize("code", ["import jaccli", "import jaccli.cli", "import jaccli.io.inputs, jaccli.io.outputs"])
+def test_start_up_does_not_import_sympy(code):
+    """``jaccli --help`` and the readers stay fast: SymPy loads only when an expression is planned."""
+    probe = f"{code}; import sys; print('sympy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_files_stay_small():
+    """One module, one job: nothing grows past ~300 lines (the house limit, with a little slack)."""
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 330}
+    assert not long, f"split these modules: {long}"
