@@ -107,3 +107,19 @@ def test_precision_rounds_csv_to_significant_digits(jaccli, tmp_path):
     got = [[float(v) for v in row.split(",")] for row in rows]
     assert got == expected
     assert rows[0] == "1.0,-0.0,0.0,1.0" and rows[1] == "0.8776,-0.9589,0.4794,1.755"
+
+
+def test_names_with_several_sources_and_orders(jaccli, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(PANDAS)
+    result = jaccli("batch-jacobian", POLAR, path, "--wrt", "theta,r", "-f", "csv", "--columns", "r,theta")
+    header, first, *_ = result.stdout.splitlines()
+    assert header == "d y[0]/d theta,d y[0]/d r,d y[1]/d theta,d y[1]/d r"
+    assert [float(v) for v in first.split(",")] == [-0.0, 1.0, 1.0, 0.0]  # theta = 0, r = 1: [-r sin, cos, r cos, sin]
+    doc = json.loads(jaccli("batch-jacobian", POLAR, path, "-k", "0,1", "-f", "json", "--precision", "3").stdout)
+    assert doc["order1"]["layout"] == ["batch", "target.0", "x.0:d1[r,theta]"]
+    assert doc["order0"]["data"][1] == [float(f"{2 * math.cos(0.5):.3g}"), float(f"{2 * math.sin(0.5):.3g}")]
+    value = jaccli("batch-jacobian", POLAR, path, "-k", "0", "-f", "csv", "--columns", "r,theta").stdout
+    assert value.splitlines()[0] == "y[0],y[1]"
+    assert_error(jaccli("batch-jacobian", POLAR, path, "-k", "0,1", "-f", "npz", "--precision", "3"), 2,
+                 "does not apply to npz")
