@@ -24,7 +24,7 @@ from jaccli.errors import CheckFailed, UsageError
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
-              help="auto = by extension; standard input is CSV.")
+              help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
               help="auto = the input's float dtype (float64 for text formats and integers).")
 @click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,

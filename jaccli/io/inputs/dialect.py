@@ -24,6 +24,7 @@ DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pi
                    "whitespace": None}
 _CANDIDATES = ("\t", ";", ",", "|")  # detection order; whitespace is tried when none of them splits the line
 _WORDS = re.compile(r"[^ \t]+")
+_BLANK = re.compile(r"[ \t]")
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _first_column(text: str, start: int, delimiter: str | None) -> int:
 
 
 def _blank_at(text: str, i: int) -> int:
-    match = re.compile(r"[ \t]").search(text, i)
+    match = _BLANK.search(text, i)
     return match.start() if match else -1
 
 
