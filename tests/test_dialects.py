@@ -136,6 +136,12 @@ def test_columns_pick_and_order_and_ignore_text(tmp_path):
     np.testing.assert_array_equal(values(batch), [row[::-1] for row in POLAR])
 
 
+def test_columns_reorder_a_file_of_numbers_only(tmp_path):
+    batch = read_batch(write(tmp_path, "d.csv", b"r,theta\n1,0\n2,0.5\n"), csv=csv_options(columns=("theta", "r")))
+    assert batch.columns == ["theta", "r"]
+    np.testing.assert_array_equal(values(batch), [[0, 1], [0.5, 2]])
+
+
 def test_a_picked_column_with_text_later_is_an_error_at_its_cell(tmp_path):
     path = write(tmp_path, "d.csv", b"name,a,b\nx,1,2\ny,3,oops\n")
     with pytest.raises(InputError) as info:

@@ -59,7 +59,7 @@ def fast_rows(block: Sequence[bytes], ncols: int, picked: Sequence[int], delimit
     if b'"' in blob:
         cells = _quoted_cells(blob, ncols, delimiter, len(block))
     else:
-        cells = _plain_cells(blob, ncols, delimiter, len(block), all_picked=len(picked) == ncols)
+        cells = _plain_cells(blob, ncols, delimiter, len(block), all_picked=list(picked) == list(range(ncols)))
     if cells is None:
         return None
     if isinstance(cells, bytes):  # every cell of every row, already joined with ','
