@@ -284,4 +284,5 @@ def test_fast_parse_declines_rather_than_guesses():
     assert fast_rows([b"1\r2,3\n"], 2, [0, 1], ",", False) is None
     assert fast_rows([b"1,0x10\n"], 2, [0, 1], ",", False) is None
     assert fast_rows([b"1,1_0\n"], 2, [0, 1], ",", False) is None
+    assert fast_rows([b"1\x0c2 3\n"], 2, [1], None, False) is None
     np.testing.assert_array_equal(fast_rows([b"# c\n", b"\n", b"+1, .5\r\n"], 2, [0, 1], ",", False), [[1, 0.5]])

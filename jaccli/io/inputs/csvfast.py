@@ -60,8 +60,8 @@ def fast_rows(block: Sequence[bytes], ncols: int, picked: Sequence[int], delimit
         cells = _quoted_cells(blob, ncols, delimiter, len(block))
     else:
         cells = _plain_cells(blob, ncols, delimiter, len(block), all_picked=list(picked) == list(range(ncols)))
-    if cells is None:
-        return None
+    if cells is None or (isinstance(cells, list) and len(cells) != len(block) * ncols):
+        return None  # e.g. a form feed inside a whitespace-separated cell: split() cut it in two
     if isinstance(cells, bytes):  # every cell of every row, already joined with ','
         body = cells
     else:
