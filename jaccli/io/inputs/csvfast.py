@@ -81,11 +81,13 @@ def _plain_cells(blob: bytes, ncols: int, delimiter: str | None, nlines: int,
     if len(newlines) != nlines:
         return None
     if delimiter is None:
+        if b"\x0b" in blob or b"\x0c" in blob:
+            return None  # bytes.split() would take these for blanks; the grammar does not
         blank = (u == ord(" ")) | (u == ord("\t")) | (u == _NEWLINE)
         starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
         if not _per_line(starts, newlines, ncols):
             return None
-        cells = blob.split()  # also splits at \x0b, \x0c: those fail the number check later
+        cells = blob.split()
         return b",".join(cells) if all_picked else cells
     code = ord(delimiter)
     if not _per_line(np.flatnonzero(u == code), newlines, ncols - 1):
