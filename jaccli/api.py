@@ -8,26 +8,60 @@ import numpy as np
 
 from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
 from jaccli.errors import UsageError
+from jaccli.expr.program import ExpressionText, load_expression
 from jaccli.io.inputs import Batch, batch_from_arrays
+from jaccli.io.params import check_param
 from jaccli.plan.orders import OrdersPlan, plan_orders, source_dtype
 
 ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 
 @lru_cache(maxsize=64)
-def _plan(expression: str, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple], row: str,
-          wrt: str, order: Union[int, tuple[int, ...]], dtype: str) -> Union[Plan, OrdersPlan]:
+def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple],
+          row: str, wrt: str, order: Union[int, tuple[int, ...]], dtype: str,
+          params: "_Params") -> Union[Plan, OrdersPlan]:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
     Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
     several orders at once (``plan.orders``)."""
     arrays = {k: shape for k, shape, _ in shapes}
     scope = make_scope(arrays, scalars=dict(scalars), defines=dict(defines), columns=list(names) if names else None,
-                       row=row, wrt=wrt)
+                       row=row, wrt=wrt, params=params.arrays)
     dtypes = {k: np.dtype(d) for k, _, d in shapes}
     if isinstance(order, tuple):
         return plan_orders(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
     return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
+
+
+class _Params:
+    """Shared parameters as a cache key: equal when names, shapes, dtypes and bytes are equal."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+        self.key = tuple((k, a.shape, a.dtype.str, a.tobytes()) for k, a in sorted(arrays.items()))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Params) and self.key == other.key
+
+
+def _split_constants(constants: Mapping[str, object], params: Mapping[str, object],
+                     allow_nonfinite: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    """Scalars stay ``-D``-like constants; arrays (from ``constants`` or ``params``) are shared parameters."""
+    defines: dict = {}
+    arrays: dict[str, np.ndarray] = {}
+    for source, items in (("constants", constants), ("params", params)):
+        for k, v in items.items():
+            if k in defines or k in arrays:
+                raise UsageError(f"'{k}' is given twice (constants and params)")
+            array = np.asarray(v)
+            if array.ndim == 0 and source == "constants":
+                defines[k] = v if isinstance(v, int) and not isinstance(v, bool) else float(array)
+                continue
+            arrays[k] = check_param(k, array, allow_nonfinite)
+    return defines, arrays
 
 
 def _orders(order: Union[int, Sequence[int]]) -> Union[int, tuple[int, ...]]:
@@ -46,15 +80,18 @@ def _orders(order: Union[int, Sequence[int]]) -> Union[int, tuple[int, ...]]:
 
 def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[int]] = 1, *,
                    wrt: Union[str, Sequence[str]] = "x",
-                   constants: Optional[Mapping[str, float]] = None, names: Optional[list[str]] = None,
+                   constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False) -> Any:
+                   pfor: bool = True, allow_nonfinite: bool = False,
+                   params: Optional[Mapping[str, object]] = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
     the others are per-example constants; 0-d entries are scalars). ``names`` name the columns of a 2-D ``x``
-    like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars. A target
-    that does not reference the source gives ``None`` (``unconnected='zero'``: zeros).
+    like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars; ``params``
+    (and array-valued ``constants``) are the CLI's ``-P`` arrays, shared by every example, no batch axis. A
+    target that does not reference the source gives ``None`` (``unconnected='zero'``: zeros). ``expression``
+    may be ``'@path'``: an expression file.
 
     Several sources, ``wrt=("a", "b")``: the derivative is taken w.r.t. their flattened concatenation,
     ``S = (n_a + n_b,)`` (order 2 is the block Hessian with its cross terms). Several orders, ``order=(0, 1, 2)``:
@@ -81,11 +118,10 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
         spec = batch.arrays.get(row)
         if isinstance(x, Mapping) or spec is None or spec.event_shape != (len(names),):
             raise UsageError("names need a 2-D array with one name per column")
-    defines = {k: (v if isinstance(v, int) and not isinstance(v, bool) else float(v))
-               for k, v in (constants or {}).items()}
+    defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
-    plan = _plan(expression, shapes, tuple(batch.scalars.items()), tuple(defines.items()),
-                 tuple(names) if names is not None else None, row, wrt, order, dtype)
+    plan = _plan(load_expression(expression), shapes, tuple(batch.scalars.items()), tuple(defines.items()),
+                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
     if isinstance(plan, OrdersPlan):
         return _several(plan, batch, unconnected, parallel_iterations, pfor)
     if not plan.connected and unconnected == "none":

@@ -71,16 +71,26 @@ class ExpressionError(JaccliError):
 
     exit_code = 2
 
-    def __init__(self, message: str, text: str, span: Optional[Span], *, hint: Optional[str] = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, text: str, span: Optional[Span], *, hint: Optional[str] = None,
+                 label: Optional[str] = None) -> None:
+        super().__init__(message, hint=hint, where=label)
         self.text = text
         self.span = span
+        self.label = label  # an expression file's name: the message says file:line:column, the caret its line
+        if label is not None and span is not None:
+            line_start = text.rfind("\n", 0, span.start) + 1
+            self.where = f"{label}:{text.count(chr(10), 0, span.start) + 1}:{span.start - line_start + 1}"
 
     def details(self) -> list[str]:
         if self.span is None or not self.text:
             return []
         text = self.text
         start, end = self.span.start, max(self.span.end, self.span.start + 1)
+        if self.label is not None:  # a file: show the span's own line only
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", start)
+            text = text[line_start:line_end if line_end >= 0 else len(text)].rstrip("\r")
+            start, end = start - line_start, min(end - line_start, max(len(text), start - line_start + 1))
         # Long expressions: show a window of at most 76 characters around the span.
         lo = max(0, min(start - 20, len(text) - 76))
         hi = min(len(text), max(lo + 76, min(end, lo + 76)))
@@ -108,3 +118,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
     """The closest known name, for 'did you mean' messages, or None."""
     close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+class OutputError(JaccliError):
+    """The output cannot be written (standard output closed, disk full): exit 3, like an unreadable input."""
+
+    exit_code = 3

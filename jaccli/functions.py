@@ -20,6 +20,8 @@ from typing import Callable, Optional
 import numpy as np
 import sympy
 
+from jaccli import nary
+
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
 half = sympy.Rational(1, 2)
 
@@ -29,10 +31,14 @@ class Row:
     name: str
     nargs: Optional[int]  # None = any number (the reductions' n-ary helpers)
     numpy: Callable[..., np.ndarray]
-    derivative: Callable[..., tuple | _Each]  # args -> one partial derivative per argument (indexable)
+    derivative: Callable[..., tuple | _Each | _ByIndex]  # args -> one partial derivative per argument (indexable)
     convention: str  # the derivative, as the README states it
     internal: bool = False
     display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper
+    args: str = ""  # the arguments as 'jaccli functions' lists them, when not 'x' or 'a, b'
+    # A chain rule that is not a sum of products (where: the chosen branch's derivative, selected, so that the
+    # other branch's inf/nan never leaks in as 0*inf): (args, derivatives of the args) -> derivative.
+    chain: Optional[Callable[[tuple, list], sympy.Expr]] = None
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -145,6 +151,32 @@ class _Each:
     def __getitem__(self, i: int) -> sympy.Expr:
         return self.rule(self.args[i], getattr(F, self.name)(*self.args))
 
+
+class _ByIndex:
+    """Partials of an n-ary function that depend on the argument's position: ``rule(args, i)``, on demand."""
+
+    def __init__(self, args: tuple, rule: Callable[[tuple, int], sympy.Expr]) -> None:
+        self.args, self.rule = args, rule
+
+    def __getitem__(self, i: int) -> sympy.Expr:
+        return self.rule(self.args, i)
+
+
+def _rotated(v: tuple, j: int) -> tuple:
+    """The arguments with v[j] first: softmax(*_rotated(v, j)) is component j of softmax(v)."""
+    return v[j:] + v[:j]
+
+
+def _dsoftmax(v: tuple, i: int) -> sympy.Expr:
+    if i == 0:
+        return F.softmax(*v) * F.softmax_rest(*v)
+    return -F.softmax(*v) * F.softmax(*_rotated(v, i))
+
+
+def _choose(c: sympy.Expr, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return a if a == b else F.where(c, a, b)
+
+
 ROWS: list[Row] = [
     # --- powers, roots, exponentials, logarithms
     Row("sqrt", 1, np.sqrt, lambda x: (half / F.sqrt(x),), "1/(2*sqrt(x)); sqrt'(0) = inf"),
@@ -157,6 +189,7 @@ ROWS: list[Row] = [
     Row("log10", 1, np.log10, lambda x: (1 / (x * LN10),), "1/(x*log(10))"),
     Row("pow", 2, np.power, lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a)),
         "d/da = b*a**(b-1); d/db = a**b*log(a) where a > 0, else 0 (TF)"),
+    Row("square", 1, np.square, lambda x: (2 * x,), "2*x"),
     # --- trigonometric and hyperbolic
     Row("sin", 1, np.sin, lambda x: (F.cos(x),), "cos(x)"),
     Row("cos", 1, np.cos, lambda x: (-F.sin(x),), "-sin(x)"),
@@ -188,6 +221,13 @@ ROWS: list[Row] = [
     Row("relu", 1, lambda x: np.maximum(x, 0), lambda x: (F.step(x),), "1 where x > 0, else 0; relu'(0) = 0"),
     Row("floor", 1, np.floor, lambda x: (0,), "0 everywhere"),
     Row("ceil", 1, np.ceil, lambda x: (0,), "0 everywhere"),
+    Row("clip", 3, nary.clip, lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi)),
+        "1 where lo <= x <= hi (bounds included), else 0; d/dlo = 1 where x < lo, d/dhi = 1 where x > hi "
+        "(TF's clip_by_value)", args="x, lo, hi"),
+    Row("where", 3, nary.select, lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
+        "the chosen branch's derivative, selected (the other branch's inf/nan never leaks in); none through the "
+        "condition; a tie is what the comparison says (x >= 0 at 0 is true)",
+        args="a < b, then, otherwise", chain=lambda args, d: _choose(args[0], d[1], d[2])),
     Row("maximum", 2, np.maximum, lambda a, b: (F.ge(a, b), 1 - F.ge(a, b)),
         "to a where a >= b, else to b (a tie goes to a)"),
     Row("minimum", 2, np.minimum, lambda a, b: (F.le(a, b), 1 - F.le(a, b)),
@@ -196,6 +236,14 @@ ROWS: list[Row] = [
     Row("norm", None, _norm, lambda *v: _Each(v, lambda a, whole: a / whole, "norm"), "x/norm(x); nan at x = 0", True),
     Row("logsumexp", None, _logsumexp, lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp"),
         "softmax(x) = exp(x - logsumexp(x))", True),
+    # softmax(v0, v1, ...) is the component of v0 (softmax(v) over an axis calls it once per component, rotated)
+    Row("softmax", None, nary.softmax, lambda *v: _ByIndex(v, _dsoftmax),
+        "softmax_i*(delta_ij - softmax_j), with 1 - softmax_i as the sum of the others", True),
+    Row("softmax_rest", None, nary.softmax_rest,
+        lambda *v: _ByIndex(v, lambda a, i: -_dsoftmax(a, i)), "-d softmax", True),
+    Row("log_softmax", None, nary.log_softmax,
+        lambda *v: _ByIndex(v, lambda a, i: F.softmax_rest(*a) if i == 0 else -F.softmax(*_rotated(a, i))),
+        "delta_ij - softmax_j", True),
     # --- internal helpers that derivative rules use
     Row("sech", 1, lambda x: 1 / np.cosh(x), lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)", True),
     Row("omtanh", 1, _omtanh, lambda x: (-F.sech(x) ** 2,), "-sech(x)**2", True, lambda x: 1 - F.tanh(x)),
@@ -213,13 +261,19 @@ ROWS: list[Row] = [
     Row("step", 1, lambda x: _indicator(np.asarray(x) > 0, x), lambda x: (0,), "0", True),
     Row("ge", 2, lambda a, b: _indicator(np.greater_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
     Row("le", 2, lambda a, b: _indicator(np.less_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("lt", 2, lambda a, b: _indicator(np.less(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("gt", 2, lambda a, b: _indicator(np.greater(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("eq", 2, lambda a, b: _indicator(np.equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("ne", 2, lambda a, b: _indicator(np.not_equal(a, b), a, b), lambda a, b: (0, 0), "0", True),
+    Row("inside", 3, nary.inside, lambda x, lo, hi: (0, 0, 0), "0", True),
     Row("logpos", 1, _logpos, lambda x: (F.recippos(x),), "1/x where x > 0, else 0", True),
     Row("recippos", 1, _recippos, lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0", True),
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
-REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # implemented structurally in tape.py
+REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # built from lane moves: expr/shaped.py
+COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}  # where's condition
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
 
 
@@ -240,7 +294,7 @@ def _make_class(row: Row) -> type:
         # Fold functions of numbers in float64, as a numeric framework would; never exact big arithmetic.
         if args and all(a.is_number for a in args):
             try:
-                values = [float(a) for a in args]
+                values = [math.inf if a is sympy.zoo else float(a) for a in args]  # zoo (1/0): inf, as kernels
             except (TypeError, ValueError):
                 return None  # complex constants (cannot arise from the parser) stay symbolic
             with np.errstate(all="ignore"):

@@ -22,6 +22,7 @@ from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
 from jaccli.io.inputs.dialect import parse_delimiter
 from jaccli.io.labels import Labels
+from jaccli.io.params import parse_params
 from jaccli.plan.orders import source_dtype
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -48,6 +49,7 @@ class Options:
     columns: Optional[str] = None
     index_col: str = "auto"
     header: str = "auto"  # csv header / json layout names: jaccli.io.labels
+    params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
@@ -112,7 +114,9 @@ def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         row = "x"
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt)
+    params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
+    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
+                       params=params)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
 

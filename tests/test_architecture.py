@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "jaccli"
 
 STAGES = [
-    ("jaccli.errors", "jaccli.functions"),
+    ("jaccli.errors", "jaccli.functions", "jaccli.nary"),
     ("jaccli.expr",),
     ("jaccli.plan",),
     ("jaccli.io",),

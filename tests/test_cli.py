@@ -45,14 +45,15 @@ Tensor(
    [ 0. 18.]]]], shape=(2, 2, 2, 2), dtype=float32)
 """
 
+# CSV input: the batch size is known only at the end, so "shape" comes last (JSON streams; README "Outputs").
 SEED_JSON1 = (
-    '{"shape": [2, 2, 2], "dtype": "float32", "order": 1, "layout": ["batch", "target.0", "x.0:d1"], '
-    '"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]]}\n'
+    '{"dtype": "float32", "order": 1, "layout": ["batch", "target.0", "x.0:d1"], '
+    '"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]], "shape": [2, 2, 2]}\n'
 )
 SEED_JSON2 = (
-    '{"shape": [2, 2, 2, 2], "dtype": "float32", "order": 2, "layout": ["batch", "target.0", "x.0:d1", "x.0:d2"], '
+    '{"dtype": "float32", "order": 2, "layout": ["batch", "target.0", "x.0:d1", "x.0:d2"], '
     '"data": [[[[24.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 12.0]]], '
-    '[[[6.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 18.0]]]]}\n'
+    '[[[6.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 18.0]]]], "shape": [2, 2, 2, 2]}\n'
 )
 SEED_CSV1 = "J[0][0],J[0][1],J[1][0],J[1][1]\n48.0,0.0,0.0,12.0\n3.0,0.0,0.0,27.0\n"
 
@@ -164,8 +165,8 @@ def test_wrt_selects_a_json_object_member_from_stdin(jaccli):
 
 def test_wrt_a_csv_header_column_is_a_scalar_source(jaccli, polar_csv):
     result = jaccli("batch-jacobian", "r*theta", polar_csv, "--wrt", "r", "-f", "json")
-    assert result.stdout == ('{"shape": [2], "dtype": "float64", "order": 1, "layout": ["batch"], '
-                             '"data": [0.0, 1.5707963267948966]}\n')
+    assert result.stdout == ('{"dtype": "float64", "order": 1, "layout": ["batch"], '
+                             '"data": [0.0, 1.5707963267948966], "shape": [2]}\n')
     text = jaccli("batch-jacobian", "r*theta", polar_csv, "--wrt", "theta")
     assert text.stdout == "Tensor([1. 2.], shape=(2,), dtype=float64)\n"
 
@@ -259,10 +260,23 @@ def test_output_file_is_untouched_on_failure(jaccli, tmp_path, failing_runs, fmt
         assert out.read_bytes() == b"OLD RESULT"
 
 
-@pytest.mark.parametrize("case", ["bad-last-row", "strict-nonfinite"])
-def test_stdout_is_empty_on_a_late_failure(jaccli, failing_runs, case):
-    args, code, fragment = failing_runs[case]
+def test_stdout_is_empty_when_the_first_chunk_fails(jaccli, failing_runs):
+    args, code, fragment = failing_runs["strict-nonfinite"]
     assert_error(jaccli("batch-jacobian", *args, "-f", "csv"), code, fragment)
+
+
+def test_stdout_keeps_what_was_streamed_before_a_late_failure(jaccli, failing_runs):
+    """Standard output streams (issue 6 §2): a late error ends the run; whole chunks already written stay."""
+    args, code, fragment = failing_runs["bad-last-row"]
+    result = jaccli("batch-jacobian", *args, "-f", "csv")
+    assert result.exit_code == code and fragment in result.stderr and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        line for line in result.stderr.splitlines() if "Error:" in line]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "J[0][0],J[0][1],J[1][0],J[1][1]"
+    rows = lines[1:]
+    assert 0 < len(rows) < 3000 and len(rows) % 7 == 0  # whole chunks of --parallel-iterations 7
+    assert rows[5] == "10.0,0.0,0.0,12.0"
 
 
 def test_output_to_a_directory_or_a_missing_directory(jaccli, seed_csv, tmp_path):

@@ -81,6 +81,7 @@ UNARY = {
     "erfc": (mpmath.erfc, (-1.3, 0.45, 2.2)),
     "sigmoid": (lambda t: 1 / (1 + mpmath.exp(-t)), (-1.3, 0.45, 2.2)),
     "softplus": (lambda t: mpmath.log1p(mpmath.exp(t)), (-1.3, 0.45, 2.2)),
+    "square": (lambda t: t * t, (-1.3, 0.45, 2.2)),
 }
 BINARY = {  # f(x[0], x[1]) with S = (2,): every mixed partial up to order 3
     "atan2": (mpmath.atan2, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),
@@ -89,6 +90,7 @@ BINARY = {  # f(x[0], x[1]) with S = (2,): every mixed partial up to order 3
     "minimum": (min, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),
     "pow": (lambda a, b: a**b, ((1.7, 2.3), (0.4, -1.6), (2.5, 0.7))),
 }
+TERNARY = ("clip", "where")  # against mpmath in test_language.py, with TF's conventions at bounds and ties
 # Measured worst case over this table is 1.3e-14 (atan2, order 3); 1e-12 leaves room for other libms, while an
 # inaccurate derivative form (cancellation: see section 5) shows up as 1e-10 or worse.
 RTOL_F64 = 1e-12
@@ -96,9 +98,9 @@ RTOL_F64 = 1e-12
 
 def test_the_table_is_what_these_tests_cover():
     """A new function row must get a reference and domain here (and a kink convention in section 5)."""
-    assert set(ELEMENTWISE) == set(UNARY) | set(BINARY)
+    assert set(ELEMENTWISE) == set(UNARY) | set(BINARY) | set(TERNARY)
     for name, row in ELEMENTWISE.items():
-        assert row.nargs == (2 if name in BINARY else 1), name
+        assert row.nargs == (3 if name in TERNARY else 2 if name in BINARY else 1), name
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])

@@ -1,4 +1,4 @@
-"""Output formats (README "Outputs") and the sink (``-o``, closed pipes)."""
+"""Output formats (README "Outputs"); the sinks (``-o``, closed pipes) are tested in test_sink.py."""
 from __future__ import annotations
 
 import io
@@ -11,7 +11,6 @@ import pytest
 
 from jaccli.errors import UsageError
 from jaccli.io.outputs import FORMATS, format_text, make_writer, write_none, write_tensor
-from jaccli.io.sink import ClosedPipe, Sink, open_sink
 
 ORDER1 = np.array([[[48, 0], [0, 12]], [[3, 0], [0, 27]]], dtype=np.float32)
 ORDER2 = np.array([[[[24, 0], [0, 0]], [[0, 0], [0, 12]]], [[[6, 0], [0, 0]], [[0, 0], [0, 18]]]], dtype=np.float32)
@@ -200,10 +199,18 @@ def test_npy_streams_when_batch_is_known():
 def test_bytes_do_not_depend_on_chunking(fmt, known_batch):
     array = np.random.default_rng(3).normal(size=(5, 2, 3)).astype(np.float32)
     array[1, 0, 0] = np.nan
-    whole = written(fmt, array)
+    whole = written(fmt, array, known_batch=known_batch)
     assert written(fmt, array, chunk=1, known_batch=known_batch) == whole
     assert written(fmt, array, chunk=2, known_batch=known_batch) == whole
-    assert written(fmt, array) == whole  # and deterministic
+    assert written(fmt, array, known_batch=known_batch) == whole  # and deterministic
+
+
+def test_json_with_an_unknown_batch_size_puts_shape_last():
+    """CSV input streams: the batch size is known only at the end, so "shape" follows "data" (README "Outputs")."""
+    data = written("json", ORDER1, known_batch=False)
+    assert data == (b'{"dtype": "float32", "order": 1, "layout": ["B", "A0", "A1"], '
+                    b'"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]], "shape": [2, 2, 2]}\n')
+    assert strict_json(data)["shape"] == [2, 2, 2]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -226,134 +233,3 @@ def test_wrong_chunk_shape_or_count_is_a_bug():
 def test_unknown_format():
     with pytest.raises(UsageError, match="did you mean 'json'"):
         make_writer("jsno", io.BytesIO())
-
-
-# -- sink: files ------------------------------------------------------------------------------------------------------
-
-def test_sink_file_commit(tmp_path):
-    target = tmp_path / "out.json"
-    with open_sink(str(target)) as sink:
-        sink.file.write(b"hello")
-        assert not target.exists()  # nothing at the path before commit
-        sink.commit()
-    assert target.read_bytes() == b"hello"
-    assert os.listdir(tmp_path) == ["out.json"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
-
-
-def test_sink_file_exception_leaves_existing_target_untouched(tmp_path):
-    target = tmp_path / "out.csv"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with open_sink(str(target)) as sink:
-            sink.file.write(b"new")
-            raise RuntimeError("boom")
-    assert target.read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["out.csv"]
-
-
-def test_sink_file_without_commit_creates_nothing(tmp_path):
-    target = tmp_path / "out.npy"
-    with open_sink(str(target)) as sink:
-        sink.file.write(b"data")
-    assert os.listdir(tmp_path) == []
-
-
-def test_sink_file_keeps_an_existing_targets_mode(tmp_path):
-    target = tmp_path / "secret.txt"
-    target.write_bytes(b"old")
-    target.chmod(0o600)
-    with open_sink(str(target)) as sink:
-        sink.file.write(b"new")
-        sink.commit()
-    assert target.stat().st_mode & 0o777 == 0o600
-
-
-def test_sink_missing_directory_is_a_usage_error(tmp_path):
-    with pytest.raises(UsageError, match="cannot write"):
-        open_sink(str(tmp_path / "missing" / "out.txt"))
-
-
-# -- sink: standard output --------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("path", [None, "-"])
-def test_sink_stdout_written_only_at_commit(path):
-    stdout = io.BytesIO()
-    with Sink(path, stdout=stdout) as sink:
-        sink.file.write(b"abc")
-        assert stdout.getvalue() == b""
-        sink.commit()
-    assert stdout.getvalue() == b"abc"
-
-
-def test_sink_stdout_abort_writes_nothing():
-    stdout = io.BytesIO()
-    with pytest.raises(RuntimeError):
-        with Sink(None, stdout=stdout) as sink:
-            sink.file.write(b"abc")
-            raise RuntimeError("boom")
-    assert stdout.getvalue() == b""
-
-
-def test_sink_stdout_spills_big_outputs_to_disk():
-    stdout = io.BytesIO()
-    block = b"x" * (1024 * 1024)
-    with Sink(None, stdout=stdout) as sink:
-        for _ in range(40):  # more than the 32 MiB kept in memory
-            sink.file.write(block)
-        assert sink.file._rolled  # type: ignore[attr-defined]  # SpooledTemporaryFile moved to a real file
-        sink.commit()
-    assert len(stdout.getvalue()) == 40 * len(block)
-
-
-class ClosedPipeStdout(io.RawIOBase):
-    """A standard output whose reader has gone away."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        raise BrokenPipeError(32, "Broken pipe")
-
-
-def test_sink_closed_pipe_raises_closed_pipe_and_silences():
-    silenced = []
-    with Sink(None, stdout=ClosedPipeStdout(), on_closed_pipe=lambda: silenced.append(True)) as sink:
-        sink.file.write(b"abc")
-        with pytest.raises(ClosedPipe):
-            sink.commit()
-    assert silenced == [True]
-
-
-def test_sink_closed_pipe_on_injected_stdout_never_touches_the_real_stdout():
-    with Sink(None, stdout=ClosedPipeStdout()) as sink:
-        sink.file.write(b"abc")
-        with pytest.raises(ClosedPipe):
-            sink.commit()
-
-
-def test_sink_real_closed_pipe_ends_quietly():
-    """``jaccli ... | head``: in a child process, the real stdout's reader goes away mid-copy."""
-    import subprocess
-
-    script = (
-        "import sys\n"
-        "from jaccli.io.sink import ClosedPipe, Sink\n"
-        "try:\n"
-        "    with Sink(None) as sink:\n"
-        "        sink.file.write(b'x' * 10_000_000)\n"
-        "        sink.commit()\n"
-        "except ClosedPipe:\n"
-        "    print('late output')  # goes to /dev/null: without the redirect this is a BrokenPipeError\n"
-        "    sys.exit(0)\n"
-        "sys.exit(5)\n"
-    )
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdout is not None and child.stderr is not None
-    assert child.stdout.read(1) == b"x"
-    child.stdout.close()  # like `head -c 1` exiting
-    assert child.wait(timeout=60) == 0
-    assert child.stderr.read() == b""
-    child.stderr.close()

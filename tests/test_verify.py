@@ -36,6 +36,15 @@ def without_ties(rng: np.random.Generator, b: int) -> np.ndarray:
     return np.stack([a, a + rng.choice([-1.0, 1.0], b) * rng.uniform(0.3, 1.0, b)], axis=1)
 
 
+def clip_away_from_bounds(rng: np.random.Generator, b: int) -> np.ndarray:
+    """(x, lo, hi) with x below, inside or above [lo, hi], at least 0.3 from either bound."""
+    lo = rng.uniform(-2.0, -1.0, b)
+    hi = rng.uniform(1.0, 2.0, b)
+    where = rng.integers(0, 3, b)
+    x = np.choose(where, [lo - 0.5, (lo + hi) / 2, hi + 0.5])
+    return np.stack([x, lo, hi], axis=1)
+
+
 def base_and_exponent(rng: np.random.Generator, b: int) -> np.ndarray:
     return np.stack([rng.uniform(0.5, 3.0, b), rng.uniform(-2.0, 2.0, b)], axis=1)
 
@@ -52,7 +61,10 @@ DOMAINS: dict[str, Draw] = {
     "erf": uniform(-2, 2), "erfc": uniform(-2, 2), "sigmoid": uniform(-4, 4), "softplus": uniform(-4, 4),
     "abs": away_from_zero, "sign": away_from_zero, "relu": away_from_zero, "floor": away_from_integers,
     "ceil": away_from_integers, "maximum": without_ties, "minimum": without_ties,
+    "square": uniform(-2, 2), "clip": clip_away_from_bounds, "where": without_ties,
 }
+# Three-argument functions: the expression that exercises every argument.
+TERNARY = {"clip": "clip(x[0], x[1], x[2])", "where": "where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])"}
 
 
 def check(expression: str, arrays: dict[str, np.ndarray], order: int, scope=None, **kwargs):
@@ -75,7 +87,7 @@ def test_every_function_has_a_domain():
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_elementwise_functions_pass(name: str, order: int):
     x = DOMAINS[name](np.random.default_rng(sorted(ELEMENTWISE).index(name)), B)
-    expression = f"{name}(x)" if ELEMENTWISE[name].nargs == 1 else f"{name}(x[0], x[1])"
+    expression = TERNARY.get(name) or (f"{name}(x)" if ELEMENTWISE[name].nargs == 1 else f"{name}(x[0], x[1])")
     report = check(expression, {"x": x}, order)
     assert_ok(report)
     assert sorted(report.errors_by_order) == list(range(1, order + 1))  # every link of the chain was checked

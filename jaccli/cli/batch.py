@@ -21,8 +21,12 @@ from jaccli.errors import CheckFailed, UsageError
               help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
                    "several as a,b (their concatenation).")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
+              help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
 @click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", metavar="PATH", help="Write here (atomically) instead of standard output.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Write here instead of standard output: atomically for a regular file, written through for a "
+                   "device, FIFO or /dev/fd/N.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
               help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
@@ -55,6 +59,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
+    EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
     EXPRESSION sees one example at a time: x is one row (or one array of a .npy/.npz/.json), CSV header
     names are its columns. The result has TensorFlow's batch_jacobian layout (B, *T, *S, ..., *S).
@@ -74,12 +79,15 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
       $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
+      $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
+      $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
     
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink
+    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
 
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
@@ -94,8 +102,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
+    remove_temps_on_signals()
+    if not quiet:
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
@@ -122,6 +134,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             for chunk in results(batch, plan, opts, report):
                 writer.write_chunk(chunk if digits is None else round_significant(chunk, digits))
                 checks.collect(chunk)
+                sink.release()  # this chunk passed its checks: a stream may show it now
+            sink.release()
             writer.finish()
         verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
         sink.commit()

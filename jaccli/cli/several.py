@@ -29,7 +29,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
     expecting = OrdersChecks(expect, rtol, atol)
     quiet = (checks.active or expecting.active) and output is None  # a check reports; -o still writes
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard) as sink:
+            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_orders(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
@@ -50,6 +50,8 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
             writer.write(chunks if digits is None else {k: round_significant(v, digits) for k, v in chunks.items()},
                          examples)
             expecting.collect(chunks)
+            sink.release()  # this chunk passed its checks: a stream may show it now
+        sink.release()
         writer.finish()
         verdicts = [v for v in (expecting.run(plan, described, report.examples),
                                 checks.run(plan.top(opts.expression), report, connected=plan.plan.connected))

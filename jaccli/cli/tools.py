@@ -49,6 +49,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
 @click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON", help="A shared array parameter.")
 @click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True)
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
@@ -57,11 +58,12 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--kernel", "show_kernel", is_flag=True,
               help="Also print the NumPy programs the engine runs (one per group of templates).")
 def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
-                     order: int, wrt: str, defines: tuple[str, ...], form: str, input_format: str,
-                     max_lines: int, show_tape: bool, show_kernel: bool) -> None:
+                     order: int, wrt: str, defines: tuple[str, ...], params: tuple[str, ...], form: str,
+                     input_format: str, max_lines: int, show_tape: bool, show_kernel: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.
 
     The source shape comes from --shape, from --columns, or from an INPUT file's head (no values are needed).
+    EXPRESSION may be @FILE (an expression file): its named values are printed first, as formulas.
 
     \b
     Example:
@@ -69,26 +71,29 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
       d y[i] / d x[i] = 3*x[i]**2    for i in 0..1
       $ jaccli symbolic '[r*cos(theta), r*sin(theta)]' --columns r,theta --form latex
     """
+    from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
-    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_symbolic
+    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape or columns):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
-                       dtype="float64")
+                       dtype="float64", params=params)
         _, plan = open_input(opts)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,
-                               defines=parse_defines(defines))
+                               defines=parse_defines(defines), params=parse_params(params))
     if show_tape:
         click.echo(str(plan.tape))
     if show_kernel:
         for i, group in enumerate(plan.derivative.groups):
             click.echo(f"# kernel {i}: {group[0].lanes} lanes, {len(group[0].slots)} slots")
             click.echo(str(group[0].kernel))
-    click.echo(render_symbolic(plan, form, max_lines=max_lines))
+    if plan.tape.named:  # an expression file: its named values first, as formulas of the inputs
+        click.echo(render_named(plan, form, max_lines=max_lines))
+    click.echo(render_symbolic(plan, form, max_lines=max_lines, target_name=plan.tape.target_name))
 
 
 @click.command("functions")
@@ -99,13 +104,17 @@ def functions_command() -> None:
     Example:
       $ jaccli functions
     """
-    from jaccli.functions import ELEMENTWISE, REDUCTIONS
+    from jaccli.expr.shaped import STRUCTURAL
+    from jaccli.functions import ELEMENTWISE
 
-    width = max(len(n) for n in ELEMENTWISE) + 2
+    calls = {name: f"{name}({row.args or ('x' if row.nargs == 1 else 'a, b')})" for name, row in ELEMENTWISE.items()}
+    calls.update({name: s.signature for name, s in STRUCTURAL.items()})
+    width = max(len(c) for c in calls.values()) + 2
     for name, row in ELEMENTWISE.items():
-        args = "x" if row.nargs == 1 else "a, b"
-        click.echo(f"{name + '(' + args + ')':<{width + 6}} d/dx: {row.convention}")
-    click.echo("reductions over all event axes: " + ", ".join(f"{r}(v)" for r in REDUCTIONS if r != "dot")
-               + ", dot(a, b)")
-    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1]; "
-               "stacking [a, b]")
+        click.echo(f"{calls[name]:<{width}} d/dx: {row.convention}")
+    for name, s in STRUCTURAL.items():
+        click.echo(f"{calls[name]:<{width}} d/dv: {s.convention}")
+    click.echo("reductions without axis= work over all event axes; where's condition is one comparison "
+               "(< <= > >= == !=)")
+    click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1], x[:, None], "
+               "x[..., 0]; stacking [a, b]")

@@ -3,13 +3,14 @@
 Grammar (a small subset of Python expression syntax)::
 
     expr   := expr ('+' | '-' | '*' | '/' | '**') expr | ('-' | '+') expr | '(' expr ')'
-            | NUMBER | NAME | NAME '(' [expr (',' expr)*] ')'          # call by bare name, positional only
+            | NUMBER | NAME | NAME '(' [expr (',' expr)*] [',' 'axis' '=' INT] ')'   # call by bare name
+            | 'where' '(' expr CMP expr ',' expr ',' expr ')'          # CMP: < <= > >= == != (only here)
             | expr '[' item (',' item)* ']'                           # index inside one example
             | '[' expr (',' expr)* ']'                                # stack along a new leading axis
-    item   := INT | INT? ':' INT? [':' INT?]                           # INT is an integer literal, '-' allowed
+    item   := INT | INT? ':' INT? [':' INT?] | 'None' | '...'          # INT is an integer literal, '-' allowed
 
-Everything else (strings, complex, attributes, comparisons, lambda, comprehensions, tuples, ...) is an
-``ExpressionError`` with a caret under the offending part. Hostile text is refused before or right after
+Everything else (strings, complex, attributes, comparisons outside ``where``, lambda, comprehensions, tuples,
+...) is an ``ExpressionError`` with a caret under the offending part. Hostile text is refused before or right after
 ``ast.parse``: at most ``MAX_LENGTH`` characters, ``MAX_NODES`` nodes and ``MAX_DEPTH`` levels of nesting.
 """
 from __future__ import annotations
@@ -21,9 +22,11 @@ import warnings
 from typing import Optional
 
 from jaccli.errors import ExpressionError, Span
-from jaccli.expr.syntax import Binary, Call, Index, IndexItem, Name, Node, Num, Slice, Stack, Unary
+from jaccli.expr.positions import TextPositions
+from jaccli.expr.syntax import Binary, Call, Compare, Index, IndexItem, Keyword, Name, Node, Num, Slice, Stack, Unary
 
-__all__ = ["parse_expression", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT", "MAX_INT_LITERAL"]
+__all__ = ["parse_expression", "Parser", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT",
+           "MAX_INT_LITERAL"]
 
 MAX_LENGTH = 10_000
 MAX_NODES = 2_000
@@ -39,7 +42,8 @@ _REJECTED_BINARY = {  # '^' (BitXor) has its own message: people mean a power
     **{op: (symbol, _OPERATORS_HINT) for op, symbol in
        [(ast.Mod, "%"), (ast.LShift, "<<"), (ast.RShift, ">>"), (ast.BitOr, "|"), (ast.BitAnd, "&")]},
 }
-_PIECEWISE_HINT = "there are no booleans; use maximum, minimum, relu or sign for piecewise functions"
+_PIECEWISE_HINT = "there are no booleans; write piecewise functions as where(a < b, then, otherwise)"
+_COMPARE_HINT = "comparisons are allowed only as the condition of where(cond, a, b), e.g. where(x > 0, x, 0)"
 _CMP_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
             ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
 _STACK_HINT = "use [a, b] to stack values"
@@ -56,59 +60,25 @@ _REJECTED_NODES: dict[type, tuple[str, str]] = {
     ast.Starred: ("'*' unpacking is not allowed", "pass arguments one by one: f(a, b)"),
     ast.JoinedStr: ("strings are not allowed", "expressions work on numbers; names are written without quotes"),
 }
-_INDEX_HINT = "indices must be integer literals like x[0] or x[1:3]"
+_INDEX_HINT = "indices must be integer literals like x[0] or x[1:3], or None (a new axis) or ..."
 _SYNTAX_HINT = "expressions use Python syntax, e.g. sin(x) * y**2; newlines are allowed only inside brackets"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the parser's universal newlines: line numbers must agree with it
 _LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # what Python refuses to convert
 _POSITIONED = (ast.expr, ast.keyword, ast.arg)  # the nodes of an expression tree that carry source positions
 
 
 def parse_expression(text: str) -> Node:
     """Parse ``text`` into a ``syntax.Node``; raise ``ExpressionError`` (exit 2) for anything outside the grammar."""
-    return _Parser(text).parse()
+    return Parser(text).parse()
 
 
-class _Parser:
-    """One parse: holds the text and its line table, which every span conversion and error needs."""
+class Parser(TextPositions):
+    """One parse: the text and its line table (``TextPositions``), which every span conversion and error needs.
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        # ast.parse refuses leading indentation; strip it and shift every position back by its length.
-        self.base = len(text) - len(text.lstrip(" \t\f\r\n"))
-        body = text[self.base:]
-        self.line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(body)]
-        self.lines = [body[a:b] for a, b in zip(self.line_starts, self.line_starts[1:] + [len(body)])]
-        self._utf8: dict[int, bytes] = {}
+    ``label`` (an expression file's name) makes errors say ``file:line:column``; ``program.parse_program`` then
+    parses whole lines with the file limits."""
 
     def error(self, message: str, span: Optional[Span], hint: Optional[str] = None) -> ExpressionError:
-        return ExpressionError(message, self.text, span, hint=hint)
-
-    # -- positions -------------------------------------------------------------------------------------------
-
-    def offset(self, lineno: int, col: int, *, col_in_bytes: bool = True) -> int:
-        """Absolute character offset in ``text`` of (1-based line, column); ast columns are UTF-8 byte offsets."""
-        line_index = min(max(lineno, 1), len(self.lines)) - 1
-        line = self.lines[line_index]
-        if col_in_bytes and not line.isascii():
-            encoded = self._utf8.setdefault(line_index, line.encode("utf-8"))
-            col = len(encoded[:col].decode("utf-8", errors="ignore"))
-        return self.base + self.line_starts[line_index] + min(max(col, 0), len(line))
-
-    def span(self, node: ast.expr | ast.keyword | ast.arg) -> Span:
-        end_lineno, end_col = node.end_lineno, node.end_col_offset
-        assert end_lineno is not None and end_col is not None  # ast.parse records end positions on every node
-        return Span(self.offset(node.lineno, node.col_offset), self.offset(end_lineno, end_col))
-
-    def op_span(self, start: int, end: int, symbol: str, fallback: Span) -> Span:
-        """Span of ``symbol`` in the gap ``text[start:end]`` between operands (ast keeps no operator positions)."""
-        i = start
-        while i < end and (self.text[i] in " \t\f\r\n()\\" or self.text[i] == "#"):
-            if self.text[i] == "#":  # a comment runs to the end of its line
-                while i < end and self.text[i] not in "\r\n":
-                    i += 1
-            else:
-                i += 1
-        return Span(i, i + len(symbol)) if self.text.startswith(symbol, i) else fallback
+        return ExpressionError(message, self.text, span, hint=hint, label=self.label)
 
     # -- limits and parsing ----------------------------------------------------------------------------------
 
@@ -173,7 +143,7 @@ class _Parser:
             start = end = len(self.text.rstrip())
         return self.error(message, Span(start, max(end, start + 1)), _SYNTAX_HINT)
 
-    def check_size(self, root: ast.expr) -> None:
+    def check_size(self, root: ast.AST, max_nodes: int = MAX_NODES) -> None:
         """Count nodes and nesting iteratively, so that ``convert`` may recurse safely afterwards."""
         skip = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
         count = 0
@@ -181,8 +151,8 @@ class _Parser:
         while stack:
             node, depth = stack.pop()
             count += 1
-            if count > MAX_NODES:
-                raise self.error(f"expression is too long (more than {MAX_NODES} terms)", None,
+            if count > max_nodes:
+                raise self.error(f"expression is too long (more than {max_nodes} terms)", None,
                                  "write a shorter expression")
             if depth > MAX_DEPTH:
                 raise self.too_deep(self.span(node) if isinstance(node, _POSITIONED) else None)
@@ -220,7 +190,7 @@ class _Parser:
         if isinstance(node, ast.Compare):
             symbol = _CMP_OPS[type(node.ops[0])]
             where = self.op_span(self.span(node.left).end, self.span(node.comparators[0]).start, symbol, span)
-            raise self.error("comparisons are not allowed", where, _PIECEWISE_HINT)
+            raise self.error("comparisons are not allowed here", where, _COMPARE_HINT)
         if isinstance(node, ast.BoolOp):
             symbol = "and" if isinstance(node.op, ast.And) else "or"
             where = self.op_span(self.span(node.values[0]).end, self.span(node.values[1]).start, symbol, span)
@@ -288,13 +258,36 @@ class _Parser:
                              "call functions by name, like sin(x)")
         func = self.convert(node.func)
         assert isinstance(func, Name)  # convert() of an ast.Name is a Name (or raises)
-        for keyword in node.keywords:
-            if keyword.arg is None:
-                raise self.error("'**' unpacking is not allowed", self.span(keyword),
-                                 "pass arguments one by one: f(a, b)")
-            raise self.error("keyword arguments are not allowed", self.span(keyword),
-                             "pass arguments by position: f(a, b)")
-        return Call(func.id, tuple(self.convert(arg) for arg in node.args), span, func.span)
+        keywords = tuple(self.keyword(k) for k in node.keywords)
+        args = [self.condition(a) if i == 0 and func.id == "where" else self.convert(a)
+                for i, a in enumerate(node.args)]
+        return Call(func.id, tuple(args), span, func.span, keywords)
+
+    def keyword(self, keyword: ast.keyword) -> Keyword:
+        """``axis=k`` with an integer literal k: the one keyword argument there is."""
+        if keyword.arg is None:
+            raise self.error("'**' unpacking is not allowed", self.span(keyword), "pass arguments one by one: f(a, b)")
+        if keyword.arg != "axis":
+            raise self.error(f"keyword argument '{keyword.arg}' is not allowed", self.span(keyword),
+                             "pass arguments by position: f(a, b); the only keyword is axis=k of a reduction")
+        value = self.int_literal(keyword.value)
+        if value is None:
+            raise self.error("axis must be an integer literal", self.span(keyword.value), "e.g. sum(v, axis=0)")
+        return Keyword("axis", value, self.span(keyword))
+
+    def condition(self, node: ast.expr) -> Compare:
+        """where's first argument: exactly one comparison of two expressions."""
+        if not isinstance(node, ast.Compare):
+            raise self.error("the condition of where() must be a comparison", self.span(node),
+                             "compare two values: where(a < b, then, otherwise); also <= > >= == !=")
+        symbol = _CMP_OPS[type(node.ops[0])]
+        if len(node.ops) > 1:
+            raise self.error("chained comparisons are not allowed", self.span(node),
+                             "nest where() calls: where(a < b, where(b < c, ...), ...)")
+        if symbol not in ("<", "<=", ">", ">=", "==", "!="):
+            op = self.op_span(self.span(node.left).end, self.span(node.comparators[0]).start, symbol, self.span(node))
+            raise self.error(f"'{symbol}' is not a comparison of numbers", op, "use < <= > >= == or !=")
+        return Compare(symbol, self.convert(node.left), self.convert(node.comparators[0]), self.span(node))
 
     def index_items(self, node: ast.expr) -> tuple[IndexItem, ...]:
         items = node.elts if isinstance(node, ast.Tuple) else [node]
@@ -304,6 +297,8 @@ class _Parser:
 
     def index_item(self, node: ast.expr) -> IndexItem:
         span = self.span(node)
+        if isinstance(node, ast.Constant) and (node.value is None or node.value is Ellipsis):
+            return IndexItem(node.value, span)  # NumPy's newaxis and '...'
         if isinstance(node, ast.Slice):
             parts = []
             for part in (node.lower, node.upper, node.step):

@@ -1,4 +1,5 @@
-"""The expression language's syntax tree: what ``parse.parse_expression`` returns and ``tape.build_tape`` reads.
+"""The expression language's syntax tree: what ``parse.parse_expression`` (and ``parse_program``, for expression
+files) return and ``trace.build_tape`` reads.
 
 Every node carries the ``Span`` of the text it came from, so later stages (shape errors, unknown index) can
 put a caret under the right part of the expression.
@@ -6,6 +7,7 @@ put a caret under the right part of the expression.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Optional, Union
 
 from jaccli.errors import Span
@@ -43,6 +45,15 @@ class Binary:
 
 
 @dataclass(frozen=True)
+class Keyword:
+    """``axis=k``: the only keyword argument (reductions, softmax), with an integer literal value."""
+
+    name: str
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True)
 class Call:
     """``func(args...)``; ``func_span`` covers just the function name (for 'unknown function' carets)."""
 
@@ -50,6 +61,17 @@ class Call:
     args: tuple["Node", ...]
     span: Span
     func_span: Span
+    keywords: tuple[Keyword, ...] = ()
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``left < right`` (also ``<= > >= == !=``): allowed only as the condition of ``where(cond, a, b)``."""
+
+    op: str
+    left: "Node"
+    right: "Node"
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -64,9 +86,10 @@ class Slice:
 
 @dataclass(frozen=True)
 class IndexItem:
-    """One position of an index: a literal integer (possibly negative) or a ``Slice``."""
+    """One position of an index: a literal integer (possibly negative), a ``Slice``, ``None`` (a new axis of
+    length 1, NumPy's ``newaxis``) or ``...`` (``Ellipsis``: all the axes not named)."""
 
-    value: Union[int, Slice]
+    value: Union[int, Slice, None, "EllipsisType"]
     span: Span
 
 
@@ -87,4 +110,22 @@ class Stack:
     span: Span
 
 
-Node = Union[Num, Name, Unary, Binary, Call, Index, Stack]
+Node = Union[Num, Name, Unary, Binary, Call, Compare, Index, Stack]
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``name = value``, one line of an expression file; ``name_span`` covers the name alone."""
+
+    name: str
+    value: Node
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    """An expression file: named intermediates in order, then the target expression (the last line)."""
+
+    assignments: tuple[Assign, ...]
+    target: Node

@@ -1,6 +1,7 @@
 """Syntax tree -> tape: one example's target as a ``field.Field``, plus a readable record of the operations.
 
-``build_tape(tree, scope, text)`` interprets the parsed expression over lane-template fields (see ``field.py``).
+``build_tape(tree, scope, text)`` interprets the parsed expression (or an expression file's ``Program``: its named
+values in order, then the target) over lane-template fields (see ``field.py``).
 Shapes follow NumPy inside one example; every shape, index or name problem becomes an ``ExpressionError`` with a
 caret under the offending part. Constants are folded exactly while that is cheap and in float64 otherwise, so
 ``9**9**9`` costs microseconds (it is ``inf``), never an exact 370-million-digit integer.
@@ -8,58 +9,28 @@ caret under the offending part. Constants are folded exactly while that is cheap
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import sympy
 
 from jaccli.expr import field as fl
-from jaccli.errors import ExpressionError, Span, UsageError, did_you_mean
+from jaccli.errors import ExpressionError, Span, did_you_mean
 from jaccli.expr.field import Field
-from jaccli.functions import CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
-from jaccli.expr.source import EMPTY, Segment, Source, concatenate
-from jaccli.expr.syntax import Binary, Call, Index, Name, Node, Num, Slice, Stack, Unary
+from jaccli.expr.scope import Scope
+from jaccli.expr import shaped
+from jaccli.expr.source import Segment, Source
+from jaccli.functions import COMPARISONS, CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
+from jaccli.expr.syntax import Binary, Call, Compare, Index, Name, Node, Num, Program, Slice, Stack, Unary
+
+AXIS_FUNCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "softmax", "log_softmax")  # take axis=k
+SHAPED = REDUCTIONS + ("softmax", "log_softmax", "matmul")  # built from lane moves in shaped.py
 
 __all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
 MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
-
-
-@dataclass
-class Scope:
-    """What names mean: per-example arrays (event shapes), scalar constants, CSV column aliases, the source."""
-
-    arrays: dict[str, tuple[int, ...]]
-    constants: dict[str, sympy.Expr] = dc_field(default_factory=dict)
-    columns: dict[str, tuple[str, int]] = dc_field(default_factory=dict)  # alias -> (array, flat element)
-    wrt: str = "x"
-
-    def names(self) -> list[str]:
-        return sorted(set(self.arrays) | set(self.constants) | set(self.columns) | set(CONSTANTS))
-
-    def source(self) -> Source:
-        if "," in self.wrt:
-            names = [name.strip() for name in self.wrt.split(",")]
-            return concatenate([dataclasses.replace(self, wrt=name).source() if name else EMPTY for name in names],
-                               ",".join(names))
-        if self.wrt in self.columns:
-            leaf, i = self.columns[self.wrt]
-            smap = np.full(int(np.prod(self.arrays[leaf], dtype=np.int64)), -1, np.int64)
-            smap[i] = 0
-            return Source(self.wrt, leaf, (), smap)
-        if self.wrt in self.arrays:
-            shape = self.arrays[self.wrt]
-            return Source(self.wrt, self.wrt, shape, np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64))
-        if self.wrt in self.constants:
-            raise UsageError(f"--wrt {self.wrt}: '{self.wrt}' is a constant, not an input array",
-                             hint="the source must be an array of the input file")
-        known = sorted(set(self.arrays) | set(self.columns))
-        guess = did_you_mean(self.wrt, known)
-        raise UsageError(f"--wrt {self.wrt}: the input has no array named '{self.wrt}'"
-                         + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="inputs: " + ", ".join(known) if known else None)
 
 
 @dataclass(frozen=True)
@@ -80,6 +51,8 @@ class Tape:
     target: Field
     source: Source
     equations: list[Equation]
+    named: dict[str, Field] = dataclasses.field(default_factory=dict)  # an expression file's values, in order
+    target_name: Optional[str] = None  # the file's last line, when it is one of its names (d energy / d x)
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.equations)
@@ -104,18 +77,40 @@ def fold_power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
 
 
 class _Builder:
-    def __init__(self, scope: Scope, text: str) -> None:
-        self.scope, self.text = scope, text
+    def __init__(self, scope: Scope, text: str, label: Optional[str] = None) -> None:
+        self.scope, self.text, self.label = scope, text, label
         self.source = scope.source()
         self.equations: list[Equation] = []
+        self.bound: dict[str, tuple[Field, str]] = {}  # an expression file's named values so far
 
     def error(self, message: str, span: Span, hint: Optional[str] = None) -> ExpressionError:
-        return ExpressionError(message, self.text, span, hint=hint)
+        return ExpressionError(message, self.text, span, hint=hint, label=self.label)
 
     def record(self, op: str, args: list[str], f: Field) -> tuple[Field, str]:
         var = f"t{len(self.equations)}"
         self.equations.append(Equation(var, op, tuple(args), f.shape))
         return f, var
+
+    def program(self, program: Program) -> Field:
+        """Named values in order (each visible to the lines after it), then the target."""
+        for line in program.assignments:
+            name = line.name
+            if name in self.bound:
+                raise self.error(f"'{name}' is already defined", line.name_span,
+                                 hint="each name is assigned once; choose a new name")
+            if name in self.scope.names():
+                raise self.error(f"'{name}' is an input or constant name", line.name_span,
+                                 hint="choose another name: an assignment must not hide data")
+            if name in ELEMENTWISE or name in SHAPED:
+                raise self.error(f"'{name}' is a function name", line.name_span, hint="choose another name")
+            f, var = self.visit(line.value)
+            if self.equations and self.equations[-1].var == var and var not in self.bound:  # its own step
+                self.equations[-1] = dataclasses.replace(self.equations[-1], var=name)
+            else:  # the value is an earlier name or step
+                self.equations.append(Equation(name, "copy", (var,), f.shape))
+            self.bound[name] = (f, name)
+        target, _ = self.visit(program.target)
+        return target
 
     def broadcast(self, a: Field, b: Field, span: Span) -> tuple[int, ...]:
         try:
@@ -134,7 +129,11 @@ class _Builder:
 
     def visit_Name(self, node: Name) -> tuple[Field, str]:
         s, name = self.scope, node.id
-        if name in s.columns:
+        if name in self.bound:
+            return self.bound[name]
+        if name in s.params:
+            f = fl.leaf(name, s.params[name].shape, np.zeros(s.params[name].shape, bool))
+        elif name in s.columns:
             leaf_name, i = s.columns[name]
             f = fl.gather(self._leaf(leaf_name), np.asarray(i, dtype=np.int64))
         elif name in s.arrays:
@@ -144,9 +143,10 @@ class _Builder:
         elif name in CONSTANTS:
             f = fl.constant(CONSTANTS[name])
         else:
-            guess = did_you_mean(name, s.names())
+            known = s.names() + sorted(self.bound)
+            guess = did_you_mean(name, known)
             raise self.error(f"unknown name '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""), node.span,
-                             hint="names: " + ", ".join(s.names()))
+                             hint="names: " + ", ".join(known))
         return self.record("name", [name], f)
 
     def _leaf(self, name: str) -> Field:
@@ -195,64 +195,78 @@ class _Builder:
 
     def visit_Call(self, node: Call) -> tuple[Field, str]:
         name = node.func
-        if name not in ELEMENTWISE and name not in REDUCTIONS:
-            known = sorted(set(ELEMENTWISE) | set(REDUCTIONS))
+        if name not in ELEMENTWISE and name not in SHAPED:
+            known = sorted(set(ELEMENTWISE) | set(SHAPED))
             guess = did_you_mean(name, known)
             hint = "'jaccli functions' lists them" if guess else "functions: " + ", ".join(known)
-            if name in self.scope.names():
+            if name in self.scope.names() or name in self.bound:
                 raise self.error(f"'{name}' is a variable, not a function", node.func_span)
             raise self.error(f"unknown function '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                              node.func_span, hint=hint)
-        want = 2 if name == "dot" else 1 if name in REDUCTIONS else ELEMENTWISE[name].nargs
+        axis = self.axis(node)
+        want = 2 if name in ("dot", "matmul") else 1 if name in SHAPED else ELEMENTWISE[name].nargs
         assert want is not None  # only internal rows are n-ary (nargs None), and ELEMENTWISE leaves them out
         if len(node.args) != want:
             raise self.error(f"{name}() takes {want} argument{'s' if want > 1 else ''}, got {len(node.args)}",
-                             node.span, hint="reductions work over all event axes" if name in REDUCTIONS else None)
+                             node.span, hint="reduce along one axis with axis=k" if name in AXIS_FUNCTIONS else None)
+        if name == "where":
+            return self.where(node)
         visited = [self.visit(a) for a in node.args]
         args, vars_ = [f for f, _ in visited], [v for _, v in visited]
-        if name in REDUCTIONS:
-            return self.record(name, vars_, self.reduction(name, args, node))
+        if name in SHAPED:
+            try:
+                return self.record(name, vars_, self.shaped(name, args, axis))
+            except shaped.ShapeError as exc:
+                raise self.error(exc.message, node.span, hint=exc.hint) from None
+        shape = self.broadcast_all(args, node.span)
         if name == "pow":
-            shape = self.broadcast(args[0], args[1], node.span)
             return self.record(name, vars_, self.power(args[0], args[1], shape, node.args[1].span))
-        shape = args[0].shape if len(args) == 1 else self.broadcast(args[0], args[1], node.span)
         return self.record(name, vars_, fl.combine(getattr(F, name), args, shape))
 
-    def reduction(self, name: str, args: list[Field], node: Call) -> Field:
-        v = args[0]
-        if name == "sum":
-            return fl.reduce_sum(v)
-        if name == "mean":
-            if v.size == 0:
-                raise self.error("mean() of an empty value", node.span)
-            return fl.scale(fl.reduce_sum(v), sympy.Rational(1, v.size))
-        if name == "prod":
-            return fl.fold_all(sympy.Mul, v)
-        if name in ("norm", "logsumexp"):
-            if v.size == 0:
-                raise self.error(f"{name}() of an empty value", node.span)
-            return fl.fold_all(getattr(F, name), v)
-        return self.dot(args[0], args[1], node)
+    def axis(self, node: Call) -> Optional[int]:
+        for keyword in node.keywords:
+            if node.func not in AXIS_FUNCTIONS:
+                raise self.error(f"{node.func}() takes no axis", keyword.span,
+                                 hint="axis=k is for " + ", ".join(AXIS_FUNCTIONS))
+        if len(node.keywords) > 1:
+            raise self.error("axis is given twice", node.keywords[1].span)
+        return node.keywords[0].value if node.keywords else None
 
-    def dot(self, a: Field, b: Field, node: Call) -> Field:
-        """NumPy's ``dot``: scalars multiply; otherwise a's last axis meets b's second-to-last (or only) axis."""
-        if a.shape == () or b.shape == ():
-            return fl.combine(sympy.Mul, [a, b], self.broadcast(a, b, node.span))
-        if len(b.shape) >= 2:
-            b = fl.moveaxis(b, -2, -1)
-        k = a.shape[-1]
-        if b.shape[-1] != k:
-            raise self.error(f"dot: shapes {a.shape} and {b.shape} are not aligned", node.span,
-                             hint="dot(a, b) sums over the last axis of a and the second-to-last of b")
-        lead_a, lead_b = a.shape[:-1], b.shape[:-1]
-        a = fl.gather(a, np.arange(a.size, dtype=np.int64).reshape(lead_a + (1,) * len(lead_b) + (k,)))
-        shape = lead_a + lead_b + (k,)
-        return fl.reduce_sum(fl.combine(sympy.Mul, [a, b], shape), axis=len(shape) - 1)
+    def broadcast_all(self, args: list[Field], span: Span) -> tuple[int, ...]:
+        try:
+            return tuple(np.broadcast_shapes(*(a.shape for a in args)))
+        except ValueError:
+            shapes = " and ".join(str(a.shape) for a in args)
+            raise self.error(f"shapes {shapes} do not broadcast", span,
+                             hint="inside one example, shapes follow NumPy's broadcasting rules") from None
+
+    @staticmethod
+    def shaped(name: str, args: list[Field], axis: Optional[int]) -> Field:
+        if name in ("softmax", "log_softmax"):
+            return shaped.softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
+        if name == "dot":
+            return shaped.dot(args[0], args[1])
+        if name == "matmul":
+            return shaped.matmul(args[0], args[1])
+        return shaped.reduce(name, args[0], axis)
+
+    def where(self, node: Call) -> tuple[Field, str]:
+        """``where(a < b, then, otherwise)``: the condition has no derivative, so it connects nothing (as TF)."""
+        cond = node.args[0]
+        assert isinstance(cond, Compare)  # the parser accepts nothing else as where's condition
+        visited = [self.visit(cond.left), self.visit(cond.right), self.visit(node.args[1]), self.visit(node.args[2])]
+        (left, right, then, other), vars_ = [f for f, _ in visited], [v for _, v in visited]
+        shape = self.broadcast_all([left, right, then, other], node.span)
+        test = getattr(F, COMPARISONS[cond.op])
+        out = fl.combine(lambda a, b, t, o: F.where(test(a, b), t, o), [left, right, then, other], shape)
+        connected = fl.broadcast_to(then, shape).connected | fl.broadcast_to(other, shape).connected
+        out = Field(out.shape, out.pieces, connected)
+        return self.record("where", [f"{vars_[0]} {cond.op} {vars_[1]}", *vars_[2:]], out)
 
     def visit_Index(self, node: Index) -> tuple[Field, str]:
         f, var = self.visit(node.value)
         key = tuple(slice(i.value.start, i.value.stop, i.value.step) if isinstance(i.value, Slice) else i.value
-                    for i in node.items)
+                    for i in node.items)  # ints, slices, None (a new axis) and Ellipsis: NumPy basic indexing
         try:
             out = fl.index(f, key)
         except IndexError as exc:
@@ -288,8 +302,12 @@ def _divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:
     return u / v
 
 
-def build_tape(tree: Node, scope: Scope, text: str) -> Tape:
-    """Interpret ``tree`` over one example: the target ``Field`` (shape ``T``), the source, the recorded ops."""
-    builder = _Builder(scope, text)
-    target, _ = builder.visit(tree)
-    return Tape(target, builder.source, builder.equations)
+def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[str] = None) -> Tape:
+    """Interpret ``tree`` over one example: the target ``Field`` (shape ``T``), the source, the recorded ops.
+
+    ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
+    builder = _Builder(scope, text, label)
+    target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
+    last = tree.target if isinstance(tree, Program) else None
+    name = last.id if isinstance(last, Name) and last.id in builder.bound else None
+    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name)

@@ -20,12 +20,13 @@ import json
 import shutil
 import sys
 import tempfile
-from typing import IO, Any, Optional, Protocol, Sequence
+from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.io.labels import csv_header_line, index_header
+from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
 FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
@@ -37,6 +38,9 @@ _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
 )
 _DEFAULT_PRECISION = 8
 CSV_ROWS_PER_WRITE = 16_384
+#: Up to this many values, text output is NumPy's own ``str()``; above, ``jaccli.io.text`` streams the same bytes.
+SMALL_TEXT_VALUES = 4096
+TEXT_BLOCK_VALUES = 1 << 16
 _SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -68,43 +72,18 @@ def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) ->
     if array is None:
         return "None"
     array = np.asarray(array)
-    digits = _DEFAULT_PRECISION if precision is None else precision
-    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
-        raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
-    with np.printoptions(**_NUMPY_DEFAULT_PRINT, precision=int(digits), threshold=sys.maxsize):
+    digits = _check_precision(precision)
+    with np.printoptions(**_NUMPY_DEFAULT_PRINT, precision=digits, threshold=sys.maxsize):
         text = str(array)
     newline = "\n" if "\n" in text else ""
     return f"Tensor({newline}{text}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
 
 
-def _shortest_as_float64(values: np.ndarray) -> np.ndarray:
-    """float64 values whose ``repr`` is the shortest decimal that round-trips to ``values`` in their own dtype.
-
-    float64 is returned as is (Python's ``repr`` is already shortest round-trip). For float32/float16, each distinct
-    value's shortest string (numpy's Dragon4) is parsed back as float64: a decimal of at most 9 significant digits
-    survives float64 exactly, so ``repr`` of the result prints the same digits. Python's layout rules are then used
-    for both dtypes (``0.0001``, ``1e-05``, ``1e+20``). Formatting only the distinct values keeps this fast for
-    Jacobians, which repeat values (zeros above all).
-    """
-    if values.dtype == np.float64:
-        return values
-    flat = values.reshape(-1)
-    distinct, where = np.unique(flat, return_inverse=True)
-    shadow = np.array([float(str(v)) for v in distinct], dtype=np.float64)
-    return shadow[where.reshape(-1)].reshape(values.shape)
-
-
-def _json_ready(values: np.ndarray) -> np.ndarray:
-    """Values ready for ``json.dumps(....tolist())``: shortest floats, non-finite values as the strings nan/inf/-inf."""
-    shadow = _shortest_as_float64(values)
-    finite = np.isfinite(shadow)
-    if finite.all():
-        return shadow
-    ready = shadow.astype(object)
-    ready[np.isnan(shadow)] = "nan"
-    ready[shadow == np.inf] = "inf"
-    ready[shadow == -np.inf] = "-inf"
-    return ready
+def _check_precision(precision: Optional[int]) -> int:
+    digits = _DEFAULT_PRECISION if precision is None else precision
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
+    return int(digits)
 
 
 def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequence[str]) -> str:
@@ -190,34 +169,79 @@ class _HeaderFirstWriter(_Writer, abc.ABC):
 
 
 class TextWriter(_Writer):
-    """Collects the chunks (text is for small results), then prints the whole tensor."""
+    """NumPy's tensor print, streamed: the chunks go to a spool (memory, then disk), then out in NumPy's layout.
+
+    Small results (up to ``SMALL_TEXT_VALUES`` values) are printed by NumPy itself; larger ones by
+    ``jaccli.io.text``, which writes the same bytes chunk by chunk with memory flat in the batch size.
+    """
 
     def __init__(self, file: IO[bytes], precision: Optional[int] = None) -> None:
         super().__init__(file)
-        self.precision = precision
-        self.chunks: list[np.ndarray] = []
+        self.precision = _check_precision(precision)
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
+
+    def _start(self) -> None:
+        from jaccli.io.text import Magnitudes
+
+        self.magnitudes = Magnitudes(self.dtype)
 
     def _write(self, chunk: np.ndarray) -> None:
-        self.chunks.append(chunk.copy())  # the caller may reuse its buffer for the next chunk
+        self.magnitudes.add(chunk)  # pass A, while the result is computed
+        self.spool.write(chunk.data.cast("B"))
 
     def _end(self) -> None:
-        whole = np.concatenate(self.chunks) if self.chunks else np.zeros((0, *self.shape), self.dtype)
-        self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
+        from jaccli.io.text import stream_text
+
+        per_example = int(np.prod(self.shape, dtype=np.int64))
+        shape = self.full_shape()
+        try:
+            # float16 (never a CLI result: float16 input computes in float32) has no fast shortest digits.
+            if self.count * per_example <= SMALL_TEXT_VALUES or self.dtype == np.float16:
+                whole = np.concatenate(list(self._blocks())) if self.count else np.zeros(shape, self.dtype)
+                self.file.write((format_text(whole, self.precision) + "\n").encode("ascii"))
+            else:
+                stream_text(self._blocks, shape, self.dtype, self.magnitudes, self.precision, self.file.write)
+        finally:
+            self.spool.close()
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """The spooled result again, ~64k values at a time (each pass of the text formatter reads it once)."""
+        per_example = max(1, int(np.prod(self.shape, dtype=np.int64)))
+        rows = max(1, TEXT_BLOCK_VALUES // per_example)
+        row_bytes = per_example * self.dtype.itemsize
+        self.spool.seek(0)
+        for start in range(0, self.count, rows):
+            n = min(rows, self.count - start)
+            data = self.spool.read(n * row_bytes)
+            yield np.frombuffer(data, dtype=self.dtype).reshape(n, *self.shape)
 
 
-class JsonWriter(_HeaderFirstWriter):
-    """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline."""
+class JsonWriter(_Writer):
+    """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline; streams.
 
-    def _header(self) -> bytes:
-        return (_json_header(self.full_shape(), self.dtype, self.order, self.layout) + "[").encode("ascii")
+    When the batch size is not known up front (CSV/TSV input) the object cannot start with ``"shape"`` without
+    holding the whole result back, so ``"shape"`` comes last, after ``"data"``: the same keys, valid JSON, and the
+    bytes still do not depend on the chunking.
+    """
+
+    def _start(self) -> None:
+        if self.batch_size is not None:
+            head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+        else:
+            head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
+            head = head[:-1] + ', "data": '
+        self.file.write((head + "[").encode("ascii"))
 
     def _write(self, chunk: np.ndarray) -> None:
         # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
-        items = json.dumps(_json_ready(chunk).tolist(), allow_nan=False)[1:-1]
-        self.data.write(((", " if self.count else "") + items).encode("ascii"))
+        # A slice of rows at a time, as for CSV: the text of a whole chunk would be tens of MB at once.
+        for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
+            first = self.count == 0 and start == 0
+            self.file.write((b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE]))
 
-    def _footer(self) -> bytes:
-        return b"]}\n"
+    def _end(self) -> None:
+        tail = "" if self.batch_size is not None else ', "shape": ' + json.dumps(list(self.full_shape()))
+        self.file.write(("]" + tail + "}\n").encode("ascii"))
 
 
 class CsvWriter(_Writer):
@@ -231,12 +255,10 @@ class CsvWriter(_Writer):
         self.file.write(csv_header_line(self.header if self.header is not None else index_header(self.shape)))
 
     def _write(self, chunk: np.ndarray) -> None:
-        # repr of a float64 is shortest round-trip and spells non-finite values nan, inf, -inf. Rows are
-        # formatted a slice at a time: the text of a 350 000-row chunk would be ~100 MB of strings at once.
+        # Shortest round-trip floats (orjson's digits in repr's layout), a slice of rows at a time: the text of a
+        # 350 000-row chunk would be ~100 MB at once.
         for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
-            part = chunk[start:start + CSV_ROWS_PER_WRITE]
-            rows = _shortest_as_float64(part).reshape(part.shape[0], -1).tolist()
-            self.file.write("".join(",".join(map(repr, row)) + "\n" for row in rows).encode("ascii"))
+            self.file.write(csv_rows(chunk[start:start + CSV_ROWS_PER_WRITE]))
 
 
 class NpyWriter(_HeaderFirstWriter):

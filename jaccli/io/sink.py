@@ -1,36 +1,40 @@
-"""Where the result bytes go: an atomic file, or standard output written only on success.
+"""Where the result bytes go: an atomic file, or a stream (standard output, a device, a FIFO) written as it comes.
 
-README "Command line" (``-o``): on any failure nothing is written — no file is created at the target, an existing file is
-left untouched, and nothing reaches standard output. Writers therefore never see the real destination; they write
-to ``Sink.file`` and the CLI calls ``commit()`` once everything succeeded::
+SPEC §2 (``-o``) and §8. ``open_sink`` looks at what is at the path and picks one of two sinks:
+
+- ``AtomicSink``: a regular file, a path that does not exist yet, or a symlink to either. The bytes go to a temp
+  file in the target's directory and ``commit()`` fsyncs and renames it over the target (a symlink's *target* is
+  replaced, the link stays a link). On any failure nothing is created and an existing file is untouched.
+- ``StreamSink``: standard output and everything that is not a regular file (character/block device, FIFO, socket,
+  ``/dev/stdout``, ``/dev/fd/N``). Replacing those would destroy them (``/dev/null`` turned into a file), so the
+  bytes are written through, in place. Until the caller's first ``release()`` (after the first chunk is computed
+  and checked) they are held in memory, so an error found in the first chunk writes nothing; after that they
+  stream, and an error ends the run with what was written staying written, as with any Unix filter.
+
+Writers write to ``sink.file`` and never see the real destination::
 
     with open_sink(output_path) as sink:
         writer = make_writer("json", sink.file)
-        ...                                  # any exception here: nothing is written
-        sink.commit()                        # the only moment the destination changes
+        ...                    # sink.release() after each chunk: the stream may show what is written so far
+        sink.commit()          # the atomic file appears; the stream is flushed
 
-Output to a closed pipe (``jaccli ... | head``) must end quietly: ``commit()`` raises ``ClosedPipe``, which the CLI
-turns into a silent exit with code 0.
+A reader that goes away (``| head``) raises ``ClosedPipe``, which the CLI turns into a silent exit 0. Any other
+write failure (disk full, standard output closed) is an ``OutputError`` (exit 3).
 """
 from __future__ import annotations
 
 import os
-import shutil
+import secrets
 import stat
 import sys
-import tempfile
-from typing import IO, BinaryIO, Callable, Optional
+from typing import IO, BinaryIO, Callable, Optional, Union, cast
 
-from jaccli.errors import UsageError
+from jaccli.errors import OutputError, UsageError
+from jaccli.io.stream import (  # noqa: F401  (ClosedPipe, SPOOL_MAX_SIZE: re-exported, callers import them here)
+    SPOOL_MAX_SIZE, ClosedPipe, GuardedFile, open_stream, resolve_target, write_failed,
+)
 
-#: Standard output is buffered in memory up to this size, then in an anonymous temporary file, so memory stays flat
-#: for big streamed outputs while an error mid-way still writes nothing.
-SPOOL_MAX_SIZE = 32 * 1024 * 1024
-_COPY_BLOCK = 1024 * 1024
-
-
-class ClosedPipe(Exception):
-    """The reader of standard output went away (``| head``). Not an error: the CLI exits 0 without a message."""
+_LIVE_TEMPS: set[str] = set()  # temp files not yet renamed or removed, for the SIGTERM/SIGHUP handler
 
 
 def silence_stdout() -> None:
@@ -66,124 +70,148 @@ def _new_file_mode(path: str) -> int:
     return 0o666 & ~umask
 
 
-class Sink:
-    """A binary destination that only becomes visible on ``commit()``.
+def _create_temp(path: str, directory: str) -> tuple[int, str]:
+    """A new ``.jaccli-*.tmp`` beside the target, registered *before* it exists.
 
-    ``path`` None or ``'-'`` means standard output; ``stdout`` replaces ``sys.stdout.buffer`` (tests inject a
-    ``BytesIO``), and ``on_closed_pipe`` replaces ``silence_stdout`` (by default it only runs when writing to the real
-    ``sys.stdout``, never to an injected stream).
+    A SIGTERM between creating a temp file and registering it would leak the file, and blocking the signal does
+    not help: NumPy's worker threads may take it. Registered first, the handler can always remove it.
     """
-
-    def __init__(
-        self,
-        path: Optional[str],
-        *,
-        stdout: Optional[BinaryIO] = None,
-        on_closed_pipe: Optional[Callable[[], None]] = None,
-    ) -> None:
-        self.path = None if path in (None, "-") else path
-        self._stdout = stdout
-        self._on_closed_pipe = on_closed_pipe
-        self._tmp_path: Optional[str] = None
-        self._done = False
-        if self.path is None:
-            self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
-        else:
-            self.file = self._open_temp(self.path)
-
-    def _open_temp(self, path: str) -> IO[bytes]:
-        """Create the temporary file next to ``path`` (same file system, so the final rename is atomic)."""
-        if path == "":
-            raise UsageError("the output path is empty", hint="give a file name, or '-' for standard output")
-        if os.path.isdir(path):
-            raise UsageError(f"cannot write '{path}': it is a directory", hint="give a file name inside it")
-        directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(100):
+        name = os.path.join(directory, f".jaccli-{secrets.token_hex(8)}.tmp")
+        _LIVE_TEMPS.add(name)
         try:
-            fd, self._tmp_path = tempfile.mkstemp(prefix=".jaccli-", suffix=".tmp", dir=directory)
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), name
+        except FileExistsError:
+            _LIVE_TEMPS.discard(name)
         except OSError as exc:
-            raise UsageError(
-                f"cannot write '{path}': {exc.strerror}", hint="check that the directory exists and is writable"
-            ) from None
-        return os.fdopen(fd, "wb")
+            _LIVE_TEMPS.discard(name)
+            raise UsageError(f"cannot write '{path}': {exc.strerror}",
+                             hint="check that the directory exists and is writable") from None
+    raise UsageError(f"cannot write '{path}': no free temporary file name in {directory}")
 
-    # -- finishing -------------------------------------------------------------------------------------------------
+
+class AtomicSink:
+    """A regular file that only appears (or changes) on ``commit()``."""
+
+    streaming = False
+
+    def __init__(self, path: str, target: str) -> None:
+        self.path, self.target = path, target
+        self._done = False
+        directory = os.path.dirname(target)
+        fd, self._tmp_path = _create_temp(path, directory)
+        self._tmp: Optional[str] = self._tmp_path
+        self.guarded = GuardedFile(os.fdopen(fd, "wb"), f"'{path}'", None)
+        self.file = cast(IO[bytes], self.guarded)  # writers only call write()
+
+    def release(self) -> None:
+        """Nothing to show before the commit: an atomic file is all or nothing."""
 
     def commit(self) -> None:
-        """Make the bytes visible: rename the temporary file onto the path, or copy the buffer to standard output.
-
-        Raises ``ClosedPipe`` when standard output's reader has gone away.
-        """
         if self._done:
             raise RuntimeError("the sink was already committed or aborted")
         self._done = True
-        if self.path is None:
-            self._commit_stdout()
-        else:
-            self._commit_file(self.path)
-
-    def _commit_file(self, path: str) -> None:
-        assert self._tmp_path is not None
+        raw = self.guarded.raw
         try:
             self.file.flush()
-            os.fsync(self.file.fileno())  # the data must be on disk before the rename makes it visible
-            os.chmod(self._tmp_path, _new_file_mode(path))
-            self.file.close()
-            os.replace(self._tmp_path, path)
+            os.fsync(raw.fileno())  # the data must be on disk before the rename makes it visible
+            os.chmod(self._tmp_path, _new_file_mode(self.target))
+            raw.close()
+            os.replace(self._tmp_path, self.target)
         except BaseException as exc:
             self._remove_temp()
             if isinstance(exc, OSError):
-                raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
+                raise write_failed(f"'{self.path}'", exc) from None
             raise
-        self._tmp_path = None
-        _fsync_directory(os.path.dirname(os.path.abspath(path)))
-
-    def _commit_stdout(self) -> None:
-        out = self._stdout if self._stdout is not None else sys.stdout.buffer
-        try:
-            # Text written earlier through sys.stdout (there should be none) must come first.
-            if self._stdout is None:
-                sys.stdout.flush()
-            self.file.seek(0)
-            shutil.copyfileobj(self.file, out, _COPY_BLOCK)
-            out.flush()
-        except BrokenPipeError:
-            self._closed_pipe()
-            raise ClosedPipe() from None
-        finally:
-            self.file.close()
-
-    def _closed_pipe(self) -> None:
-        if self._on_closed_pipe is not None:
-            self._on_closed_pipe()
-        elif self._stdout is None:
-            silence_stdout()
+        _LIVE_TEMPS.discard(self._tmp_path)
+        self._tmp = None
+        _fsync_directory(os.path.dirname(self.target))
 
     def abort(self) -> None:
-        """Throw the bytes away; the destination is untouched. Safe to call more than once."""
         if self._done:
             return
         self._done = True
-        self.file.close()
         self._remove_temp()
 
     def _remove_temp(self) -> None:
-        if self._tmp_path is not None:
+        if self._tmp is None:
+            return
+        try:
+            self.guarded.raw.close()
+        finally:
             try:
-                self.file.close()
-            finally:
-                try:
-                    os.unlink(self._tmp_path)
-                except FileNotFoundError:
-                    pass
-                self._tmp_path = None
+                os.unlink(self._tmp)
+            except FileNotFoundError:
+                pass
+            _LIVE_TEMPS.discard(self._tmp)
+            self._tmp = None
 
-    # -- context manager: leaving without commit() (normally or by an exception) aborts ------------------------------
-
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> "AtomicSink":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.abort()
+
+
+# -- the stream --------------------------------------------------------------------------------------------------------
+
+class StreamSink:
+    """Standard output or a non-regular ``-o`` target, written through in place."""
+
+    streaming = True
+
+    def __init__(self, out: BinaryIO, name: str, *, owned: bool,
+                 on_closed_pipe: Optional[Callable[[], None]], whole: bool = False) -> None:
+        self._owned, self._done = owned, False
+        self.guarded = GuardedFile(out, name, on_closed_pipe, hold=True, whole=whole)
+        self.file = cast(IO[bytes], self.guarded)  # writers only call write()
+
+    def release(self) -> None:
+        """From now on the bytes may be seen: write what is held and flush."""
+        self.guarded.release()
+
+    def commit(self) -> None:
+        if self._done:
+            raise RuntimeError("the sink was already committed or aborted")
+        self.guarded.release(final=True)
+        self._done = True
+        self._close()
+
+    def abort(self) -> None:
+        """Drop what is still held; what was released stays written (flushed, best effort)."""
+        if self._done:
+            return
+        self._done = True
+        self.guarded.drop()
+        try:
+            self.guarded.flush()
+        except (ClosedPipe, OutputError):
+            pass
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._owned:
+            try:
+                self.guarded.raw.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> "StreamSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+
+Sink = Union[AtomicSink, StreamSink]
+
+
+def _stdout_buffer() -> BinaryIO:
+    if sys.stdout is None or not hasattr(sys.stdout, "buffer"):  # `jaccli ... >&-`: Python sets sys.stdout None
+        raise OutputError("standard output is closed", hint="redirect it (> FILE), or write to a file with -o FILE")
+    sys.stdout.flush()  # anything written through sys.stdout (there should be none) comes first
+    return sys.stdout.buffer
 
 
 def open_sink(
@@ -191,9 +219,25 @@ def open_sink(
     *,
     stdout: Optional[BinaryIO] = None,
     on_closed_pipe: Optional[Callable[[], None]] = None,
+    whole: bool = False,
 ) -> Sink:
-    """The ``Sink`` for ``-o PATH`` (None or ``'-'``: standard output); use it as a context manager."""
-    return Sink(path, stdout=stdout, on_closed_pipe=on_closed_pipe)
+    """The sink for ``-o PATH`` (None or ``'-'``: standard output); use it as a context manager.
+
+    ``stdout`` replaces ``sys.stdout.buffer`` (tests inject a ``BytesIO``); ``on_closed_pipe`` replaces
+    ``silence_stdout``, which by default runs only for the real standard output. ``whole``: a stream gets the
+    bytes only at ``commit()``, from a seekable spool (``-f npz``: zipfile patches its headers in place).
+    """
+    if path in (None, "-"):
+        if stdout is not None:
+            return StreamSink(stdout, "standard output", owned=False, on_closed_pipe=on_closed_pipe, whole=whole)
+        return StreamSink(_stdout_buffer(), "standard output", owned=False,
+                          on_closed_pipe=on_closed_pipe or silence_stdout, whole=whole)
+    assert path is not None
+    kind, target = resolve_target(path)
+    if kind == "file":
+        return AtomicSink(path, str(target))
+    return StreamSink(open_stream(path, kind, target), f"'{path}'", owned=True, on_closed_pipe=on_closed_pipe,
+                      whole=whole)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -208,3 +252,34 @@ def _fsync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class _Terminated(SystemExit):
+    """Raised by the SIGTERM/SIGHUP handler so that ``with`` blocks unwind and remove temp files, as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    # Remove the temp files here too: the signal may land where no `with` block protects them yet.
+    for path in list(_LIVE_TEMPS):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        _LIVE_TEMPS.discard(path)
+    raise _Terminated(128 + signum)
+
+
+def remove_temps_on_signals() -> None:
+    """SIGTERM and SIGHUP unwind the stack (exit 128+signal) instead of killing the process where it stands.
+
+    Without this a ``kill -TERM`` left ``.jaccli-*.tmp`` files beside the target. Only the main thread may set
+    handlers; elsewhere (a test runner's worker thread) this does nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            signal.signal(signum, _raise_terminated)

@@ -129,6 +129,8 @@ def differentiate(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
         out = e * differentiate(e.args[0], s, memo)
     elif isinstance(e, sympy.log) and len(e.args) == 1:
         out = differentiate(e.args[0], s, memo) / e.args[0]
+    elif getattr(type(e), "jaccli_row", None) is not None and type(e).jaccli_row.chain is not None:
+        out = type(e).jaccli_row.chain(e.args, [differentiate(a, s, memo) for a in e.args])
     elif getattr(type(e), "jaccli_row", None) is not None:
         partials = type(e).jaccli_row.derivative(*e.args)
         out = sympy.Add(*[differentiate(a, s, memo) * sympy.sympify(partials[i])

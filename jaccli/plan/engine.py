@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Iterator, Mapping, Optional
 
 import numpy as np
@@ -16,7 +17,7 @@ from jaccli.plan.derive import Derivative, derive
 from jaccli.plan import nanrule
 from jaccli.plan.rescue import rescue
 from jaccli.errors import UsageError
-from jaccli.expr.parse import parse_expression
+from jaccli.expr.program import ExpressionText, load_expression, parse_text
 from jaccli.expr.trace import Scope, Tape, build_tape
 
 WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
@@ -31,6 +32,12 @@ class Plan:
     scope: Scope
     value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
+
+    @cached_property
+    def param_rows(self) -> dict[str, np.ndarray]:
+        """Shared parameters as ``(1, n)`` rows in the plan's dtype: slots gathered from them are ``(1, L)`` and
+        broadcast against the batch's ``(b, L)`` in the kernel. Made once per plan, never copied per chunk."""
+        return {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -74,18 +81,19 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
-    ``order=0`` plans the target's value (used by ``--verify``); the CLI and API ask for 1 or more.
+    ``expression`` is the text, or ``@PATH`` of an expression file. ``order=0`` plans the target's value (used by
+    ``--verify``); the CLI and API ask for 1 or more.
     """
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
-    tree = parse_expression(expression)
-    tape = build_tape(tree, scope, expression)
+    text = load_expression(expression)
+    tape = build_tape(parse_text(text), scope, text.text, text.label)
     _check_result_size(tape, order)
     value = derive(tape, 0) if order >= 1 and tape.target.size else None
-    return Plan(expression, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
+    return Plan(text.text, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -147,6 +155,7 @@ def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndar
     result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
     out = result.reshape(b, d.size)
     flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
+    flats.update(plan.param_rows)  # (1, n): broadcast in the kernel, never tiled to the batch
     maybe_nan = False
     for group in d.groups:
         head = group[0]  # every program of a group reads the same slots and shares one kernel
@@ -191,7 +200,7 @@ def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
                defines: Optional[Mapping[str, float]] = None, columns: Optional[list[str]] = None,
-               row: Optional[str] = None, wrt: str = "x") -> Scope:
+               row: Optional[str] = None, wrt: str = "x", params: Optional[Mapping[str, np.ndarray]] = None) -> Scope:
     """Names for the expression: input arrays, file scalars and ``-D`` constants, CSV header columns.
 
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
@@ -220,4 +229,10 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     aliases = {}
     if columns and row is not None:
         aliases = {c: (row, i) for i, c in enumerate(columns)}
-    return Scope(dict(arrays), constants, aliases, wrt)
+    for name in params or {}:
+        if not is_valid_name(name):
+            raise UsageError(f"parameter name {name!r} is not a valid name", hint=NAME_HINT)
+        if name in arrays or name in listed or name in constants:
+            raise UsageError(f"parameter '{name}' clashes with another input name",
+                             hint="rename the parameter (a per-example array and a shared one cannot share a name)")
+    return Scope(dict(arrays), constants, aliases, wrt, dict(params or {}))

@@ -13,7 +13,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from jaccli.errors import UsageError
-from jaccli.expr.parse import parse_expression
+from jaccli.expr.program import ExpressionText, load_expression, parse_text
 from jaccli.expr.trace import Scope, build_tape
 from jaccli.plan import nanrule
 from jaccli.plan.derive import Derivative, derive, derive_orders
@@ -71,11 +71,14 @@ class OrdersPlan:
         return out
 
 
-def plan_orders(expression: str, scope: Scope, orders: tuple[int, ...], dtype: np.dtype) -> OrdersPlan:
-    """Parse, build the tape and derive every order in ``orders`` at once."""
+def plan_orders(expression: str | ExpressionText, scope: Scope, orders: tuple[int, ...],
+                dtype: np.dtype) -> OrdersPlan:
+    """Parse, build the tape and derive every order in ``orders`` at once (``@PATH``: an expression file)."""
     if not orders or min(orders) < 0:
         raise UsageError(f"orders must be 0 or more, got {orders}")
-    tape = build_tape(parse_expression(expression), scope, expression)
+    text = load_expression(expression)
+    tape = build_tape(parse_text(text), scope, text.text, text.label)
+    expression = text.text
     for k in orders:
         _check_result_size(tape, k)
     d = derive_orders(tape, tuple(orders))

@@ -170,7 +170,7 @@ class Namer:
     other leaves by their flat element.
     """
 
-    def __init__(self, plan: Plan, scope: Optional[Scope]) -> None:
+    def __init__(self, plan: Plan, scope: Optional[Scope], target_name: Optional[str] = None) -> None:
         src = self.source = plan.derivative.source
         self.target_shape = plan.derivative.target_shape
         watched = np.flatnonzero(src.smap >= 0)
@@ -181,11 +181,12 @@ class Namer:
         used = {src.name, src.leaf}
         if scope is not None:
             self.arrays = {k: tuple(v) for k, v in scope.arrays.items()}
+            self.arrays.update({k: tuple(v.shape) for k, v in scope.params.items()})  # named like arrays
             for alias, (leaf, i) in scope.columns.items():
                 self.aliases.setdefault((leaf, int(i)), alias)
             used |= set(scope.names())
         self.letters = "".join(c for c in INDEX_NAMES if c not in used)
-        self.y = next(n for n in ("y", "f", "out", "target_") if n not in used)  # never an input's name
+        self.y = target_name or next(n for n in ("y", "f", "out", "target_") if n not in used)  # never an input's
 
     def shape(self, leaf: str) -> tuple[int, ...]:
         return self.arrays.get(leaf, (np.iinfo(np.int64).max,))  # unknown leaf: flat, unbounded

@@ -17,6 +17,7 @@ merge, their index patterns and element names are worked out in ``entries``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Mapping, Optional
@@ -31,7 +32,8 @@ from jaccli.symbolic.entries import Block, Name, Namer, Pattern, entry_blocks
 from jaccli.errors import UsageError
 from jaccli.expr.field import slot_symbol
 from jaccli.functions import for_display
-from jaccli.expr.trace import Scope
+from jaccli.expr.trace import Scope, Tape
+from jaccli.plan.derive import derive
 
 
 # --- printers: one per form ------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def _render_line(line: _Line, namer: Namer, form: str, printer: StrPrinter) -> O
 
 
 def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 200,
-                    scope: Optional[Scope] = None) -> str:
+                    scope: Optional[Scope] = None, target_name: Optional[str] = None) -> str:
     """The non-zero entries of the plan's order-k derivative (``(*T, *S^k)`` per example), one formula a line.
 
     ``form`` is ``plain`` (SymPy ``str``), ``latex`` or ``python`` (NumPy spelling). Elementwise parts print once
@@ -168,7 +170,7 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     d = plan.derivative
     if not d.connected:
         return f"None (the target does not reference {d.source.name})"
-    namer = Namer(plan, scope if scope is not None else plan.scope)
+    namer = Namer(plan, scope if scope is not None else plan.scope, target_name)
     lines = _lines(entry_blocks(plan), namer)
     out: list[str] = []
     for at, line in enumerate(lines):
@@ -213,14 +215,28 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: int = 1, wrt: str = "x",
-                    columns: Optional[list[str]] = None, defines: Optional[Mapping[str, float]] = None) -> Plan:
+                    columns: Optional[list[str]] = None, defines: Optional[Mapping[str, float]] = None,
+                    params: Optional[Mapping[str, np.ndarray]] = None) -> Plan:
     """A plan without an input file: the source has event ``shape``, or is a row named by ``columns`` (a CSV
     header: ``--wrt`` may then name one column and the row keeps the name ``x``, as for a real CSV file)."""
     if columns:
         if shape not in (None, (len(columns),)):
             raise UsageError(f"--shape {shape} does not match {len(columns)} columns", hint="give one of them")
         row = "x" if all(w.strip() in columns for w in wrt.split(",")) else wrt
-        scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt)
+        scope = make_scope({row: (len(columns),)}, defines=defines, columns=list(columns), row=row, wrt=wrt,
+                           params=params)
     else:  # several sources (--wrt a,b) each have the shape
-        scope = make_scope({w.strip(): tuple(shape or ()) for w in wrt.split(",")}, defines=defines, wrt=wrt)
+        scope = make_scope({w.strip(): tuple(shape or ()) for w in wrt.split(",")}, defines=defines, wrt=wrt,
+                           params=params)
     return plan_jacobian(expression, scope, order, np.dtype(np.float64))
+
+
+def render_named(plan: Plan, form: str = "plain", max_lines: Optional[int] = 200) -> str:
+    """An expression file's named values as formulas of the inputs (``r2[i,j] = ...``), one block per name."""
+    blocks = []
+    for name, value in plan.tape.named.items():
+        tape = Tape(value, plan.tape.source, [])
+        derivative = dataclasses.replace(derive(tape, 0), connected=True)  # a value is shown, connected or not
+        named = Plan(plan.expression, tape, derivative, plan.dtype, plan.scope)
+        blocks.append(render_symbolic(named, form, max_lines, target_name=name))
+    return "\n".join(blocks)

@@ -112,7 +112,8 @@ def common_batch_size(label: str, shapes: Mapping[str, Tuple[int, ...]]) -> int:
         if shape[0] != first_shape[0]:
             raise InputError(
                 f"arrays {first!r} and {name!r} have different batch sizes ({first_shape[0]} and {shape[0]})",
-                where=label, hint="the first axis of every array is the batch axis; give them the same length")
+                where=label, hint="the first axis of every array is the batch axis; pass an array shared by every "
+                                  "example (weights) with --param NAME=PATH (API: params=)")
     if first_shape[0] == 0:
         raise InputError(f"empty input: array {first!r} has no examples (batch size 0)", where=label)
     return first_shape[0]

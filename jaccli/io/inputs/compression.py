@@ -88,11 +88,12 @@ def decompressing(raw: BinaryIO, kind: str, label: str) -> BinaryIO:
 
 
 class _Replay(io.RawIOBase):
-    """``prefix`` (already read to sniff the stream) followed by the rest of ``rest``."""
+    """``prefix`` (already read to sniff the stream) followed by the rest of ``rest``. Once ``rest`` has ended it
+    is never read again: a terminal gives its end (Ctrl-D) once, and a second read would wait for more typing."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: BinaryIO, ended: bool) -> None:
         super().__init__()
-        self.prefix, self.rest = prefix, rest
+        self.prefix, self.rest, self.ended = prefix, rest, ended
 
     def readable(self) -> bool:
         return True
@@ -102,7 +103,10 @@ class _Replay(io.RawIOBase):
             n = min(len(buffer), len(self.prefix))
             buffer[:n], self.prefix = self.prefix[:n], self.prefix[n:]
             return n
+        if self.ended:
+            return 0
         data = _read_some(self.rest, len(buffer))
+        self.ended = not data
         buffer[:len(data)] = data
         return len(data)
 
@@ -114,8 +118,9 @@ def _read_some(stream: BinaryIO, n: int) -> bytes:
     return read1(n) if read1 is not None else stream.read(n)
 
 
-def _head(stream: BinaryIO, label: str) -> bytes:
-    """The first bytes of ``stream``: at least 8 and a non-blank one (or all of it), for magic and JSON checks."""
+def _head(stream: BinaryIO, label: str) -> tuple[bytes, bool]:
+    """The first bytes of ``stream``: at least 8 and a non-blank one (or all of it), for magic and JSON checks;
+    and whether the stream has ended."""
     head = b""
     while len(head) < 8 or not head.strip(_BLANK):
         try:
@@ -123,23 +128,23 @@ def _head(stream: BinaryIO, label: str) -> bytes:
         except OSError as exc:
             raise InputError(f"cannot read standard input: {exc}", where=label) from None
         if not more:
-            break
+            return head, True
         head += more
         if len(head) > (1 << 24):  # 16 MB of blanks: not JSON, not binary; let the CSV reader say so
             break
-    return head
+    return head, False
 
 
 def sniff_stream(stream: BinaryIO, label: str) -> tuple[BinaryIO, bytes]:
     """Standard input, decompressed when its magic bytes say so: ``(plain stream, its first bytes)``; the
     stream still yields every byte (the sniffed ones are replayed)."""
-    head = _head(stream, label)
-    replayed: BinaryIO = io.BufferedReader(_Replay(head, stream), buffer_size=1 << 16)  # type: ignore[arg-type]
+    head, ended = _head(stream, label)
+    replayed: BinaryIO = io.BufferedReader(_Replay(head, stream, ended), buffer_size=1 << 16)  # type: ignore
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             plain = decompressing(replayed, kind, label)
-            head = _head(plain, label)
-            return io.BufferedReader(_Replay(head, plain), buffer_size=1 << 16), head  # type: ignore[arg-type]
+            head, ended = _head(plain, label)
+            return io.BufferedReader(_Replay(head, plain, ended), buffer_size=1 << 16), head  # type: ignore
     return replayed, head
 
 
