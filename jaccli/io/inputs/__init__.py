@@ -84,8 +84,6 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
         batch = dataclasses.replace(read_npz(file_path, stream, label, allow_nonfinite), named=True)
     else:
         batch = read_json(file_path, stream, label, single_name, allow_nonfinite)
-        if batch.arrays.keys() != {single_name} or batch.scalars:
-            batch = dataclasses.replace(batch, named=True)  # a JSON object: its keys name the arrays
     return _named_columns(batch, csv.columns.columns)
 
 
