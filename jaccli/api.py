@@ -6,7 +6,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, plan_jacobian, resolve_dtype
+from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
+from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError
 from jaccli.expr.program import ExpressionText, load_expression
 from jaccli.io.inputs import Batch, batch_from_arrays
@@ -19,7 +20,7 @@ ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
 @lru_cache(maxsize=64)
 def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple],
           row: str, wrt: str, order: Union[int, tuple[int, ...]], dtype: str,
-          params: "_Params") -> Union[Plan, OrdersPlan]:
+          params: "_Params", reduction: Reduction = Reduction()) -> Union[Plan, OrdersPlan]:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
     Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
@@ -29,8 +30,11 @@ def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tu
                        row=row, wrt=wrt, params=params.arrays)
     dtypes = {k: np.dtype(d) for k, _, d in shapes}
     if isinstance(order, tuple):
+        if reduction.active:
+            raise UsageError(f"{reduction.label()} applies to one order, not to several ({order!r})",
+                             hint="run each order on its own")
         return plan_orders(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
-    return plan_jacobian(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)))
+    return plan_reduced(expression, scope, order, resolve_dtype(dtype, source_dtype(scope, dtypes)), reduction)
 
 
 class _Params:
@@ -83,7 +87,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
                    constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
                    pfor: bool = True, allow_nonfinite: bool = False,
-                   params: Optional[Mapping[str, object]] = None) -> Any:
+                   params: Optional[Mapping[str, object]] = None, reduce: Optional[str] = None,
+                   jvp: Optional[str] = None, vjp: Optional[str] = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -96,6 +101,10 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     Several sources, ``wrt=("a", "b")``: the derivative is taken w.r.t. their flattened concatenation,
     ``S = (n_a + n_b,)`` (order 2 is the block Hessian with its cross terms). Several orders, ``order=(0, 1, 2)``:
     a dict ``{0: value, 1: jacobian, 2: hessian}`` computed in one pass (order 0, the value, has shape ``(B, *T)``).
+
+    ``reduce`` ('det', 'logabsdet', 'trace', 'diag'), ``jvp`` and ``vjp`` (names of arrays of ``x``) give what
+    the CLI's ``--reduce``, ``--jvp`` and ``--vjp`` give; ``reduce='logabsdet'`` returns ``(sign, logabsdet)``,
+    as ``numpy.linalg.slogdet`` does.
 
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
@@ -121,14 +130,18 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
     plan = _plan(load_expression(expression), shapes, tuple(batch.scalars.items()), tuple(defines.items()),
-                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
+                 tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared),
+                 Reduction(reduce, jvp, vjp))
     if isinstance(plan, OrdersPlan):
         return _several(plan, batch, unconnected, parallel_iterations, pfor)
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
         return None
-    return _evaluate(plan, batch, parallel_iterations, pfor)
+    result = _evaluate(plan, batch, parallel_iterations, pfor)
+    if reduce == "logabsdet":
+        return result[:, 0], result[:, 1]
+    return result
 
 
 def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian, resolve_dtype, run
+from jaccli.plan.engine import Plan, make_scope, resolve_dtype, run
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.expr.trace import Scope
@@ -23,6 +23,7 @@ from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
 from jaccli.io.inputs.dialect import parse_delimiter
 from jaccli.io.labels import Labels
 from jaccli.io.params import parse_params
+from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.plan.orders import source_dtype
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -49,6 +50,9 @@ class Options:
     columns: Optional[str] = None
     index_col: str = "auto"
     header: str = "auto"  # csv header / json layout names: jaccli.io.labels
+    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: Optional[str] = None
+    vjp: Optional[str] = None
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
@@ -90,7 +94,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan: all that can fail before any value is computed."""
     batch, scope, dtype = open_scope(opts, stdin)
-    return batch, plan_jacobian(opts.expression, scope, opts.order, dtype)
+    return batch, plan_reduced(opts.expression, scope, opts.order, dtype, Reduction(opts.reduce, opts.jvp, opts.vjp))
 
 
 def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
@@ -258,10 +262,14 @@ class Checks:
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:
         from jaccli.checks.verify import verify
+        from jaccli.checks.verify_reduced import verify_reduced
+        from jaccli.plan.reduce import ReducedPlan
 
         if not connected or not self.inputs:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
-        result = verify(plan, arrays, rows=self.verify_rows, seed=0)
+        # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
+        check = verify_reduced if isinstance(plan, ReducedPlan) else verify
+        result = check(plan, arrays, rows=self.verify_rows, seed=0)  # type: ignore[arg-type]
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

@@ -55,6 +55,12 @@ from jaccli.errors import CheckFailed, UsageError
               help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or 0-based position.")
 @click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
               help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input has them.")
+@click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+              help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
+@click.option("--jvp", metavar="NAME",
+              help="Contract the last source axes with array NAME (input or -P; shaped like x).")
+@click.option("--vjp", metavar="NAME",
+              help="Contract the target axes with array NAME (input or -P; shaped like the target).")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            **kwargs: Any) -> None:
@@ -88,6 +94,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
+    from jaccli.plan.reduce import csv_header
 
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
@@ -95,6 +102,10 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     orders = kwargs.pop("orders")
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     check_precision(opts.precision, opts.fmt)
+    if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
+        raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
+                         + ",".join(map(str, opts.orders)) + ")",
+                         hint="run each order on its own")
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
 
@@ -127,7 +138,9 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
                        dtype=plan.dtype, order=opts.order, layout=labels.axes())
         else:
-            header = labels.csv_header() if opts.fmt == "csv" else None  # one cell per entry: only when needed
+            header = None
+            if opts.fmt == "csv":  # one cell per entry: only when needed
+                header = csv_header(plan) or labels.csv_header()  # --reduce logabsdet: sign..., logabsdet...
             writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
             digits = opts.precision if opts.fmt in ("csv", "json") else None

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
+
 if TYPE_CHECKING:
     from jaccli.plan.engine import Plan
 
@@ -30,8 +32,13 @@ def index_header(shape: Sequence[int]) -> list[str]:
     return ["J" + _bracketed(index) for index in product(*map(range, shape))] if shape else ["J"]
 
 
-def csv_header_line(cells: Sequence[str]) -> bytes:
-    """One csv header row, RFC 4180-quoted where a cell needs it, UTF-8 (column names may be any identifier)."""
+def csv_header_line(cells: Sequence[str] | None, shape: Sequence[int]) -> bytes:
+    """The csv header row of a per-example ``shape``: ``cells`` (default ``index_header``), RFC 4180-quoted where a
+    cell needs it, UTF-8 (column names may be any identifier)."""
+    cells = index_header(shape) if cells is None else cells
+    size = int(np.prod(shape, dtype=np.int64))
+    if len(cells) != size:  # a bug, not a user error: the cells are made from the same shape
+        raise ValueError(f"{len(cells)} header cells for {size} values per example")
     quoted = ['"' + c.replace('"', '""') + '"' if any(ch in c for ch in ',"\r\n') else c for c in cells]
     return (",".join(quoted) + "\n").encode("utf-8")
 
@@ -64,6 +71,7 @@ class Labels:
     source_shape: tuple[int, ...]
     order: int
     index_axes: tuple[str, ...]  # the plan's own layout (jaccli 1.0's names; several sources name their segments)
+    example_shape: tuple[int, ...]  # the per-example result shape (a --reduce/--jvp/--vjp result has its own)
     target: str  # what the target is called in entry names ('y')
     elements: tuple[str, ...]  # the source's elements in C order
     named: bool
@@ -99,7 +107,7 @@ class Labels:
         """The CSV header cells, one per entry of an example in C order."""
         shape = self.target_shape + self.source_shape * self.order
         if not self.named:
-            return index_header(shape)
+            return index_header(self.example_shape)
         return [self.entry(index) for index in product(*map(range, shape))]
 
 
@@ -111,5 +119,7 @@ def labels_for(plan: "Plan", style: str, input_named: bool) -> Labels:
     aliased = any(alias for alias, (leaf, _) in plan.scope.columns.items() if leaf == d.source.leaf)
     named = style == "names" or (style == "auto" and input_named)
     aliased = aliased and not d.source.segments  # several sources: the layout already names each segment
-    return Labels(tuple(d.target_shape), tuple(d.source.shape), d.order,
-                  tuple(plan.layout()), _target_name(plan), elements, named, aliased)
+    if tuple(plan.example_shape) != tuple(d.shape):
+        named = False  # a reduced result (--reduce, --jvp, --vjp): its axes and header are its own (plan.reduce)
+    return Labels(tuple(d.target_shape), tuple(d.source.shape), d.order, tuple(plan.layout()),
+                  tuple(plan.example_shape), _target_name(plan), elements, named, aliased)

@@ -25,7 +25,7 @@ from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
-from jaccli.io.labels import csv_header_line, index_header
+from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
@@ -252,7 +252,7 @@ class CsvWriter(_Writer):
         self.header = header
 
     def _start(self) -> None:
-        self.file.write(csv_header_line(self.header if self.header is not None else index_header(self.shape)))
+        self.file.write(csv_header_line(self.header, self.shape))
 
     def _write(self, chunk: np.ndarray) -> None:
         # Shortest round-trip floats (orjson's digits in repr's layout), a slice of rows at a time: the text of a
@@ -287,8 +287,7 @@ def _check_format(fmt: str) -> None:
 def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
                 header: Optional[list[str]] = None) -> TensorWriter:
     """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text
-    (csv/json values are rounded before they reach a writer: ``jaccli.io.rounding``); ``header`` is the csv
-    header's cells (``jaccli.io.labels``), default ``J[0][1]`` style."""
+    (``jaccli.io.rounding`` rounds csv/json); ``header``: csv header cells (``jaccli.io.labels``), else ``J[i]``."""
     _check_format(fmt)
     if fmt == "text":
         return TextWriter(file, precision)

@@ -60,6 +60,10 @@ class Plan:
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One chunk -> ``(b, *example_shape)``; a reduced plan (``reduce.ReducedPlan``) computes less."""
+        return evaluate(self, arrays, out)
+
     def work_per_example(self) -> int:
         lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
         return self.derivative.size + lanes
@@ -81,17 +85,20 @@ def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
     return np.dtype(requested)
 
 
-def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype) -> Plan:
+def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dtype: np.dtype, *,
+                  full: bool = True) -> Plan:
     """Parse, build the tape and derive: everything that does not depend on the data values.
 
     ``expression`` is the text, or ``@PATH`` of an expression file. ``order=0`` plans the target's value (used by
-    ``--verify``); the CLI and API ask for 1 or more.
+    ``--verify``); the CLI and API ask for 1 or more. ``full=False``: the full result is never formed
+    (``plan/reduce.py``), so its size limit does not apply.
     """
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
     text = load_expression(expression)
     tape = build_tape(parse_text(text), scope, text.text, text.label)
-    _check_result_size(tape, order)
+    if full:
+        _check_result_size(tape, order)
     value = derive(tape, 0) if order >= 1 and tape.target.size else None
     return Plan(text.text, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
@@ -184,11 +191,11 @@ def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = 
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
     arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
     if pfor:
-        return evaluate(plan, arrays, out)
+        return plan.evaluate(arrays, out)
     b = next(iter(arrays.values())).shape[0]
     result = np.zeros((b,) + plan.example_shape, plan.dtype) if out is None else out
     for i in range(b):
-        evaluate(plan, {k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
+        plan.evaluate({k: v[i:i + 1] for k, v in arrays.items()}, result[i:i + 1])
     return result
 
 

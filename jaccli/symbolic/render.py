@@ -201,6 +201,8 @@ def render_layout(plan: Plan, names: Optional[list[str]] = None) -> str:
             rows.append((str(source.size), "d/d(" + ", ".join(parts) + ")"))
             continue
         rows += [(str(n), f"d/d{source.name}[{ranges(source.shape, a)}]") for a, n in enumerate(source.shape)]
+    if hasattr(plan, "axis_rows"):  # a reduced result (--reduce, --jvp, --vjp) has axes of its own
+        rows = plan.axis_rows(y)
     width, size_width = max(map(len, names)), max(len(size) for size, _ in rows)
     return "\n".join(f"axis {i}  {name:<{width}}  size {size:<{size_width}}  {meaning}"
                      for i, (name, (size, meaning)) in enumerate(zip(names, rows)))
