@@ -14,7 +14,9 @@ JSON reads ``-0`` as the integer 0, so zeros parsed from integer text get their 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -125,10 +127,22 @@ def _simply_quoted(blob: bytes, delimiter: str) -> bool:
     return bool(np.array_equal(np.searchsorted(separators, opens), np.searchsorted(separators, closes)))
 
 
+@functools.lru_cache(maxsize=8)
+def _well_quoted(delimiter: str) -> "re.Pattern[bytes]":
+    """Lines of cells that are either unquoted (no quote at all) or wholly quoted (``""`` inside, blanks around),
+    as the strict scan reads them; the csv module is more lenient, so its input is checked with this first.
+    Atomic groups keep the match linear."""
+    d = re.escape(delimiter.encode())
+    cell = rb'(?>[ \t]*"(?:[^"\n]|"")*"[ \t]*|[^"\n' + d + rb']*)'
+    return re.compile(rb"(?:" + cell + rb"(?:" + d + cell + rb")*\n)*")
+
+
 def _quoted_cells(blob: bytes, ncols: int, delimiter: str | None, nlines: int) -> list[bytes] | None:
     """Cells of a block with quoted cells, through Python's C csv reader in strict mode; None on any doubt."""
     if delimiter is None:
         return None  # quoted cells in a whitespace-separated file: rare, the strict scan handles them
+    if _well_quoted(delimiter).fullmatch(blob) is None:
+        return None  # a quote inside an unquoted cell, text after a closing quote, ...: the strict scan says where
     try:
         text = blob.decode("utf-8")
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
