@@ -22,7 +22,7 @@ load from other processes hits all of them alike. "best rounds" ratios use the m
 
 The breakdown table times the stages of real ``batch_jacobian`` calls by wrapping, at runtime, the functions the
 call goes through (``inputs.batch.check_finite``, ``api._plan`` (cached planning), ``engine.evaluate``, ``engine._gather``,
-``Kernel.__call__``, ``engine._scatter``); nothing in ``jaccli/`` is edited, and a function that no longer exists
+``Program.fill``, ``compiled._apply``); nothing in ``jaccli/`` is edited, and a function that no longer exists
 just shows no time.
 
 Correctness is checked before anything is reported: the floor must ``np.allclose`` jaccli's result (rtol = atol =
@@ -45,7 +45,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-import jaccli
+os.environ.setdefault("JACCLI_THREADS", "1")  # stage timers add up per call; benchmarks/perf.py times threads
+import jaccli  # noqa: E402
 import sympy
 from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
 
@@ -214,10 +215,10 @@ STAGES = ("checks", "plan", "gather", "kernel", "scatter", "eval other", "api ot
 STAGE_NOTES = {
     "checks": "`inputs.batch.check_finite` (input validation, per chunk)",
     "plan": "`api._plan` inside the call (planning, cached after the first call)",
-    "gather": "`engine._gather`: slot inputs from the chunk",
-    "kernel": "`Kernel.__call__`: the NumPy program of the derivative formulas",
-    "scatter": "`engine._scatter`: writing values into the result (pays the result's first-touch page faults)",
-    "eval other": "rest of `engine.evaluate`: output allocation/reshape, NaN canonicalisation pass",
+    "gather": "`compiled._gather`: slot inputs from the chunk",
+    "kernel": "`Program.fill`: the NumPy program of the derivative formulas, into each group's value block",
+    "scatter": "`compiled._apply`: writing blocks into the result (pays the result's first-touch page faults)",
+    "eval other": "rest of `engine.evaluate`: output allocation/reshape, finite checks, NaN canonicalisation",
     "api other": "rest of `batch_jacobian`: result `np.zeros`, scope, chunk loop",
 }
 
@@ -228,8 +229,8 @@ class StageTimer:
     that does not exist (the code changed) simply shows no time."""
 
     TARGETS = [("checks", "jaccli.io.inputs.batch", "check_finite"), ("plan", "jaccli.api", "_plan"),
-               ("evaluate", "jaccli.plan.engine", "evaluate"), ("gather", "jaccli.plan.engine", "_gather"),
-               ("kernel", "jaccli.plan.kernel", "Kernel.__call__"), ("scatter", "jaccli.plan.engine", "_scatter")]
+               ("evaluate", "jaccli.plan.engine", "evaluate"), ("gather", "jaccli.plan.compiled", "_gather"),
+               ("kernel", "jaccli.plan.program", "Program.fill"), ("scatter", "jaccli.plan.compiled", "_apply")]
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = {}

@@ -6,7 +6,9 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from jaccli.plan.chunking import chunk_rows, useful_threads
 from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
+from jaccli.plan.parallel import ordered_map, thread_count
 from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError
 from jaccli.expr.program import ExpressionText, load_expression
@@ -88,7 +90,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
                    pfor: bool = True, allow_nonfinite: bool = False,
                    params: Optional[Mapping[str, object]] = None, reduce: Optional[str] = None,
-                   jvp: Optional[str] = None, vjp: Optional[str] = None) -> Any:
+                   jvp: Optional[str] = None, vjp: Optional[str] = None, threads: Optional[int] = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -96,7 +98,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     like a CSV header; ``wrt`` may then name one column. ``constants`` are the CLI's ``-D`` scalars; ``params``
     (and array-valued ``constants``) are the CLI's ``-P`` arrays, shared by every example, no batch axis. A
     target that does not reference the source gives ``None`` (``unconnected='zero'``: zeros). ``expression``
-    may be ``'@path'``: an expression file.
+    may be ``'@path'``: an expression file. ``threads`` evaluates chunks in parallel (default ``JACCLI_THREADS``,
+    else the cores available); results are bit-identical.
 
     Several sources, ``wrt=("a", "b")``: the derivative is taken w.r.t. their flattened concatenation,
     ``S = (n_a + n_b,)`` (order 2 is the block Hessian with its cross terms). Several orders, ``order=(0, 1, 2)``:
@@ -138,18 +141,25 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
         return None
-    result = _evaluate(plan, batch, parallel_iterations, pfor)
+    result = _evaluate(plan, batch, parallel_iterations, pfor, threads)
     if reduce == "logabsdet":
         return result[:, 0], result[:, 1]
     return result
 
 
-def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool) -> np.ndarray:
-    step = plan.chunk_size(parallel_iterations)
+def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool,
+              threads: Optional[int]) -> np.ndarray:
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
+    workers = thread_count(threads)
+    step = chunk_rows(plan, parallel_iterations, batch.size, workers)
+    workers = useful_threads(plan, step, workers)
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
-    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
-        evaluate_chunk(plan, chunk, pfor=pfor, out=result[i:i + step])
+
+    def fill(item: tuple[int, Mapping[str, np.ndarray]]) -> None:
+        evaluate_chunk(plan, item[1], pfor=pfor, out=result[item[0]:item[0] + step])
+
+    for _ in ordered_map(fill, zip(range(0, batch.size, step), batch.chunks(step)), workers):
+        pass
     return result
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import sympy
 
 from jaccli import nary
+from jaccli.numeric import register_op
 
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
 half = sympy.Rational(1, 2)
@@ -271,6 +272,8 @@ ROWS: list[Row] = [
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
+for _row in ROWS:  # kernels call ops by name from numeric.OPS (SymPy-free, so cached plans run without SymPy)
+    register_op(_row.name, _row.numpy, _row.nargs)
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}
 REDUCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "dot")  # built from lane moves: expr/shaped.py
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}  # where's condition

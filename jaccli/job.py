@@ -11,20 +11,22 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from jaccli.plan.engine import Plan, make_scope, resolve_dtype, run
+from jaccli.plan.cache import plan_cached
+from jaccli.plan.compiled import all_finite
+from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.expr.trace import Scope
 from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
 from jaccli.io.inputs.dialect import parse_delimiter
 from jaccli.io.labels import Labels
 from jaccli.io.params import parse_params
-from jaccli.plan.reduce import Reduction, plan_reduced
-from jaccli.plan.orders import source_dtype
+
+if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
+    from jaccli.expr.scope import Scope
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _NONFINITE = ("nan", "inf", "+inf", "-inf")
@@ -50,6 +52,8 @@ class Options:
     columns: Optional[str] = None
     index_col: str = "auto"
     header: str = "auto"  # csv header / json layout names: jaccli.io.labels
+    cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
+    threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
     reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
     jvp: Optional[str] = None
     vjp: Optional[str] = None
@@ -92,13 +96,44 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
-    """Read the input's head and build the plan: all that can fail before any value is computed."""
-    batch, scope, dtype = open_scope(opts, stdin)
-    return batch, plan_reduced(opts.expression, scope, opts.order, dtype, Reduction(opts.reduce, opts.jvp, opts.vjp))
+    """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
+    can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
+    if opts.reduce or opts.jvp or opts.vjp:
+        from jaccli.plan.reduce import Reduction, plan_reduced
+
+        batch, scope, dtype = open_scope(opts, stdin)
+        reduction = Reduction(opts.reduce, opts.jvp, opts.vjp)
+        return batch, plan_reduced(opts.expression, scope, opts.order, dtype, reduction)
+    batch, head = _open_head(opts, stdin)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in head.arrays.items()},
+                       scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=head.params)
+    return batch, plan
 
 
 def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
     """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
+    from jaccli.plan.orders import source_dtype
+
+    batch, head = _open_head(opts, stdin)
+    scope = make_scope(head.arrays, scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
+                       wrt=opts.wrt, params=head.params)
+    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
+    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
+
+
+@dataclass
+class _Head:
+    """What the input's head and the options say about names, before any SymPy: the plan cache's key."""
+
+    arrays: dict[str, tuple[int, ...]]
+    defines: dict[str, float]
+    row: Optional[str]
+    params: dict[str, np.ndarray]
+
+
+def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, _Head]:
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
@@ -119,10 +154,7 @@ def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
         arrays = {"x": arrays[single]}
         batch = _renamed(batch, single, "x")
     params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
-    scope = make_scope(arrays, scalars=batch.scalars, defines=defines, columns=batch.columns, row=row, wrt=opts.wrt,
-                       params=params)
-    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
-    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
+    return batch, _Head(arrays, defines, row, params)
 
 
 def csv_options(opts: Options) -> CsvOptions:
@@ -144,13 +176,16 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
 
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
-    step = plan.chunk_size(opts.parallel_iterations)
+    from jaccli.plan.chunking import chunk_rows, useful_threads
+    from jaccli.plan.parallel import thread_count
+
+    threads = thread_count(opts.threads)
+    step = chunk_rows(plan, opts.parallel_iterations, batch.size, threads)
+    threads = useful_threads(plan, step, threads)
     progress = Progress(batch.size)
-    for out in run(plan, batch.chunks(step), pfor=opts.pfor):
-        bad = ~np.isfinite(out)
-        count = int(np.count_nonzero(bad))
+    for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
         if count and report.first_nonfinite is None:
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            assert first is not None
             report.first_nonfinite = (first[0] + report.examples,) + first[1:]
         report.nonfinite += count
         report.examples += out.shape[0]
@@ -161,6 +196,15 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
         progress.update(report.examples)
         yield out
     progress.done()
+
+
+def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
+    """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
+    if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
+        return 0, None
+    bad = ~np.isfinite(out)
+    count = int(np.count_nonzero(bad))
+    return count, (tuple(int(i) for i in np.argwhere(bad)[0]) if count else None)
 
 
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
@@ -246,7 +290,7 @@ class Checks:
         from jaccli.checks.several import pick, read_orders
 
         assert self.expect is not None  # run() calls this only when there is a file to compare with
-        golden = pick(read_orders(self.expect), plan.derivative.order, self.expect)  # .npz: the member of k
+        golden = pick(read_orders(self.expect), plan.compiled.order, self.expect)  # .npz: the member of k
         if connected:
             array = np.concatenate(self.outputs) if self.outputs else np.zeros((0,) + plan.example_shape, plan.dtype)
             actual = Result.from_array(array, layout=plan.layout())

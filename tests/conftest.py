@@ -80,3 +80,17 @@ def caret(result: Result) -> tuple[str, int, int]:
     assert set(marks.strip()) == {"^"}, result.stderr
     start = len(marks) - len(marks.lstrip())
     return shown, start, len(marks)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_plan_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never write to the user's real plan cache: one temporary cache directory for the whole run."""
+    import os
+
+    old = os.environ.get("JACCLI_CACHE_DIR")
+    os.environ["JACCLI_CACHE_DIR"] = str(tmp_path_factory.mktemp("plan-cache"))
+    yield
+    if old is None:
+        os.environ.pop("JACCLI_CACHE_DIR", None)
+    else:
+        os.environ["JACCLI_CACHE_DIR"] = old

@@ -123,3 +123,17 @@ def test_names_with_several_sources_and_orders(jaccli, tmp_path):
     assert value.splitlines()[0] == "y[0],y[1]"
     assert_error(jaccli("batch-jacobian", POLAR, path, "-k", "0,1", "-f", "npz", "--precision", "3"), 2,
                  "does not apply to npz")
+
+
+def test_names_are_the_same_from_the_plan_cache(jaccli, tmp_path, monkeypatch):
+    """A warm run loads a numeric plan without its symbolic half: the names come from the input, not the plan."""
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "p.csv"
+    path.write_bytes(PANDAS)
+    for args in (["-f", "csv"], ["-f", "json", "-k", "2"], ["-f", "csv", "--wrt", "theta,r"]):
+        cold = jaccli("batch-jacobian", POLAR, path, *args)
+        assert any((tmp_path / "cache").iterdir())
+        warm = jaccli("batch-jacobian", POLAR, path, *args)
+        nocache = jaccli("batch-jacobian", POLAR, path, *args, "--no-cache")
+        assert cold.exit_code == 0 and cold.stdout == warm.stdout == nocache.stdout
+        assert "d y[0]/d r" in cold.stdout or "x.0:d2[r,theta]" in cold.stdout or "d y[0]/d theta" in cold.stdout

@@ -66,8 +66,10 @@ def test_overflow_in_one_partial_leaves_the_other_exact():
     with mpmath.workdps(80):
         z = x1 * (x0**2 + x1**2)
         ref = 1 / (2 + mpmath.sin(z)) - x0 * mpmath.cos(z) * 2 * x0 * x1 / (2 + mpmath.sin(z)) ** 2
-    # z = 1e8 carries its own rounding (1.5e-8 absolute) into sin(z): the problem's condition, not the derivative's
-    assert float(got[0]) == pytest.approx(float(ref), rel=1e-9)
+    # z = 1e8 carries its own rounding (1.5e-8 absolute) into sin(z): the problem's condition, not the derivative's.
+    # Whether this lane is computed in float64 or (after an intermediate overflow) rescued in long double depends
+    # on the kernel's product order, so the bound is float64's: |tan(z)| * 1.5e-8 relative, here below 1e-7.
+    assert float(got[0]) == pytest.approx(float(ref), rel=1e-7)
     with mpmath.workdps(80):  # the true partial by x[1] is about 1e462: beyond float64, so inf is the truth
         ref1 = -x0 * mpmath.cos(z) * (x0**2 + 3 * x1**2) / (2 + mpmath.sin(z)) ** 2
     assert abs(ref1) > mpmath.mpf(10) ** 400 and got[1] == (np.inf if ref1 > 0 else -np.inf)

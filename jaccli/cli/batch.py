@@ -37,6 +37,11 @@ from jaccli.errors import CheckFailed, UsageError
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
+                   "available].")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
 @click.option("--precision", type=click.IntRange(min=0), metavar="N",
               help="Digits: text as numpy prints [default: 8]; csv/json significant digits [default: exact].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
@@ -94,7 +99,6 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
-    from jaccli.plan.reduce import csv_header
 
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
@@ -102,6 +106,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     orders = kwargs.pop("orders")
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
     check_precision(opts.precision, opts.fmt)
+    if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
+        opts.cache = False
     if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
         raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
                          + ",".join(map(str, opts.orders)) + ")",
@@ -122,10 +128,12 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         batch, plan = open_input(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
-        labels = checks.labels = labels_for(plan, opts.header, batch.columns is not None or batch.named)
+        labels = checks.labels = labels_for(plan, opts.header, batch, opts.wrt)
         if show_layout:
+            from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
 
+            assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
             click.echo(render_layout(plan, labels.axes()), err=True)
         if checks.active:
             batch = checks.remember(batch)
@@ -139,8 +147,14 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                        dtype=plan.dtype, order=opts.order, layout=labels.axes())
         else:
             header = None
-            if opts.fmt == "csv":  # one cell per entry: only when needed
-                header = csv_header(plan) or labels.csv_header()  # --reduce logabsdet: sign..., logabsdet...
+            if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
+                from jaccli.plan.engine import Plan
+                from jaccli.plan.reduce import csv_header
+
+                assert isinstance(plan, Plan)  # reduced plans are planned afresh, never loaded from the cache
+                header = csv_header(plan)
+            if opts.fmt == "csv" and header is None:  # one cell per entry: only when needed
+                header = labels.csv_header()
             writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
             writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
             digits = opts.precision if opts.fmt in ("csv", "json") else None

@@ -33,8 +33,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
         batch, plan = open_orders(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
-        named = batch.columns is not None or batch.named
-        described = parts(plan, opts.unconnected, lambda p: labels_for(p, opts.header, named).axes())
+        described = parts(plan, opts.unconnected, lambda p: labels_for(p, opts.header, batch, opts.wrt).axes())
         check_format("json" if discard else opts.fmt, described)
         if show_layout:
             from jaccli.symbolic.render import render_layout

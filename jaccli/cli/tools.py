@@ -73,14 +73,16 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     """
     from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
+    from jaccli.plan.engine import Plan
     from jaccli.symbolic.render import parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape or columns):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
-                       dtype="float64", params=params)
+                       dtype="float64", params=params, cache=False)  # the formulas need SymPy's plan
         _, plan = open_input(opts)
+        assert isinstance(plan, Plan)
     else:
         plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
                                columns=columns.split(",") if columns else None,

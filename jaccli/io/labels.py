@@ -7,7 +7,8 @@ default) is ``names`` exactly when the input names its columns or arrays (a CSV 
 a JSON object), so files without names keep their 1.0 bytes.
 
 ``source_elements`` is the one place that says what each element of the source is called (extend it for new kinds
-of source); everything else is spelled from it.
+of source); everything else is spelled from it. It reads the input's names, not the plan, so a plan loaded from
+the plan cache (no SymPy, no symbolic half) is labelled exactly like a fresh one.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from jaccli.plan.engine import Plan
+    from jaccli.io.inputs.batch import Batch
+    from jaccli.plan.engine import AnyPlan
 
 HEADER_STYLES = ("auto", "names", "index")
 
@@ -43,24 +45,22 @@ def csv_header_line(cells: Sequence[str] | None, shape: Sequence[int]) -> bytes:
     return (",".join(quoted) + "\n").encode("utf-8")
 
 
-def source_elements(plan: "Plan") -> list[str]:
-    """The source's elements in C order: a CSV column alias (``r``), else ``leaf[i][j]``, or the bare name of a
-    0-d source (``theta`` for ``--wrt theta``); several sources (``--wrt a,b``) list each one's in turn."""
-    source, scope = plan.derivative.source, plan.scope
-    if source.segments:
-        return [seg.name + _bracketed(index) for seg in source.segments
-                for index in product(*map(range, seg.shape))]
-    if not source.shape:
-        return [source.name]
-    # A whole array is watched (smap is the identity), so its flat element i is the leaf's element i.
-    aliases = {(leaf, int(i)): alias for alias, (leaf, i) in scope.columns.items()}
-    return [aliases.get((source.leaf, flat), f"{source.name}{_bracketed(index)}")
-            for flat, index in enumerate(product(*map(range, source.shape)))]
-
-
-def _target_name(plan: "Plan") -> str:
-    used = set(plan.scope.names())
-    return next(n for n in ("y", "f", "out", "target_") if n not in used)
+def source_elements(wrt: str, batch: "Batch") -> list[str]:
+    """The source's elements in C order, from what the input calls things (no plan needed, so a plan loaded from
+    the cache is named like a fresh one): a CSV column (``theta`` for ``--wrt theta``), the row's columns
+    (``r``, ``theta``), else ``name[i][j]`` (``name`` for a 0-d array); ``--wrt a,b`` lists each source's in turn."""
+    columns = batch.columns or []
+    names: list[str] = []
+    for source in (w.strip() for w in wrt.split(",")):
+        if source in batch.arrays:
+            shape = batch.arrays[source].event_shape
+            if columns and len(shape) == 1 and shape[0] == len(columns):  # the row of a CSV file: its columns
+                names += columns
+            else:
+                names += [source + _bracketed(index) for index in product(*map(range, shape))]
+        else:
+            names.append(source)  # a column of the row (a 0-d source)
+    return names
 
 
 @dataclass(frozen=True)
@@ -111,15 +111,30 @@ class Labels:
         return [self.entry(index) for index in product(*map(range, shape))]
 
 
-def labels_for(plan: "Plan", style: str, input_named: bool) -> Labels:
-    """The labels of ``plan``'s result; ``style`` is one of ``HEADER_STYLES``, ``input_named`` whether the input
-    named its columns or arrays (what ``auto`` follows). A plan of order 0 (the value) names ``y[0]``."""
-    d = plan.derivative
-    elements = tuple(source_elements(plan))
-    aliased = any(alias for alias, (leaf, _) in plan.scope.columns.items() if leaf == d.source.leaf)
-    named = style == "names" or (style == "auto" and input_named)
-    aliased = aliased and not d.source.segments  # several sources: the layout already names each segment
-    if tuple(plan.example_shape) != tuple(d.shape):
-        named = False  # a reduced result (--reduce, --jvp, --vjp): its axes and header are its own (plan.reduce)
-    return Labels(tuple(d.target_shape), tuple(d.source.shape), d.order, tuple(plan.layout()),
-                  tuple(plan.example_shape), _target_name(plan), elements, named, aliased)
+def _taken(batch: "Batch") -> set[str]:
+    return set(batch.arrays) | set(batch.columns or []) | set(batch.scalars)
+
+
+def _shapes(plan: "AnyPlan") -> tuple[tuple[int, ...], tuple[int, ...], int, bool]:
+    """(T, S, k, reduced) of a fresh plan or of one loaded from the plan cache (which keeps no symbolic half)."""
+    derivative = getattr(plan, "derivative", None)
+    if derivative is not None:
+        reduced = tuple(plan.example_shape) != tuple(derivative.shape)  # --reduce, --jvp, --vjp
+        return tuple(derivative.target_shape), tuple(derivative.source.shape), derivative.order, reduced
+    target, order = tuple(plan.target_shape), plan.order  # type: ignore[union-attr]
+    rest = tuple(plan.example_shape)[len(target):]
+    return target, rest[:len(rest) // order] if order else (), order, False
+
+
+def labels_for(plan: "AnyPlan", style: str, batch: "Batch", wrt: str) -> Labels:
+    """The labels of ``plan``'s result for ``--header style`` (one of ``HEADER_STYLES``); ``auto`` follows whether
+    ``batch`` names its columns or arrays. A plan of order 0 (the value) names ``y[0]``."""
+    target, source, order, reduced = _shapes(plan)
+    elements = tuple(source_elements(wrt, batch))
+    named = style == "names" or (style == "auto" and (batch.columns is not None or batch.named))
+    if reduced or len(elements) != int(np.prod(source, dtype=np.int64)):
+        named = False  # a reduced result has axes of its own (plan.reduce); the index form is always right
+    aliased = bool(batch.columns) and wrt.strip() in batch.arrays and len(source) == 1
+    y = next(n for n in ("y", "f", "out", "target_") if n not in _taken(batch))  # never an input's name
+    return Labels(target, source, order, tuple(plan.layout()), tuple(plan.example_shape), y, elements, named,
+                  aliased)

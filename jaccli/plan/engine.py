@@ -7,24 +7,26 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Iterable, Iterator, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
 
 import numpy as np
 
-from jaccli.plan.derive import Derivative, derive
-from jaccli.plan import nanrule
-from jaccli.plan.rescue import rescue
 from jaccli.errors import UsageError
-from jaccli.expr.program import ExpressionText, load_expression, parse_text
-from jaccli.expr.trace import Scope, Tape, build_tape
+from jaccli.plan import compiled as numeric
+from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
-WORK_PER_CHUNK = 1 << 20  # ~1M values of output plus intermediates per chunk: bounded memory, big NumPy calls
+if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan runs without SymPy
+    from jaccli.expr.program import ExpressionText
+    from jaccli.expr.trace import Scope, Tape
+    from jaccli.plan.derive import Derivative
 
 
 @dataclass
 class Plan:
+    """A symbolic plan (tape and SymPy derivative) and, built from it on first use, its numeric ``compiled``
+    form, which is all that evaluation needs (and what the plan cache stores)."""
+
     expression: str
     tape: Tape
     derivative: Derivative
@@ -32,12 +34,26 @@ class Plan:
     scope: Scope
     value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
+    _compiled: Optional[numeric.Compiled] = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
+    def compiled(self) -> numeric.Compiled:
+        if self._compiled is None:
+            leaves = {k: int(np.prod(v, dtype=np.int64)) for k, v in self.scope.arrays.items()}
+            # Shared parameters as (1, n) rows in the plan's dtype: slots gathered from them are (1, L) and
+            # broadcast against the batch's (b, L) in the kernel. Made once per plan, never copied per chunk.
+            params = {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
+            value = None if self.value is None else numeric.from_derivative(self.value, self.expression, self.dtype,
+                                                                             leaves, params=params)
+            layout = () if self.derivative.orders else tuple(self.layout())  # several orders: OrdersPlan names them
+            self._compiled = numeric.from_derivative(self.derivative, self.expression, self.dtype, leaves, value,
+                                                     self.nan_prone, params, layout)
+        return self._compiled
+
+    @property
     def param_rows(self) -> dict[str, np.ndarray]:
-        """Shared parameters as ``(1, n)`` rows in the plan's dtype: slots gathered from them are ``(1, L)`` and
-        broadcast against the batch's ``(b, L)`` in the kernel. Made once per plan, never copied per chunk."""
-        return {k: np.ascontiguousarray(v, dtype=self.dtype).reshape(1, -1) for k, v in self.scope.params.items()}
+        """Shared parameters as ``(1, n)`` rows in the plan's dtype (they live in the compiled plan)."""
+        return self.compiled.params
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -65,15 +81,17 @@ class Plan:
         return evaluate(self, arrays, out)
 
     def work_per_example(self) -> int:
-        lanes = sum(g[0].lanes * (len(g[0].kernel.program) + len(g[0].slots) + 1) for g in self.derivative.groups)
-        return self.derivative.size + lanes
+        return self.compiled.work_per_example()
+
+    def calls_per_chunk(self) -> int:
+        return self.compiled.calls_per_chunk()
 
     def chunk_size(self, parallel_iterations: Optional[int]) -> int:
-        if parallel_iterations is not None:
-            if parallel_iterations < 1:
-                raise UsageError("--parallel-iterations must be at least 1")
-            return parallel_iterations
-        return max(1, WORK_PER_CHUNK // max(1, self.work_per_example()))
+        return chunk_rows(self, parallel_iterations)  # self: a reduced plan counts its own work per example
+
+
+T = TypeVar("T")
+AnyPlan = Union[Plan, numeric.Compiled]  # what evaluation accepts: a fresh plan, or one loaded from the cache
 
 
 def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
@@ -93,6 +111,11 @@ def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dt
     ``--verify``); the CLI and API ask for 1 or more. ``full=False``: the full result is never formed
     (``plan/reduce.py``), so its size limit does not apply.
     """
+    from jaccli.expr.program import load_expression, parse_text
+    from jaccli.expr.trace import build_tape
+    from jaccli.plan import nanrule
+    from jaccli.plan.derive import derive
+
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
     text = load_expression(expression)
@@ -117,6 +140,7 @@ def _check_result_size(tape: Tape, order: int) -> None:
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
 
+# Used by plan/retarget.py (--reduce, --jvp, --vjp), which gathers and scatters lanes of its own.
 def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
     n = flat.shape[1]
@@ -151,41 +175,16 @@ def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) ->
         np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
 
 
-def evaluate(plan: Plan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
     ``out``, if given, is a zero-filled C-contiguous ``(b, *T, *S^k)`` array to fill (the API's whole result, one
     slice per chunk: no copy of a multi-gigabyte result at the end).
     """
-    d = plan.derivative
-    b = next(iter(arrays.values())).shape[0]
-    result = np.zeros((b,) + d.shape, plan.dtype) if out is None else out
-    out = result.reshape(b, d.size)
-    flats = {name: np.ascontiguousarray(a).reshape(b, -1) for name, a in arrays.items()}
-    flats.update(plan.param_rows)  # (1, n): broadcast in the kernel, never tiled to the batch
-    maybe_nan = False
-    for group in d.groups:
-        head = group[0]  # every program of a group reads the same slots and shares one kernel
-        inputs = [_gather(flats[s.leaf], s.index) for s in head.slots]
-        parts = rescue(head.kernel, inputs, head.kernel(inputs), plan.dtype)
-        for prog, pl in ((prog, pl) for prog in group for pl in prog.placements):
-            value = np.broadcast_to(np.asarray(parts[pl.part], dtype=plan.dtype), (b, prog.lanes))
-            if pl.lanes is not None:
-                value = value[:, pl.lanes]
-            # A NaN is written, or made by adding inf and -inf: only then is the output scanned (below).
-            maybe_nan = maybe_nan or bool(np.isnan(value).any() or (pl.mode != "assign" and np.isinf(value).any()))
-            _scatter(out, pl.flat, value, pl.mode)
-    if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(arrays)):
-        value = evaluate(Plan(plan.expression, plan.tape, plan.value, plan.dtype, plan.scope), arrays)
-        maybe_nan = maybe_nan or bool(np.isnan(value).any())
-        nanrule.apply(result, value)
-    if maybe_nan:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not
-        nan = np.isnan(out)
-        out[nan] = np.nan
-    return result
+    return numeric.evaluate(plan.compiled, arrays, out)
 
 
-def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
+def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
                    out: Optional[np.ndarray] = None) -> np.ndarray:
     """``evaluate`` after conversion to the plan's dtype; ``pfor=False`` loops one example at a time (TF's
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
@@ -199,10 +198,24 @@ def evaluate_chunk(plan: Plan, chunk: Mapping[str, np.ndarray], *, pfor: bool = 
     return result
 
 
-def run(plan: Plan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True) -> Iterator[np.ndarray]:
-    """Results chunk by chunk, each ``(b, *T, *S^k)``."""
-    for chunk in chunks:
-        yield evaluate_chunk(plan, chunk, pfor=pfor)
+def run(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True,
+        threads: int = 1) -> Iterator[np.ndarray]:
+    """Results chunk by chunk, each ``(b, *T, *S^k)``, in order; ``threads > 1`` evaluates chunks in a pool."""
+    from jaccli.plan.parallel import ordered_map
+
+    yield from ordered_map(lambda chunk: evaluate_chunk(plan, chunk, pfor=pfor), chunks, threads)
+
+
+def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
+                pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
+    """``run``, with ``scan(result)`` (e.g. counting non-finite values) done on the worker thread too."""
+    from jaccli.plan.parallel import ordered_map
+
+    def work(chunk: Mapping[str, np.ndarray]) -> tuple[np.ndarray, T]:
+        out = evaluate_chunk(plan, chunk, pfor=pfor)
+        return out, scan(out)
+
+    yield from ordered_map(work, chunks, threads)
 
 
 def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mapping[str, float]] = None,
@@ -213,6 +226,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Optional[Mappi
     ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
     shadow an input name (that would silently ignore data).
     """
+    from jaccli.expr.trace import Scope
     from jaccli.functions import number
     from jaccli.expr.names import NAME_HINT, is_valid_name
 

@@ -1,6 +1,6 @@
 """SymPy expressions -> a NumPy kernel: a straight-line program evaluated over whole arrays.
 
-``compile_kernel(inputs, outputs)`` flattens every expression into ``Instr`` steps that call NumPy, emitting each
+``compile_kernel(inputs, outputs)`` flattens every expression into a ``Program`` (plan/program.py) of NumPy calls, emitting each
 distinct subexpression once (hash-consing: SymPy expressions are hashable, so the 20 000 partials of a Hessian
 share every subtree they have in common; ``sympy.cse`` finds a little more but costs seconds on such sets). The
 kernel is *interpreted*, not generated as source and ``exec``'d: nothing is ever compiled from text, and the
@@ -11,45 +11,13 @@ so float32 data is evaluated in float32 throughout, as TensorFlow would.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence, Union
+from typing import Sequence, Union
 
-import numpy as np
 import sympy
 
+from jaccli.plan.program import Program
+
 Ref = Union[int, float]  # a register number, or a constant folded into the instruction
-
-
-@dataclass(frozen=True)
-class Instr:
-    out: int
-    name: str
-    fn: Callable[..., np.ndarray]
-    args: tuple[Ref, ...]
-    consts: tuple[bool, ...]  # which args are constants rather than registers
-
-    def __str__(self) -> str:
-        shown = [repr(a) if c else f"r{a}" for a, c in zip(self.args, self.consts)]
-        return f"r{self.out} = {self.name}({', '.join(shown)})"
-
-
-def _div(a, b):
-    return a / b
-
-
-def _recip(a):
-    return 1 / a
-
-
-def _power(a, b):
-    return a**b
-
-
-BUILTINS: dict[str, Callable] = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _div, "neg": np.negative,
-    "recip": _recip, "square": np.square, "sqrt": np.sqrt, "pow": _power,
-    "exp": np.exp, "log": np.log,  # SymPy's own exp/log appear for e**x and d/dy x**y
-}
 
 
 def constant_value(e: sympy.Expr) -> float:
@@ -72,17 +40,33 @@ class Kernel:
 
     def __init__(self, inputs: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr]) -> None:
         self.n_inputs = len(inputs)
-        self.program: list[Instr] = []
+        self._code: list[tuple[str, tuple[Ref, ...]]] = []
         self._regs: dict[sympy.Expr, Ref] = {s: i for i, s in enumerate(inputs)}
         self._n = len(inputs)
-        self.outputs: list[Ref] = [self._emit(e) for e in outputs]
+        self._numbered: dict[tuple, int] = {}  # (op, args) -> register: one instruction per distinct value
+        self._popularity = _factor_counts(outputs)
+        outs = [self._emit(e) for e in outputs]
+        consts: dict[tuple[float, str], int] = {}  # keyed by repr too: -0.0 and 0.0 stay distinct constants
+
+        def encode(r: Ref) -> int:
+            if isinstance(r, int):
+                return r
+            key = (r, repr(r))
+            return -1 - consts.setdefault(key, len(consts))
+
+        code = tuple((op, tuple(encode(a) for a in args)) for op, args in self._code)
+        outputs_enc = tuple(encode(o) for o in outs)
+        self.program = Program(self.n_inputs, code, tuple(k[0] for k in consts), outputs_enc)
 
     # --- compilation -------------------------------------------------------------------------------------
-    def _new(self, name: str, fn: Callable, *args: Ref) -> int:
+    def _new(self, name: str, *args: Ref) -> int:
+        key = (name,) + tuple((repr(a),) if isinstance(a, float) else a for a in args)  # -0.0 is not 0.0
+        if key in self._numbered:
+            return self._numbered[key]
+        self._numbered[key] = self._n
         out = self._n
         self._n += 1
-        consts = tuple(isinstance(a, float) for a in args)
-        self.program.append(Instr(out, name, fn, args, consts))
+        self._code.append((name, args))
         return out
 
     def _emit(self, e: sympy.Expr) -> Ref:
@@ -103,25 +87,38 @@ class Kernel:
             return self._emit_pow(e.base, e.exp)
         name = type(e).__name__
         if isinstance(e, sympy.exp):
-            return self._new("exp", np.exp, self._emit(e.args[0]))
+            return self._new("exp", self._emit(e.args[0]))
         if isinstance(e, sympy.log) and len(e.args) == 1:
-            return self._new("log", np.log, self._emit(e.args[0]))
+            return self._new("log", self._emit(e.args[0]))
         row = getattr(type(e), "jaccli_row", None)
         if row is not None:
-            return self._new(row.name, row.numpy, *[self._emit(a) for a in e.args])
+            return self._new(row.name, *[self._emit(a) for a in e.args])
         raise TypeError(f"kernel: no NumPy rule for SymPy node {name}: {e}")  # a bug, not a user error
 
     def _fold(self, name: str, refs: list[Ref]) -> Ref:
         acc = refs[0]
         for r in refs[1:]:
-            acc = self._new(name, BUILTINS[name], acc, r)
+            acc = self._new(name, acc, r)
         return acc
 
     def _emit_mul(self, e: sympy.Expr) -> Ref:
         # a*b/(c*d) as one division: closer to what a person (or TF's chain rule) computes than a*b*(1/c)*(1/d).
         num: list[Ref] = []
         den: list[Ref] = []
-        for f in e.args:
+        factors = list(e.args)
+        if len(factors) > 2 and factors[0] == -1:
+            # -a*b*c as (-a)*b*c, bit for bit the same (negation is exact), with -a shared: a Hessian's 1,000
+            # off-diagonal -p_i*p_j then cost 50 negations, not 1,000.
+            first = next((i for i, f in enumerate(factors[1:], 1) if not (f.is_Add or f.is_Number or
+                                                                        (f.is_Pow and f.exp.is_negative))), None)
+            if first is not None:
+                factors = [-factors[first]] + factors[1:first] + factors[first + 1:]
+        # Factors most partials share first, so that the products they start with are shared too: the
+        # Hessian entries c*w_i*w_j of f(W x) cost one multiplication each once c and c*w_i are known.
+        lead = factors[:1] if factors and factors[0] == -1 else []
+        rest = factors[len(lead):]
+        factors = lead + sorted(rest, key=lambda f: -self._popularity.get(f, 0))
+        for f in factors:
             if f.is_Pow and f.exp.is_Integer and f.exp < 0:
                 den.append(self._emit_pow(f.base, -f.exp))
             elif f == -1:
@@ -130,45 +127,59 @@ class Kernel:
                 num.append(self._emit(f))
         top: Ref
         if num and num[0] == -1.0 and len(num) > 1:
-            top = self._new("neg", np.negative, self._fold("mul", num[1:]))
+            top = self._new("neg", self._fold("mul", num[1:]))
         else:
             top = self._fold("mul", num) if num else 1.0
         if not den:
             return top
         bottom = self._fold("mul", den)
-        return self._new("div", _div, top, bottom)
+        return self._new("div", top, bottom)
 
     def _emit_pow(self, base: sympy.Expr, exp: sympy.Expr) -> Ref:
         b = self._emit(base)
         if exp == 1:
             return b
         if exp == 2:
-            return self._new("square", np.square, b)
+            return self._new("square", b)
         if exp == -1:
-            return self._new("recip", _recip, b)
+            return self._new("recip", b)
         if exp == sympy.Rational(1, 2):
-            return self._new("sqrt", np.sqrt, b)
+            return self._new("sqrt", b)
         if exp == sympy.Rational(-1, 2):
-            return self._new("recip", _recip, self._new("sqrt", np.sqrt, b))
+            return self._new("recip", self._new("sqrt", b))
         if exp.is_Integer:
-            return self._new("pow", _power, b, float(exp))
-        return self._new("pow", _power, b, self._emit(exp))
+            return self._new("ipow", b, float(exp))
+        return self._new("ipow", b, self._emit(exp))
+
+    @property
+    def outputs(self) -> list[Ref]:
+        """One register number (or float constant) per output expression."""
+        p = self.program
+        return [o if o >= 0 else p.consts[-o - 1] for o in p.outputs]
 
     # --- evaluation -------------------------------------------------------------------------------------
-    def __call__(self, values: Sequence[np.ndarray]) -> list:
-        if len(values) != self.n_inputs:
-            raise ValueError(f"kernel takes {self.n_inputs} inputs, got {len(values)}")
-        regs: list = list(values) + [None] * (self._n - self.n_inputs)
-        with np.errstate(all="ignore"):  # inf/nan are results here, counted and reported by the caller
-            for ins in self.program:
-                args = [a if isinstance(a, float) else regs[a] for a in ins.args]  # floats are constants (ins.consts)
-                regs[ins.out] = ins.fn(*args)
-        return [o if isinstance(o, float) else regs[o] for o in self.outputs]
+    def __call__(self, values: Sequence) -> list:
+        return self.program(values)
 
     def __str__(self) -> str:
-        lines = [f"inputs r0..r{self.n_inputs - 1}"] + [str(i) for i in self.program]
-        lines.append("outputs " + ", ".join(repr(o) if isinstance(o, float) else f"r{o}" for o in self.outputs))
-        return "\n".join(lines)
+        return str(self.program)
+
+
+def _factor_counts(outputs: Sequence[sympy.Expr]) -> dict[sympy.Expr, int]:
+    """How many distinct products each factor appears in, over the whole set of outputs."""
+    counts: dict[sympy.Expr, int] = {}
+    seen: set = set()
+    stack = list(outputs)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if e.is_Mul:
+            for f in e.args:
+                counts[f] = counts.get(f, 0) + 1
+        stack.extend(e.args)
+    return counts
 
 
 def compile_kernel(inputs: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr]) -> Kernel:

@@ -14,17 +14,22 @@ exponent, ...) and chunks whose inputs hold a nan (``--allow-nonfinite``). A nan
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy
 
-from jaccli.expr.field import Field
+if TYPE_CHECKING:  # planning-time only: evaluation (apply, inputs_hold_nan) runs cached plans without SymPy
+    import sympy
+
+    from jaccli.expr.field import Field
 
 # Rows (by name) that give nan for some finite argument.
 NAN_PRONE_ROWS = frozenset({"sqrt", "log", "log1p", "log2", "log10", "asin", "acos", "acosh", "atanh", "pow"})
 
 
 def _nan_prone(e: sympy.Expr) -> bool:
+    import sympy
+
     for node in sympy.preorder_traversal(e):
         row = getattr(type(node), "jaccli_row", None)
         if row is not None and row.name in NAN_PRONE_ROWS:

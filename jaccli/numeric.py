@@ -1,0 +1,175 @@
+"""The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
+
+``functions.py`` stays the single place where a function is defined (name, NumPy implementation, derivative
+rule, convention). The kernel, though, calls ops by *name* from ``OPS`` here, so that a plan loaded from the
+plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. ``ROWS`` mirrors the
+rows' implementations (a test checks that every row is here and gives the same bits as its own ``numpy``);
+a row missing here still works through ``register_op`` (its plans are simply rebuilt instead of reused).
+
+``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
+``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+
+from jaccli import nary
+
+
+def _float_like(*args: object) -> np.dtype:
+    return np.result_type(*[np.asarray(a) if not isinstance(a, float) else a for a in args], np.float32)
+
+
+def _indicator(mask: np.ndarray, *args: object) -> np.ndarray:
+    """1.0 where ``mask`` holds, else 0.0, in the arguments' float dtype (float32 stays float32)."""
+    return np.asarray(mask).astype(_float_like(*args))
+
+
+def _sigmoid(x):
+    # exp of a non-positive number never overflows; each branch is exact in its own half-line.
+    e = np.exp(-np.abs(x))
+    return np.where(np.asarray(x) >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _dsigmoid(x):
+    e = np.exp(-np.abs(x))  # sigmoid(x)*sigmoid(-x) = e/(1+e)**2 for either sign of x, never overflowing
+    return e / ((1 + e) * (1 + e))
+
+
+def _hcos(a, b):
+    h = np.hypot(a, b)
+    return a / h
+
+
+def _vectorize_libm(fn: Callable[[float], float]) -> Callable:
+    """A C-library scalar function (math.erf) over arrays, keeping float32 as float32."""
+    ufunc = np.frompyfunc(fn, 1, 1)
+
+    def apply(x):
+        x = np.asarray(x)
+        dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        return np.asarray(ufunc(x)).astype(dtype)  # frompyfunc gives a bare float for 0-d input
+
+    return apply
+
+
+def _norm(*xs):
+    # Scale by the largest magnitude so that squares never overflow or underflow.
+    a = np.abs(np.stack(np.broadcast_arrays(*xs)))
+    m = a.max(axis=0)
+    ok = np.isfinite(m) & (m > 0)
+    scale = np.where(ok, m, 1)
+    return np.where(ok, scale * np.sqrt(np.sum((a / scale) ** 2, axis=0)), m)
+
+
+def _logsumexp(*xs):
+    a = np.stack(np.broadcast_arrays(*xs))
+    m = a.max(axis=0)
+    shift = np.where(np.isfinite(m), m, 0)
+    return shift + np.log(np.sum(np.exp(a - shift), axis=0))
+
+
+def _logpos(x):
+    return np.where(np.asarray(x) > 0, np.log(np.where(np.asarray(x) > 0, x, 1)), 0 * np.asarray(x))
+
+
+def _recippos(x):
+    return np.where(np.asarray(x) > 0, 1 / np.where(np.asarray(x) > 0, x, 1), 0 * np.asarray(x))
+
+
+def _softplus(x):
+    return np.logaddexp(0, x)
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _sech(x):
+    return 1 / np.cosh(x)
+
+
+def _omtanh(x):
+    # 1 - tanh(x) = 2/(1 + e^{2x}): no cancellation where tanh(x) rounds to 1 (x > 19), exact limits at both ends.
+    return 2 / (1 + np.exp(2 * np.asarray(x)))
+
+
+def _omx2(x):
+    return (1 - x) * (1 + x)
+
+
+def _step(x):
+    return _indicator(np.asarray(x) > 0, x)
+
+
+def _ge(a, b):
+    return _indicator(np.greater_equal(a, b), a, b)
+
+
+def _le(a, b):
+    return _indicator(np.less_equal(a, b), a, b)
+
+
+def _lt(a, b):
+    return _indicator(np.less(a, b), a, b)
+
+
+def _gt(a, b):
+    return _indicator(np.greater(a, b), a, b)
+
+
+def _eq(a, b):
+    return _indicator(np.equal(a, b), a, b)
+
+
+def _ne(a, b):
+    return _indicator(np.not_equal(a, b), a, b)
+
+
+# name -> (implementation, number of arguments or None for any)
+ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
+    "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1), "exp": (np.exp, 1), "expm1": (np.expm1, 1), "log": (np.log, 1),
+    "log1p": (np.log1p, 1), "log2": (np.log2, 1), "log10": (np.log10, 1), "pow": (np.power, 2),
+    "sin": (np.sin, 1), "cos": (np.cos, 1), "tan": (np.tan, 1), "asin": (np.arcsin, 1), "acos": (np.arccos, 1),
+    "atan": (np.arctan, 1), "sinh": (np.sinh, 1), "cosh": (np.cosh, 1), "tanh": (np.tanh, 1),
+    "asinh": (np.arcsinh, 1), "acosh": (np.arccosh, 1), "atanh": (np.arctanh, 1), "atan2": (np.arctan2, 2),
+    "hypot": (np.hypot, 2), "erf": (_vectorize_libm(math.erf), 1), "erfc": (_vectorize_libm(math.erfc), 1),
+    "sigmoid": (_sigmoid, 1), "softplus": (_softplus, 1), "abs": (np.abs, 1), "sign": (np.sign, 1),
+    "relu": (_relu, 1), "floor": (np.floor, 1), "ceil": (np.ceil, 1), "maximum": (np.maximum, 2),
+    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1), "omtanh": (_omtanh, 1),
+    "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2), "step": (_step, 1), "ge": (_ge, 2),
+    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1), "square": (np.square, 1),
+    "clip": (nary.clip, 3), "where": (nary.select, 3), "softmax": (nary.softmax, None),
+    "softmax_rest": (nary.softmax_rest, None), "log_softmax": (nary.log_softmax, None), "lt": (_lt, 2),
+    "gt": (_gt, 2), "eq": (_eq, 2), "ne": (_ne, 2), "inside": (nary.inside, 3),
+}
+NUMPY: dict[str, Callable[..., np.ndarray]] = {name: fn for name, (fn, _) in ROWS.items()}
+
+
+def _recip(a):
+    return 1 / a
+
+
+def _power(a, b):
+    return a**b  # Python's operator: NumPy's fast paths for x**2, x**0.5 (bit-identical to before the split)
+
+
+# The kernel's arithmetic for SymPy's own nodes. 'ipow' is ``a**b``; the row 'pow' is the user's np.power.
+BUILTINS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
+    "add": (np.add, 2), "sub": (np.subtract, 2), "mul": (np.multiply, 2), "div": (np.divide, 2), "neg": (np.negative, 1),
+    "recip": (_recip, 1), "square": (np.square, 1), "ipow": (_power, 2),
+}
+
+OPS: dict[str, Callable[..., np.ndarray]] = {**NUMPY, **{name: fn for name, (fn, _) in BUILTINS.items()}}
+ARITY: dict[str, Optional[int]] = {**{n: a for n, (_, a) in ROWS.items()}, **{n: a for n, (_, a) in BUILTINS.items()}}
+
+
+def register_op(name: str, fn: Callable[..., np.ndarray], nargs: Optional[int]) -> None:
+    """Make a function-table row callable by kernels even when ``ROWS`` lacks it (the table test insists that it
+    be there; until then its plans run, but a cached one fails validation without SymPy and is rebuilt)."""
+    if name not in NUMPY:
+        OPS.setdefault(name, fn)
+        ARITY.setdefault(name, nargs)

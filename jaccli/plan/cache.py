@@ -1,0 +1,141 @@
+"""The plan cache: a warm call loads its numeric plan from disk and never imports SymPy.
+
+An entry is one ``.npz`` file (no pickles) in ``JACCLI_CACHE_DIR`` or the platform's user cache directory
+(``platformdirs.user_cache_dir("jaccli")``, e.g. ``~/.cache/jaccli``), named by a SHA-256 of everything the plan
+depends on: expression text, array names, event shapes and dtypes, scalar and ``-D`` constants, CSV columns,
+``--wrt``, order, ``--dtype``, and the jaccli and plan-format versions. It holds ``plan_to_data``'s arrays plus
+the JSON meta (with the full key, compared on load). A corrupt, truncated, foreign or mismatching entry is
+ignored and rebuilt, never trusted; a cache directory that cannot be written just means no caching.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from jaccli.plan.compiled import Compiled
+from jaccli.plan.store import FORMAT_VERSION, plan_from_data, plan_to_data
+
+ENV_DIR = "JACCLI_CACHE_DIR"
+MAX_ENTRY_BYTES = 256 << 20  # a bigger file is not a plan this program wrote
+
+
+def cache_dir() -> Path:
+    where = os.environ.get(ENV_DIR)
+    if where:
+        return Path(where)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jaccli"))
+
+
+def _number(v: Any) -> list:
+    # int and float are different constants (an int exponent stays exact); repr round-trips a float exactly
+    return [type(v).__name__, repr(v)]
+
+
+def plan_key(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], str]], *, scalars: Mapping[str, Any],
+             defines: Mapping[str, Any], columns: Optional[list[str]], row: Optional[str], wrt: str, order: int,
+             dtype: str, params: Optional[Mapping[str, np.ndarray]] = None) -> dict:
+    """Everything a plan depends on, as a JSON-able dict (its SHA-256 names the entry)."""
+    from jaccli import __version__
+
+    return {"jaccli": __version__, "format": FORMAT_VERSION, "expression": expression,
+            "arrays": [[k, list(shape), str(dt)] for k, (shape, dt) in arrays.items()],
+            "scalars": [[k, *_number(v)] for k, v in scalars.items()],
+            "defines": [[k, *_number(v)] for k, v in defines.items()],
+            "columns": list(columns) if columns is not None else None, "row": row, "wrt": wrt, "order": order,
+            "dtype": dtype, "params": [[k, list(np.shape(v)), np.asarray(v).dtype.str,
+                                        hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()]
+                                       for k, v in sorted((params or {}).items())]}
+
+
+def _path(key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return cache_dir() / f"plan-{digest[:40]}.npz"
+
+
+def load(key: dict) -> Optional[Compiled]:
+    """The cached plan for ``key``, or None when there is none or it cannot be trusted."""
+    path = _path(key)
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("key") != key:
+            return None
+        plan = plan_from_data(meta["plan"], arrays)
+    except Exception:  # noqa: BLE001 - anything wrong with an entry means: rebuild it
+        return None
+    leaves = {k: int(np.prod(shape, dtype=np.int64)) for k, (shape, _) in key_arrays(key).items()}
+    if any(leaves.get(k) != n for k, n in plan.leaves.items()):
+        return None
+    return plan
+
+
+def key_arrays(key: dict) -> dict[str, tuple[tuple[int, ...], str]]:
+    return {k: (tuple(shape), dt) for k, shape, dt in key["arrays"]}
+
+
+def save(key: dict, plan: Any) -> None:
+    """Store ``plan`` under ``key`` atomically (temp file + rename); any failure leaves the cache as it was."""
+    import tempfile  # only when writing: a warm start never needs it
+
+    path = _path(key)
+    meta, arrays = plan_to_data(plan)
+    blob = np.frombuffer(json.dumps({"key": key, "plan": meta}).encode("utf-8"), np.uint8)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".plan-", suffix=".npz", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=blob, **arrays)  # type: ignore[arg-type]  # (numpy's stub: names -> arrays)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any]], *,
+                scalars: Optional[Mapping[str, Any]] = None, defines: Optional[Mapping[str, Any]] = None,
+                columns: Optional[list[str]] = None, row: Optional[str] = None, wrt: str = "x", order: int = 1,
+                dtype: str = "auto", use_cache: bool = True,
+                params: Optional[Mapping[str, np.ndarray]] = None) -> Any:
+    """The plan for this expression and input layout: from the cache when there (a ``Compiled``, no SymPy),
+    else planned symbolically (a ``Plan``) and stored. ``arrays`` maps names to (event shape, dtype)."""
+    from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
+
+    scalars, defines = dict(scalars or {}), dict(defines or {})
+    source: Any = expression
+    if isinstance(expression, str) and not expression.startswith("@"):
+        text = expression  # the parser loads only on a miss: a warm start skips it
+    else:
+        from jaccli.expr.program import load_expression
+
+        source = load_expression(expression)  # '@PATH': keyed by the file's text, not its name
+        text = source.text
+    key = plan_key(text, {k: (tuple(s), np.dtype(d).str) for k, (s, d) in arrays.items()}, scalars=scalars,
+                   defines=defines, columns=columns, row=row, wrt=wrt, order=order, dtype=dtype, params=params)
+    if use_cache:
+        hit = load(key)
+        if hit is not None:
+            return hit
+    shapes = {k: tuple(s) for k, (s, _) in arrays.items()}
+    scope = make_scope(shapes, scalars=scalars, defines=defines, columns=columns, row=row, wrt=wrt, params=params)
+    source_dtype = np.result_type(*(np.dtype(arrays[leaf][1]) for leaf in scope.source().leaves()))
+    plan = plan_jacobian(source, scope, order, resolve_dtype(dtype, source_dtype))
+    if use_cache:
+        save(key, plan)
+    return plan

@@ -1,0 +1,189 @@
+"""Plans as data (plan/store.py), the plan cache (plan/cache.py) and the SymPy-free op table (numeric.py).
+
+A stored plan must evaluate to the same bits as the plan it came from; anything malformed, tampered with or
+foreign must be refused (and, in the cache, rebuilt); and a warm CLI call must not import SymPy at all.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaccli.functions import ROWS
+from jaccli.numeric import ARITY, NUMPY
+from jaccli.plan import cache
+from jaccli.plan.compiled import Compiled
+from jaccli.plan.engine import evaluate, make_scope, plan_jacobian
+from jaccli.plan.store import StoreError, plan_from_data, plan_to_data
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = [
+    ("x*x*x", {"x": (2,)}, 2),
+    ("[x[0]*cos(x[1]), x[0]*sin(x[1])]", {"x": (2,)}, 1),
+    ("logsumexp(x) + sum(sigmoid(x) * x[::-1])", {"x": (5,)}, 2),
+    ("tanh(dot(W, x) + b)", {"x": (4,), "W": (3, 4), "b": (3,)}, 2),
+    ("x * x[::-1] + norm(x) ** -0.5", {"x": (3, 2)}, 3),
+]
+
+
+def _arrays(shapes: dict, b: int = 7, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(size=(b,) + s) for k, s in shapes.items()}
+
+
+def _round_trip(plan) -> Compiled:
+    meta, arrays = plan_to_data(plan)
+    meta = json.loads(json.dumps(meta))  # really JSON
+    return plan_from_data(meta, {k: np.array(v) for k, v in arrays.items()})
+
+
+@pytest.mark.parametrize("expr, shapes, order", CASES)
+def test_stored_plan_gives_the_same_bits(expr, shapes, order):
+    plan = plan_jacobian(expr, make_scope(shapes), order, np.dtype(np.float64))
+    loaded = _round_trip(plan)
+    arrays = _arrays(shapes)
+    want = evaluate(plan, arrays)
+    got = evaluate(loaded, arrays)
+    assert got.tobytes() == want.tobytes()
+    assert loaded.example_shape == plan.example_shape and loaded.layout() == plan.layout()
+    assert loaded.connected == plan.connected and loaded.dtype == plan.dtype
+
+
+def test_float32_plan_round_trips():
+    plan = plan_jacobian("x*x*x", make_scope({"x": (2,)}), 1, np.dtype(np.float32))
+    loaded = _round_trip(plan)
+    x = {"x": np.array([[4, 2], [1, 3]], np.float32)}
+    assert evaluate(loaded, x).dtype == np.float32
+    assert evaluate(loaded, x).tolist() == [[[48, 0], [0, 12]], [[3, 0], [0, 27]]]
+
+
+def _tamper(meta: dict, arrays: dict, what: str) -> None:
+    g = meta["groups"][0]
+    if what == "op":
+        g["code"][0][0] = "__import__"
+    elif what == "arity":
+        g["code"][0][1].append(0)
+    elif what == "register":
+        g["code"][0][1][0] = 10**6
+    elif what == "output":
+        g["outputs"][0] = 10**6
+    elif what == "dst":
+        arrays["g0.step0.dst"] = arrays["g0.step0.dst"] + 10**6
+    elif what == "src":
+        arrays["g0.step0.src"] = arrays["g0.step0.src"] + 10**6
+    elif what == "slot":
+        arrays["g0.slot0"] = arrays["g0.slot0"] - 10**6
+    elif what == "missing":
+        del arrays["g0.consts"]
+    elif what == "dtype":
+        arrays["g0.slot0"] = arrays["g0.slot0"].astype(np.float64)
+    elif what == "mode":
+        g["steps"][0] = "exec"
+    elif what == "version":
+        meta["version"] = 999
+    elif what == "leaf":
+        g["slots"][0] = "nowhere"
+    elif what == "order":
+        meta["order"] = "2"
+    elif what == "repeat":
+        dst = arrays["g0.step0.dst"]
+        arrays["g0.step0.dst"] = np.zeros_like(dst)
+
+
+@pytest.mark.parametrize("what", ["op", "arity", "register", "output", "dst", "src", "slot", "missing", "dtype",
+                                  "mode", "version", "leaf", "order", "repeat"])
+def test_malformed_plans_are_refused(what):
+    plan = plan_jacobian("x[0]*sin(x[1]) + x[1]**3", make_scope({"x": (2,)}), 2, np.dtype(np.float64))
+    meta, arrays = plan_to_data(plan)
+    meta = json.loads(json.dumps(meta))
+    _tamper(meta, arrays, what)
+    with pytest.raises(StoreError):
+        plan_from_data(meta, arrays)
+
+
+def _key(expr: str = "x*x*x") -> dict:
+    return cache.plan_key(expr, {"x": ((2,), "<f8")}, scalars={}, defines={}, columns=None, row=None, wrt="x",
+                          order=2, dtype="auto")
+
+
+def test_cache_miss_then_hit_same_bits(tmp_path, monkeypatch):
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path))
+    args = ("sin(x) * a + x[0]**n", {"x": ((3,), np.float64)})
+    kw = dict(defines={"a": 2.5, "n": 3}, order=2)
+    cold = cache.plan_cached(*args, **kw)
+    assert not isinstance(cold, Compiled) and len(list(tmp_path.glob("plan-*.npz"))) == 1
+    warm = cache.plan_cached(*args, **kw)
+    assert isinstance(warm, Compiled)
+    x = _arrays({"x": (3,)})
+    assert evaluate(warm, x).tobytes() == evaluate(cold, x).tobytes()
+    other = cache.plan_cached(*args, defines={"a": 2.5, "n": 3.0}, order=2)  # float 3.0 is another constant
+    assert not isinstance(other, Compiled) and len(list(tmp_path.glob("plan-*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "foreign-key", "pickle"])
+def test_corrupt_cache_entries_are_rebuilt(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path))
+    cache.plan_cached("x*x*x", {"x": ((2,), np.float64)}, order=2)
+    (entry,) = tmp_path.glob("plan-*.npz")
+    data = entry.read_bytes()
+    if damage == "truncate":
+        entry.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        entry.write_bytes(os.urandom(len(data)))
+    elif damage == "empty":
+        entry.write_bytes(b"")
+    elif damage == "foreign-key":  # a valid entry for another expression, under this one's name
+        cache.save(_key("x*x"), plan_jacobian("x*x", make_scope({"x": (2,)}), 2, np.dtype(np.float64)))
+        (other,) = [p for p in tmp_path.glob("plan-*.npz") if p != entry]
+        os.replace(other, entry)
+    elif damage == "pickle":
+        np.savez(entry, meta=np.array([{"evil": 1}], dtype=object))
+    assert cache.load(_key()) is None
+    rebuilt = cache.plan_cached("x*x*x", {"x": ((2,), np.float64)}, order=2)
+    assert not isinstance(rebuilt, Compiled)
+    assert isinstance(cache.load(_key()), Compiled)  # and stored again, valid
+
+
+def test_unwritable_cache_dir_just_skips_caching(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(blocker / "cache"))
+    plan = cache.plan_cached("x*x*x", {"x": ((2,), np.float64)}, order=1)
+    assert plan.example_shape == (2, 2)
+
+
+def test_every_row_has_a_sympy_free_implementation_with_the_same_bits():
+    rng = np.random.default_rng(1)
+    values = [np.concatenate([rng.normal(size=50) * 3, [0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e-300]])]
+    for row in ROWS:
+        assert row.name in NUMPY, f"add {row.name} to jaccli/numeric.py"
+        assert ARITY[row.name] == row.nargs
+        n = row.nargs or 3
+        args = [np.roll(values[0], k) for k in range(n)]
+        with np.errstate(all="ignore"):
+            want, got = np.asarray(row.numpy(*args)), np.asarray(NUMPY[row.name](*args))
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), row.name
+
+
+def _run(args: list[str], cache_dir: Path, probe: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, JACCLI_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT))
+    code = ("import sys, runpy; sys.argv = ['jaccli'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('jaccli', run_name='__main__')\n"
+            "finally:\n    sys.stderr.write('SYMPY=%s\\n' % ('sympy' in sys.modules))\n")
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, timeout=120)
+
+
+def test_warm_cli_call_does_not_import_sympy(tmp_path):
+    args = ["batch-jacobian", "x*x*x", "samples/seed.csv", "--dtype", "float32", "-k", "2"]
+    cold, warm = _run(args, tmp_path), _run(args, tmp_path)
+    assert cold.returncode == 0 and warm.returncode == 0, warm.stderr
+    assert cold.stderr.decode().endswith("SYMPY=True\n")
+    assert warm.stderr.decode().endswith("SYMPY=False\n")
+    assert warm.stdout == cold.stdout
+    bypass = _run(args + ["--no-cache"], tmp_path)
+    assert bypass.stdout == cold.stdout and bypass.stderr.decode().endswith("SYMPY=True\n")
