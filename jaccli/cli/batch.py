@@ -99,7 +99,6 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
-
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
 
