@@ -1,6 +1,7 @@
 """The Python face of jaccli: ``batch_jacobian``, the same path the CLI takes, on NumPy arrays."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -11,6 +12,7 @@ from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
 from jaccli.plan.parallel import ordered_map, thread_count
 from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.expr.program import ExpressionText, load_expression
 from jaccli.io.inputs import Batch, batch_from_arrays
 from jaccli.io.params import check_param
@@ -90,7 +92,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
                    unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
                    pfor: bool = True, allow_nonfinite: bool = False,
                    params: Optional[Mapping[str, object]] = None, reduce: Optional[str] = None,
-                   jvp: Optional[str] = None, vjp: Optional[str] = None, threads: Optional[int] = None) -> Any:
+                   jvp: Optional[str] = None, vjp: Optional[str] = None, threads: Optional[int] = None,
+                   max_output_bytes: Optional[int] = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -107,7 +110,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
 
     ``reduce`` ('det', 'logabsdet', 'trace', 'diag'), ``jvp`` and ``vjp`` (names of arrays of ``x``) give what
     the CLI's ``--reduce``, ``--jvp`` and ``--vjp`` give; ``reduce='logabsdet'`` returns ``(sign, logabsdet)``,
-    as ``numpy.linalg.slogdet`` does.
+    as ``numpy.linalg.slogdet`` does. A result larger than ``max_output_bytes`` (default: half the available
+    memory) is refused with a ``UsageError`` before any work.
 
     >>> batch_jacobian("x*x*x", np.array([[4., 2.], [1., 3.]]))[0]
     array([[48.,  0.],
@@ -136,20 +140,22 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared),
                  Reduction(reduce, jvp, vjp))
     if isinstance(plan, OrdersPlan):
-        return _several(plan, batch, unconnected, parallel_iterations, pfor)
+        return _several(plan, batch, unconnected, parallel_iterations, pfor, max_output_bytes)
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
         return None
-    result = _evaluate(plan, batch, parallel_iterations, pfor, threads)
+    result = _evaluate(plan, batch, parallel_iterations, pfor, threads, max_output_bytes)
     if reduce == "logabsdet":
         return result[:, 0], result[:, 1]
     return result
 
 
 def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool,
-              threads: Optional[int]) -> np.ndarray:
+              threads: Optional[int], max_output_bytes: Optional[int]) -> np.ndarray:
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
+    check_result_bytes(batch.size, math.prod(plan.example_shape), plan.dtype.itemsize,
+                       *result_limit(max_output_bytes, held=True))
     workers = thread_count(threads)
     step = chunk_rows(plan, parallel_iterations, batch.size, workers)
     workers = useful_threads(plan, step, workers)
@@ -164,11 +170,13 @@ def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor
 
 
 def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: Optional[int],
-             pfor: bool) -> dict[int, Optional[np.ndarray]]:
+             pfor: bool, max_output_bytes: Optional[int]) -> dict[int, Optional[np.ndarray]]:
     """``{k: result}`` for several orders, from one evaluation of every chunk."""
     present = plan.present(unconnected)
     step = plan.chunk_size(parallel_iterations)
     assert batch.size is not None
+    check_result_bytes(batch.size, sum(math.prod(p.example_shape) for k, p in plan.parts.items() if present[k]),
+                       plan.dtype.itemsize, *result_limit(max_output_bytes, held=True))
     result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
     for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
         for k, values in plan.split(plan.evaluate(chunk, pfor=pfor)).items():

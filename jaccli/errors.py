@@ -45,7 +45,7 @@ class JaccliError(Exception):
 
     def render(self) -> str:
         head = f"{self.where}: {self.message}" if self.where else self.message
-        lines = [f"Error: {head}", *self.details()]
+        lines = [f"Error: {one_line(head)}", *self.details()]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -112,6 +112,15 @@ class NonFiniteError(JaccliError):
     """A non-finite value in the result under ``--strict``: exit 4."""
 
     exit_code = 4
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``): the ``Error:`` line must stay one
+    line even when it quotes user text (an expression with a comment and a newline, a file name)."""
+    return text.translate(_CONTROL)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:

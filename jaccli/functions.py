@@ -206,8 +206,8 @@ ROWS: list[Row] = [
         "1/(sqrt(x-1)*sqrt(x+1))"),
     Row("atanh", 1, np.arctanh, lambda x: (1 / _one_minus_square(x),), "1/(1-x**2)"),
     Row("atan2", 2, np.arctan2, lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x)),
-        "atan2(y, x): d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2"),
-    Row("hypot", 2, np.hypot, lambda a, b: (F.hcos(a, b), F.hcos(b, a)), "a/hypot(a,b), b/hypot(a,b)"),
+        "d/dy = x/hypot(y,x)**2, d/dx = -y/hypot(y,x)**2", args="y, x"),
+    Row("hypot", 2, np.hypot, lambda a, b: (F.hcos(a, b), F.hcos(b, a)), "d/da = a/hypot(a,b), d/db = b/hypot(a,b)"),
     # --- special functions
     Row("erf", 1, _vectorize_libm(math.erf), lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),),
         "2/sqrt(pi)*exp(-x**2)"),

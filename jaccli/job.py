@@ -7,6 +7,7 @@ formats (csv, npy); text collects the whole result, as its layout requires.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import time
@@ -20,9 +21,9 @@ from jaccli.plan.compiled import all_finite
 from jaccli.plan.engine import AnyPlan as Plan, make_scope, resolve_dtype, run_scanned
 from jaccli.expr.names import is_valid_name
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.io.inputs import Batch, ColumnOptions, CsvOptions, read_batch
-from jaccli.io.inputs.dialect import parse_delimiter
+from jaccli.io.inputs import Batch, CsvOptions, read_batch
 from jaccli.io.labels import Labels
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.params import parse_params
 
 if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
@@ -48,10 +49,9 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
-    delimiter: str = "auto"  # data as people have it: see jaccli.io.inputs.dialect / columns
-    columns: Optional[str] = None
-    index_col: str = "auto"
-    header: str = "auto"  # csv header / json layout names: jaccli.io.labels
+    csv: CsvOptions = CsvOptions()  # --delimiter, --columns, --index-col (jaccli.io.inputs.csv)
+    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    hold_result: bool = False  # the whole result is kept in memory (--expect)
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
     threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
     reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
@@ -87,7 +87,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
                              hint="pass non-finite values as per-example data instead")
         elif _NUMBER.fullmatch(text):
             value = float(text)
-            out[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) and abs(int(text)) <= 2**53 else value
+            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):
                 raise UsageError(f"-D {name}={text}: the value overflows a float")
         else:
@@ -137,7 +137,7 @@ def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
-                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin, csv=csv_options(opts))
+                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin, csv=opts.csv)
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
@@ -157,14 +157,6 @@ def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     return batch, _Head(arrays, defines, row, params)
 
 
-def csv_options(opts: Options) -> CsvOptions:
-    """``--delimiter``, ``--columns``, ``--index-col`` for the CSV reader."""
-    columns = None
-    if opts.columns is not None:
-        columns = tuple(name.strip() for name in opts.columns.split(","))
-    return CsvOptions(parse_delimiter(opts.delimiter), ColumnOptions(columns, opts.index_col))
-
-
 def _renamed(batch: Batch, old: str, new: str) -> Batch:
     if old == new:
         return batch
@@ -174,16 +166,34 @@ def _renamed(batch: Batch, old: str, new: str) -> Batch:
         {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
 
 
+INPUT_VALUES_PER_CHUNK = 1 << 20  # a chunk of input (all arrays, every example) holds at most ~1M values
+
+
+def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
+    """``step`` examples per chunk, made smaller when the input's examples are wide (an unused 1M-value array in
+    an .npz is read along with the source, chunk by chunk); ``--parallel-iterations`` is taken as given."""
+    if opts.parallel_iterations is None:
+        row = sum(math.prod(spec.event_shape) for spec in batch.arrays.values())
+        step = max(1, min(step, INPUT_VALUES_PER_CHUNK // max(1, row)))
+    return step
+
+
 def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
     from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
-    step = chunk_rows(plan, opts.parallel_iterations, batch.size, threads)
+    step = narrow_chunks(batch, opts, chunk_rows(plan, opts.parallel_iterations, batch.size, threads))
     threads = useful_threads(plan, step, threads)
     progress = Progress(batch.size)
+    limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
+    per_example = math.prod(plan.example_shape)
+    check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
+    check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
     for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
+        if batch.size is None:  # a CSV stream: its length shows as it is read
+            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
         if count and report.first_nonfinite is None:
             assert first is not None
             report.first_nonfinite = (first[0] + report.examples,) + first[1:]
@@ -209,7 +219,7 @@ def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
 
 def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
-    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+    for chunk in batch.chunks(narrow_chunks(batch, opts, plan.chunk_size(opts.parallel_iterations))):
         report.examples += next(iter(chunk.values())).shape[0]
 
 
@@ -253,7 +263,7 @@ class Checks:
         self.active = expect is not None or verify_rows is not None
         self.inputs: list[dict[str, np.ndarray]] = []
         self.outputs: list[np.ndarray] = []
-        self.labels: Optional[Labels] = None  # names for the report (jaccli.io.labels); None: the plan's layout
+        self.row_numbers: Optional[np.ndarray] = None  # --engine dask: the input rows of pre-sampled ``inputs``
 
     def remember(self, batch: Batch) -> Batch:
         """The batch, with its chunks also kept for ``--verify`` (which samples rows from the whole input)."""
@@ -272,19 +282,19 @@ class Checks:
         if self.expect is not None:
             self.outputs.append(chunk)
 
-    def run(self, plan: Plan, report: Report, connected: bool) -> Optional[Verdict]:
+    def run(self, plan: Plan, report: Report, connected: bool, labels: Optional[Labels] = None) -> Optional[Verdict]:
         if not self.active:
             return None
         verdicts = []
         if self.expect is not None:
-            verdicts.append(self._expect(plan, report, connected))
+            verdicts.append(self._expect(plan, report, connected, labels))
         if self.verify_rows is not None:
             verdicts.append(self._verify(plan, connected))
         failed = [v for v in verdicts if not v.ok]
         return Verdict(not failed, "\n".join(v.text for v in verdicts),
                        "; ".join(v.failure for v in failed), failed[0].hint if failed else None)
 
-    def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
+    def _expect(self, plan: Plan, report: Report, connected: bool, labels: Optional[Labels]) -> Verdict:
         from jaccli.checks.compare import compare
         from jaccli.checks.results import Result
         from jaccli.checks.several import pick, read_orders
@@ -298,9 +308,7 @@ class Checks:
             actual = Result.from_array(None, shape=(report.examples,) + plan.example_shape, dtype=plan.dtype,
                                        layout=plan.layout())
         result = compare(golden, actual, rtol=self.rtol, atol=self.atol)
-        labels = self.labels
-        text = result.report(plan.layout()) if labels is None else \
-            result.report(labels.axes(), labels.entry if labels.named else None)
+        text = result.report(*(labels.report_names() if labels else (plan.layout(), None)))  # d y[0]/d theta
         return Verdict(result.ok, text, f"the result differs from {self.expect}",
                        "if the change is intended, regenerate the golden file with -o")
 
@@ -313,7 +321,10 @@ class Checks:
             return Verdict(True, "verify: nothing to check (the target does not reference the source)")
         arrays = {k: np.concatenate([c[k] for c in self.inputs]) for k in self.inputs[0]}
         # --reduce/--jvp/--vjp: the reduced result against the same reduction of the finite differences
-        check = verify_reduced if isinstance(plan, ReducedPlan) else verify
-        result = check(plan, arrays, rows=self.verify_rows, seed=0)  # type: ignore[arg-type]
+        if isinstance(plan, ReducedPlan):
+            result = verify_reduced(plan, arrays, rows=self.verify_rows, seed=0)
+        else:
+            result = verify(plan, arrays, rows=self.verify_rows, seed=0,  # type: ignore[arg-type]
+                            row_numbers=self.row_numbers)
         return Verdict(result.ok, result.summary(), "the symbolic derivative disagrees with finite differences",
                        "report the expression: a derivative rule may be wrong")

@@ -7,11 +7,14 @@ every order below it).
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Optional
 
 import numpy as np
 
+from jaccli.limits import check_result_bytes, result_limit
 from jaccli.errors import NonFiniteError
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
@@ -74,12 +77,27 @@ def parts(plan: OrdersPlan, unconnected: str,
     return {k: Part(p.example_shape, layout(p) if layout else p.layout(), present[k]) for k, p in plan.parts.items()}
 
 
+def check_output_size(batch: Batch, plan: OrdersPlan, opts: Options) -> tuple[tuple[int, str, str], int]:
+    """The output-size budget of ``job.results``, over every order written (text holds them all in memory);
+    called before any writer starts. Returns the limit and the values per example, for the running check."""
+    present = plan.present(opts.unconnected)
+    limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
+    per_example = sum(math.prod(p.example_shape) for k, p in plan.parts.items() if present[k])
+    check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)
+    check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))
+    return limit, per_example
+
+
 def results(batch: Batch, plan: OrdersPlan, opts: Options,
             report: OrdersReport) -> Iterator[tuple[dict[int, np.ndarray], int]]:
     """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted."""
     present = plan.present(opts.unconnected)
     progress = Progress(batch.size)
+    limit, per_example = check_output_size(batch, plan, opts)
     for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
+        if batch.size is None:
+            b = next(iter(chunk.values())).shape[0]
+            check_result_bytes(report.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
         split = plan.split(plan.evaluate(chunk, pfor=opts.pfor))
         out = {k: v for k, v in split.items() if present[k]}
         for k, values in out.items():

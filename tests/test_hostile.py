@@ -139,10 +139,10 @@ def test_deep_chain_at_high_order_is_refused(refused):
     refused(["sin(" * 200 + "x" + ")" * 200, "seed.csv", "-k", "3"], 2, limit=5.0)
 
 
-def test_derivative_growth_is_refused_within_a_few_seconds(refused):
-    # Accepted by the parser (150 levels), but its third derivative explodes: refused by the term budget.
-    refused(["sin(" * 150 + "x" + ")" * 150, "seed.csv", "-k", "3"], 2, "derivative grows", "lower --order",
-            limit=10.0)
+def test_derivative_growth_is_refused_at_once(refused):
+    # 60 nested functions at order 3: depth**order terms, refused by the nesting cost before SymPy starts.
+    refused(["sin(" * 60 + "x" + ")" * 60, "seed.csv", "-k", "3"], 2, "derivative grows", "lower --order",
+            limit=QUICK)
 
 
 @pytest.mark.parametrize("seed", ["0", "1", "2"])
@@ -150,7 +150,7 @@ def test_derivative_growth_refusal_does_not_depend_on_the_hash_seed(tmp_path, se
     # SymPy's term order follows the string hash seed; a refusal that depends on it can take minutes for some seeds.
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "jaccli", "batch-jacobian", "sin(" * 150 + "x" + ")" * 150,
+        done = subprocess.run([sys.executable, "-m", "jaccli", "batch-jacobian", "sin(" * 60 + "x" + ")" * 60,
                                "-k", "3"], input=SEED_CSV.encode(), capture_output=True, cwd=tmp_path, timeout=20,
                               env=dict(os.environ, PYTHONHASHSEED=seed))
     except subprocess.TimeoutExpired:
@@ -327,18 +327,17 @@ def test_input_is_a_directory(refused, workdir):
 
 def test_huge_order_on_a_scalar_source_is_zeros_quickly(jaccli, workdir):
     (workdir / "scalars.json").write_text("[1, 2, 3]")  # S = (): the order adds no axes
-    result = jaccli("batch-jacobian", "x**3", "scalars.json", "-k", "50", "-f", "json")
+    result = jaccli("batch-jacobian", "x**3", "scalars.json", "-k", "32", "-f", "json")
     assert result.exit_code == 0 and jaccli.seconds < QUICK
     assert json.loads(result.stdout)["data"] == [0.0, 0.0, 0.0]
     assert jaccli("batch-jacobian", "x**3", "scalars.json", "-k", "3", "-f", "json").stdout.endswith(
         '"data": [6.0, 6.0, 6.0]}\n')
 
 
-@pytest.mark.parametrize("order, axes", [("33", "35"), ("50", "52"), ("63", "65"), ("500", "502")])
-def test_order_with_an_impossible_result_shape_is_refused(refused, order, axes):
+def test_order_with_an_impossible_result_shape_is_refused(refused, workdir):
     # Once a bug: a traceback (MemoryError / numpy's "maximum supported dimension"), exit 1.
-    refused(["x**3", "seed.csv", "-k", order], 2, f"--order {order}: the result would have {axes} axes",
-            "the limits are 64 axes")
+    np.save(workdir / "cube.npy", np.ones((2, 1, 1, 1)))
+    refused(["x**3", "cube.npy", "-k", "32"], 2, "--order 32: the result would have 100 axes", "the limits are 64 axes")
 
 
 def run_with_memory_limit(args: list[str], cwd: Path, limit: int = 3 * 2**30) -> subprocess.CompletedProcess:

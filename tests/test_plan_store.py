@@ -187,3 +187,23 @@ def test_warm_cli_call_does_not_import_sympy(tmp_path):
     assert warm.stdout == cold.stdout
     bypass = _run(args + ["--no-cache"], tmp_path)
     assert bypass.stdout == cold.stdout and bypass.stderr.decode().endswith("SYMPY=True\n")
+
+
+def test_cache_key_follows_parameter_bytes_and_file_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("JACCLI_CACHE_DIR", str(tmp_path / "cache"))
+    arrays = {"x": ((3,), np.float64)}
+    w = np.arange(6.0).reshape(2, 3)
+    first = cache.plan_cached("tanh(dot(W, x))", arrays, params={"W": w}, order=2)
+    again = cache.plan_cached("tanh(dot(W, x))", arrays, params={"W": w.copy()}, order=2)
+    other = cache.plan_cached("tanh(dot(W, x))", arrays, params={"W": w + 1}, order=2)
+    assert not isinstance(first, Compiled) and isinstance(again, Compiled) and not isinstance(other, Compiled)
+    x = _arrays({"x": (3,)})
+    assert evaluate(again, x).tobytes() == evaluate(first, x).tobytes()
+    model = tmp_path / "model.jx"
+    model.write_text("sin(x) * 2\n")
+    assert not isinstance(cache.plan_cached(f"@{model}", arrays), Compiled)
+    assert isinstance(cache.plan_cached(f"@{model}", arrays), Compiled)
+    model.write_text("sin(x) * 3\n")  # same name, new content: a new plan
+    changed = cache.plan_cached(f"@{model}", arrays)
+    assert not isinstance(changed, Compiled)
+    assert np.allclose(evaluate(changed, x), np.cos(x["x"])[:, :, None] * 3 * np.eye(3))

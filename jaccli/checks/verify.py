@@ -92,7 +92,7 @@ def sample_rows(batch: int, rows: Optional[int], seed: int) -> np.ndarray:
 
 
 def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int] = None, seed: int = 0,
-           tolerance: Optional[float] = None) -> VerifyReport:
+           tolerance: Optional[float] = None, row_numbers: Optional[np.ndarray] = None) -> VerifyReport:
     """Check ``plan_k`` (order k) on ``arrays`` (the whole batch, ``(B, *event)`` each) against finite differences.
 
     Every order ``j = 1..k`` is compared with the central-difference derivative of the symbolic order ``j-1``
@@ -102,7 +102,8 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int
     differences disagree with themselves or meet a non-finite value, a disagreement is a kink (relu or abs at 0,
     floor at an integer, sqrt at 0, maximum at a tie, or within a step of one): counted, skipped, never a
     failure. So is a value they cannot resolve to the tolerance (tanh' at 30 is 4e-26 next to tanh = 1).
-    ``rows`` samples that many rows (seeded by ``seed``, deterministic); None checks them all.
+    ``rows`` samples that many rows (seeded by ``seed``, deterministic); None checks them all. ``row_numbers``
+    (when ``arrays`` are rows already sampled from a bigger input) are their row numbers, for messages.
     """
     order = plan_k.derivative.order
     if order < 1:
@@ -113,6 +114,8 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int
     if len(picked) == 0 or plan_k.derivative.size == 0:  # no rows, or an empty target (x[0:0])
         return report
     sample = {k: np.asarray(a)[picked].astype(np.float64) for k, a in arrays.items()}
+    if row_numbers is not None:
+        picked = np.asarray(row_numbers)[picked]  # from here on, picked only names rows in messages
     tape = plan_k.tape
     plans = [dataclasses.replace(plan_k, derivative=derive(tape, j) if j < order else plan_k.derivative,
                                  dtype=np.dtype(np.float64)) for j in range(order + 1)]

@@ -9,6 +9,16 @@ import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
 from jaccli.errors import CheckFailed, UsageError
+from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
+
+
+def _size(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("batch-jacobian")
@@ -33,7 +43,7 @@ from jaccli.errors import CheckFailed, UsageError
               help="auto = the input's float dtype (float64 for text formats and integers).")
 @click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
               help="A target that never reads the source gives None, or zeros of the full shape.")
-@click.option("--parallel-iterations", type=click.IntRange(min=1), metavar="N",
+@click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
               help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
 @click.option("--pfor/--no-pfor", default=True, show_default=True,
               help="Vectorised evaluation, or a per-example loop (bit-identical results).")
@@ -42,8 +52,12 @@ from jaccli.errors import CheckFailed, UsageError
                    "available].")
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
-@click.option("--precision", type=click.IntRange(min=0), metavar="N",
-              help="Digits: text as numpy prints [default: 8]; csv/json significant digits [default: exact].")
+@click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
+              help="Digits: text as numpy prints [default: 8; float64 needs at most 17]; csv/json significant "
+                   "digits [default: exact].")
+@click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
+              help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
+                   "half the available memory].")
 @click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
 @click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
 @click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
@@ -66,9 +80,13 @@ from jaccli.errors import CheckFailed, UsageError
               help="Contract the last source axes with array NAME (input or -P; shaped like x).")
 @click.option("--vjp", metavar="NAME",
               help="Contract the target axes with array NAME (input or -P; shaped like the target).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: a running Dask scheduler (tcp://host:8786) [default: a local cluster].")
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
-                           **kwargs: Any) -> None:
+                           engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
     EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
@@ -81,32 +99,53 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       Tensor(
       [[[48.  0.]
         [ 0. 12.]]
+
     \b
        [[ 3.  0.]
         [ 0. 27.]]], shape=(2, 2, 2), dtype=float32)
+
     \b
       $ jaccli batch-jacobian '[r*cos(theta), r*sin(theta)]' samples/polar.csv -f json
       $ cat samples/seed.csv | jaccli batch-jacobian 'sin(x) * a' -D a=2 -k 2 -f csv -o hessians.csv
-      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --expect samples/seed.order1.json --verify
       $ jaccli batch-jacobian 'a[0]*b[0]**2 + sin(a[1]*b[1])' samples/blocks.json --wrt a,b -k 2
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
       $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
       $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
-    
+      $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
+      match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
+
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
     from jaccli.io.sink import open_sink, remove_temps_on_signals
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
+    from jaccli.io.inputs import CsvOptions
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
 
-    orders = kwargs.pop("orders")
-    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else ())
+    orders, header_style = kwargs.pop("orders"), kwargs.pop("header")
+    kwargs["csv"] = CsvOptions.parse(kwargs.pop("delimiter"), kwargs.pop("columns"), kwargs.pop("index_col"))
+    opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),
+                   hold_result=expect is not None)
     check_precision(opts.precision, opts.fmt)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
+    if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
+        from jaccli.dask.run import run_batch
+
+        if opts.precision is not None and opts.fmt in ("csv", "json"):  # refused, never silently ignored
+            raise UsageError(f"--precision for {opts.fmt} output is not supported by --engine dask",
+                             hint="drop --precision (values are written exactly), or run without --engine dask")
+        if opts.csv.delimiter is not True or opts.csv.columns.index_col != "auto" or header_style != "auto":
+            raise UsageError("--delimiter, --index-col and --header are not supported by --engine dask",
+                             hint="drop them, or run without --engine dask")
+
+        checks = Checks(expect, rtol, atol, verify_rows if verify else None)
+        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
+        return
+    if scheduler is not None:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
     if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
         raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
                          + ",".join(map(str, opts.orders)) + ")",
@@ -114,7 +153,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
 
-        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None, header_style)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
@@ -127,7 +166,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
         batch, plan = open_input(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
-        labels = checks.labels = labels_for(plan, opts.header, batch, opts.wrt)
+        labels = labels_for(plan, header_style, batch, opts.wrt)
         if show_layout:
             from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
@@ -150,7 +189,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                 from jaccli.plan.engine import Plan
                 from jaccli.plan.reduce import csv_header
 
-                assert isinstance(plan, Plan)  # reduced plans are planned afresh, never loaded from the cache
+                assert isinstance(plan, Plan)  # reduced plans are never cached
                 header = csv_header(plan)
             if opts.fmt == "csv" and header is None:  # one cell per entry: only when needed
                 header = labels.csv_header()
@@ -163,8 +202,13 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                 sink.release()  # this chunk passed its checks: a stream may show it now
             sink.release()
             writer.finish()
-        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
+        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero", labels=labels)
         sink.commit()
+    _finish(report, verdict)
+
+
+def _finish(report: Any, verdict: Any) -> None:
+    """The run's last words on stderr: the non-finite count, the checks' report (exit 1 if one failed)."""
     if report.nonfinite:
         click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
                    f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)

@@ -7,7 +7,7 @@ from typing import Any, NoReturn, Optional, Sequence
 import click
 
 from jaccli import __version__
-from jaccli.errors import JaccliError
+from jaccli.errors import JaccliError, one_line
 
 INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
 OUTPUT_FORMATS = ["text", "json", "csv", "npy", "npz"]
@@ -46,10 +46,10 @@ class JaccliGroup(click.Group):
             if isinstance(exc, click.NoSuchOption) and takes_expression and not exc.option_name.startswith("--"):
                 # 'jaccli batch-jacobian -x*x data.csv': click reads an expression starting with '-' as an option
                 hint += f"; an EXPRESSION starting with '-' goes after '--': {command} -- '-x*x' data.csv"
-            click.echo(f"Error: {exc.format_message()}\n  hint: {hint}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}\n  hint: {hint}", err=True)
             code = 2
         except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}", err=True)
             code = exc.exit_code
         except click.Abort:
             click.echo("Aborted.", err=True)

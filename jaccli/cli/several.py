@@ -12,7 +12,7 @@ from jaccli.job import Options
 
 
 def run_several(opts: Options, output: Optional[str], show_layout: bool, expect: Optional[str],
-                rtol: Optional[float], atol: Optional[float], verify_rows: Optional[int]) -> None:
+                rtol: Optional[float], atol: Optional[float], verify_rows: Optional[int], header: str = "auto") -> None:
     """Compute every order of ``opts.orders`` in one pass and write them all to ``output`` (or standard output).
 
     ``--expect`` compares order by order with a several-orders golden (``.npz`` or json); ``--verify`` checks the
@@ -22,7 +22,7 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
     from jaccli.io.several import SeveralWriter, check_format, check_several
     from jaccli.io.sink import open_sink
     from jaccli.job import Checks
-    from jaccli.job_orders import OrdersChecks, OrdersReport, open_orders, parts, results
+    from jaccli.job_orders import OrdersChecks, OrdersReport, check_output_size, open_orders, parts, results
 
     check_several(opts.fmt, len(opts.orders))
     checks = Checks(None, None, None, verify_rows)  # --verify: it keeps the input rows
@@ -33,7 +33,8 @@ def run_several(opts: Options, output: Optional[str], show_layout: bool, expect:
         batch, plan = open_orders(opts)
         for note in batch.notes:
             click.echo(f"note: {note}", err=True)
-        described = parts(plan, opts.unconnected, lambda p: labels_for(p, opts.header, batch, opts.wrt).axes())
+        check_output_size(batch, plan, opts)
+        described = parts(plan, opts.unconnected, lambda p: labels_for(p, header, batch, opts.wrt).axes())
         check_format("json" if discard else opts.fmt, described)
         if show_layout:
             from jaccli.symbolic.render import render_layout

@@ -29,7 +29,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 
     \b
     Example:
-      $ jaccli compare samples/seed.order1.json samples/seed.order1.npy
+      $ jaccli compare samples/expected/seed.order1.json samples/expected/seed.order1.txt
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
     """
     from jaccli.checks.several import compare_orders, read_orders
@@ -50,10 +50,11 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON", help="A shared array parameter.")
-@click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True)
+@click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True,
+              help="Formulas as text or LaTeX, or a runnable NumPy function of one example (python).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
-              help="Print at most N entries.")
+              help="Print at most N entries (plain and latex).")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
 @click.option("--kernel", "show_kernel", is_flag=True,
               help="Also print the NumPy programs the engine runs (one per group of templates).")
@@ -74,9 +75,9 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
     from jaccli.io.params import parse_params
     from jaccli.job import Options, open_input, parse_defines
     from jaccli.plan.engine import Plan
-    from jaccli.symbolic.render import parse_shape, plan_from_shape, render_named, render_symbolic
+    from jaccli.symbolic.render import parse_columns, parse_shape, plan_from_shape, render_named, render_symbolic
 
-    if input is not None and (shape or columns):
+    if input is not None and (shape is not None or columns is not None):
         raise click.UsageError("give either INPUT or --shape/--columns")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
@@ -84,8 +85,8 @@ def symbolic_command(expression: str, input: Optional[str], shape: Optional[str]
         _, plan = open_input(opts)
         assert isinstance(plan, Plan)
     else:
-        plan = plan_from_shape(expression, parse_shape(shape) if shape else None, order, wrt=wrt,
-                               columns=columns.split(",") if columns else None,
+        plan = plan_from_shape(expression, parse_shape(shape) if shape is not None else None, order, wrt=wrt,
+                               columns=parse_columns(columns) if columns is not None else None,
                                defines=parse_defines(defines), params=parse_params(params))
     if show_tape:
         click.echo(str(plan.tape))
@@ -113,7 +114,8 @@ def functions_command() -> None:
     calls.update({name: s.signature for name, s in STRUCTURAL.items()})
     width = max(len(c) for c in calls.values()) + 2
     for name, row in ELEMENTWISE.items():
-        click.echo(f"{calls[name]:<{width}} d/dx: {row.convention}")
+        # One-argument rules are d/dx; two-argument conventions name each argument's derivative themselves.
+        click.echo(f"{calls[name]:<{width}} {'d/dx: ' if row.nargs == 1 else ''}{row.convention}")
     for name, s in STRUCTURAL.items():
         click.echo(f"{calls[name]:<{width}} d/dv: {s.convention}")
     click.echo("reductions without axis= work over all event axes; where's condition is one comparison "

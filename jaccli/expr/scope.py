@@ -8,6 +8,7 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 import sympy
 
+from jaccli.expr.budget import check_source_shape
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.expr.source import EMPTY, Source, concatenate
 from jaccli.functions import CONSTANTS
@@ -41,6 +42,7 @@ class Scope:
             return Source(self.wrt, leaf, (), smap)
         if self.wrt in self.arrays:
             shape = self.arrays[self.wrt]
+            check_source_shape(self.wrt, shape)  # before the index map below is allocated
             return Source(self.wrt, self.wrt, shape, np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64))
         if self.wrt in self.params:
             raise UsageError(f"--wrt {self.wrt}: '{self.wrt}' is a shared parameter (--param), not per-example data",

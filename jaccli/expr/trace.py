@@ -17,6 +17,8 @@ import sympy
 
 from jaccli.expr import field as fl
 from jaccli.errors import ExpressionError, Span, did_you_mean
+from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
+from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero
 from jaccli.expr.field import Field
 from jaccli.expr.scope import Scope
 from jaccli.expr import shaped
@@ -29,7 +31,7 @@ SHAPED = REDUCTIONS + ("softmax", "log_softmax", "matmul")  # built from lane mo
 
 __all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
-MAX_EXACT_BITS = 4096  # larger constant powers are folded in float64 (overflowing to inf, as NumPy would)
+MAX_FOLD_ELEMENTS = 50_000  # prod/norm/logsumexp become one SymPy formula with an argument per element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
 
 
@@ -66,21 +68,12 @@ def _const(f: Field) -> sympy.Expr:
     return f.pieces[0].expr
 
 
-def fold_power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
-    """``base**exp`` for two constants: exact while small, float64 otherwise (inf on overflow, nan if complex)."""
-    if base.is_Rational and exp.is_Integer:
-        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length())
-        if bits * abs(int(exp)) <= MAX_EXACT_BITS and not (base == 0 and exp < 0):
-            return sympy.Pow(base, exp)
-    with np.errstate(all="ignore"):
-        return number(float(np.power(np.float64(float(base)), np.float64(float(exp)))))
-
-
 class _Builder:
     def __init__(self, scope: Scope, text: str, label: Optional[str] = None) -> None:
         self.scope, self.text, self.label = scope, text, label
         self.source = scope.source()
         self.equations: list[Equation] = []
+        self.budget = Budget(self.error)
         self.bound: dict[str, tuple[Field, str]] = {}  # an expression file's named values so far
 
     def error(self, message: str, span: Span, hint: Optional[str] = None) -> ExpressionError:
@@ -113,15 +106,17 @@ class _Builder:
         return target
 
     def broadcast(self, a: Field, b: Field, span: Span) -> tuple[int, ...]:
-        try:
-            return tuple(np.broadcast_shapes(a.shape, b.shape))
-        except ValueError:
-            raise self.error(f"shapes {a.shape} and {b.shape} do not broadcast", span,
-                             hint="inside one example, shapes follow NumPy's broadcasting rules") from None
+        return self.broadcast_all([a, b], span)
 
     # --- nodes --------------------------------------------------------------------------------------------
     def visit(self, node: Node) -> tuple[Field, str]:
-        return getattr(self, "visit_" + type(node).__name__)(node)
+        f, var = getattr(self, "visit_" + type(node).__name__)(node)
+        if any(p.expr is sympy.nan for p in f.pieces):
+            # SymPy folds nan*x (and nan + x) into the constant nan: its derivative would silently become 0.
+            raise self.error("this part is the constant nan", node.span,
+                             hint="constant arithmetic follows IEEE (0/0, inf - inf, log(-1) are nan); "
+                                  "pass non-finite values as data instead")
+        return f, var
 
     def visit_Num(self, node: Num) -> tuple[Field, str]:
         value = sympy.Integer(node.value) if isinstance(node.value, int) else number(node.value)
@@ -131,6 +126,8 @@ class _Builder:
         s, name = self.scope, node.id
         if name in self.bound:
             return self.bound[name]
+        if name in s.params or name in s.arrays:
+            self.budget.charge(tuple(s.params[name].shape if name in s.params else s.arrays[name]), [], node.span)
         if name in s.params:
             f = fl.leaf(name, s.params[name].shape, np.zeros(s.params[name].shape, bool))
         elif name in s.columns:
@@ -170,7 +167,7 @@ class _Builder:
         elif node.op == "*" and (_is_scalar_constant(a) or _is_scalar_constant(b)):
             out = fl.scale(b, _const(a)) if _is_scalar_constant(a) else fl.scale(a, _const(b))
         elif node.op == "/" and _is_scalar_constant(b) and not _is_scalar_constant(a):
-            out = fl.scale(a, 1 / _const(b)) if _const(b) != 0 else fl.combine(_divide, [a, b], shape)
+            out = fl.scale(a, 1 / _const(b)) if not _is_zero(_const(b)) else fl.combine(_divide, [a, b], shape)
         elif node.op == "/":
             out = fl.combine(_divide, [a, b], shape)
         elif node.op == "*":
@@ -214,6 +211,10 @@ class _Builder:
         visited = [self.visit(a) for a in node.args]
         args, vars_ = [f for f, _ in visited], [v for _, v in visited]
         if name in SHAPED:
+            self.budget.charge_shaped(name, args, node.span)
+            if name in ("prod", "norm", "logsumexp") and args[0].size > MAX_FOLD_ELEMENTS:
+                raise self.error(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})", node.span,
+                                 hint=f"{name} is one formula over all its elements; split it into smaller parts")
             try:
                 return self.record(name, vars_, self.shaped(name, args, axis))
             except shaped.ShapeError as exc:
@@ -233,12 +234,16 @@ class _Builder:
         return node.keywords[0].value if node.keywords else None
 
     def broadcast_all(self, args: list[Field], span: Span) -> tuple[int, ...]:
-        try:
-            return tuple(np.broadcast_shapes(*(a.shape for a in args)))
-        except ValueError:
+        """The shape of an elementwise operation, charged to the budget before any lane is built."""
+        shape: Optional[tuple[int, ...]] = ()
+        for a in args:
+            shape = broadcast_shapes(shape, a.shape) if shape is not None else None
+        if shape is None:
             shapes = " and ".join(str(a.shape) for a in args)
             raise self.error(f"shapes {shapes} do not broadcast", span,
-                             hint="inside one example, shapes follow NumPy's broadcasting rules") from None
+                             hint="inside one example, shapes follow NumPy's broadcasting rules")
+        self.budget.charge(shape, args, span)
+        return shape
 
     @staticmethod
     def shaped(name: str, args: list[Field], axis: Optional[int]) -> Field:
@@ -284,6 +289,7 @@ class _Builder:
             if f.shape != first:
                 raise self.error(f"stacked items must have equal shapes: {f.shape} here, {first} for the first",
                                  item.span, hint="index or broadcast the items to one shape first")
+        self.budget.charge((len(visited),) + first, [], node.span)
         return self.record("stack", [v for _, v in visited], fl.stack([f for f, _ in visited]))
 
 
@@ -295,19 +301,18 @@ def _indexes(array: np.ndarray, key: tuple) -> bool:
     return True
 
 
-def _divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:
-    if u.is_number and v.is_number and v == 0:
-        with np.errstate(all="ignore"):
-            return number(float(np.float64(float(u)) / np.float64(0.0)))
-    return u / v
-
-
 def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[str] = None) -> Tape:
     """Interpret ``tree`` over one example: the target ``Field`` (shape ``T``), the source, the recorded ops.
 
     ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
+    for part in ([*(line.value for line in tree.assignments), tree.target] if isinstance(tree, Program) else [tree]):
+        check_function_depth(part, text, label)
     builder = _Builder(scope, text, label)
-    target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
+    try:
+        target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
+    except RecursionError:  # a backstop: check_function_depth keeps SymPy's recursion well inside the stack
+        raise ExpressionError("the expression is nested too deeply for the symbolic engine", text, None,
+                              hint="simplify the expression", label=label) from None
     last = tree.target if isinstance(tree, Program) else None
     name = last.id if isinstance(last, Name) and last.id in builder.bound else None
     return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name)

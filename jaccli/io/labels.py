@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -102,6 +102,10 @@ class Labels:
             parts.append("d " + self.elements[flat])
         d = "d" if self.order == 1 else f"d{self.order}"
         return f"{d} {y}/" + " ".join(parts)
+
+    def report_names(self) -> tuple[list[str], Optional[Callable[[Sequence[int]], str]]]:
+        """What ``Comparison.report`` takes: axis names, and entry names when the input gave names."""
+        return self.axes(), self.entry if self.named else None
 
     def csv_header(self) -> list[str]:
         """The CSV header cells, one per entry of an example in C order."""

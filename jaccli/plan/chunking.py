@@ -11,6 +11,7 @@ import math
 from typing import Optional, Protocol
 
 from jaccli.errors import UsageError
+from jaccli.limits import MAX_PARALLEL_ITERATIONS
 
 WORK_PER_CHUNK = 1 << 20  # values per chunk from memory alone: big NumPy calls, small footprint
 MAX_WORK_PER_CHUNK = 1 << 24  # never more (128 MB of float64 per chunk in flight)
@@ -28,8 +29,8 @@ def chunk_rows(plan: Sized, parallel_iterations: Optional[int], batch: Optional[
     """Examples per chunk: ``--parallel-iterations`` when given; otherwise from memory and call count, and with
     several threads small enough that each thread gets a chunk of ``batch`` examples."""
     if parallel_iterations is not None:
-        if parallel_iterations < 1:
-            raise UsageError("--parallel-iterations must be at least 1")
+        if not 1 <= parallel_iterations <= MAX_PARALLEL_ITERATIONS:
+            raise UsageError(f"--parallel-iterations must be between 1 and {MAX_PARALLEL_ITERATIONS}")
         return parallel_iterations
     work = max(1, plan.work_per_example())
     by_memory = max(1, WORK_PER_CHUNK // work)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from math import comb
-from itertools import permutations
 from typing import Optional
 
 import numpy as np
@@ -26,12 +25,14 @@ import sympy
 from jaccli.errors import UsageError
 from jaccli.expr.field import Piece, Slot, slot_symbol
 from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.plan.orderings import count_orderings, distinct_orderings
 from jaccli.expr.trace import Source, Tape
 
 MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
 MAX_NESTING_COST = 70_000  # depth**order of nested functions: 40 levels at order 3 plan in ~2 s, 60 in ~8 s
 MAX_SYMBOLIC_SECONDS = 10.0  # a backstop: deep compositions make SymPy's canonical ordering slow per term
 MAX_PARTIALS = 50_000  # distinct symbolic partials per expression; beyond it SymPy time would explode
+MAX_PLACEMENTS = 100_000  # orderings of non-zero partials placed into the result (a dense Hessian of 300: 90 000)
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def derive_orders(tape: Tape, orders: tuple[int, ...], combined: bool = True) ->
             raise UsageError(f"the symbolic derivative grows too large: {depth} nested functions at order {top}",
                              hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     written: set[int] = set()  # flats placed so far: a later placement onto them must add, not assign
-    pending = []
+    pending, scattered = [], 0
     for piece in target.pieces:
         watched = _watched_slots(piece, source)
         levels = _levels(piece.expr, watched, top if watched else 0, deadline)
@@ -242,6 +243,11 @@ def derive_orders(tape: Tape, orders: tuple[int, ...], combined: bool = True) ->
             found = levels[k] if k < len(levels) else []
             if found:
                 multisets = [m for m, _ in found]
+                scattered += sum(count_orderings(m) for m in multisets)
+                if scattered > MAX_PLACEMENTS:  # each ordering is placed separately: ~60 us apiece
+                    raise UsageError(f"order {k} scatters over {MAX_PLACEMENTS} orderings of non-zero partials "
+                                     f"(the limit is {MAX_PLACEMENTS})", hint="lower --order; a dense k-th "
+                                     "derivative of n elements has n**k entries")
                 pending.append((piece, [e for _, e in found], multisets,
                                 _place(piece, multisets, source, k, written, offset)))
             offset += int(np.prod(result.order_shape(k), dtype=np.int64))
@@ -271,7 +277,7 @@ def _place(piece: Piece, multisets: list[tuple[int, ...]], source: Source, order
     n = source.size
     placements = []
     for part, multiset in enumerate(multisets):
-        for ordering in sorted(set(permutations(multiset))):
+        for ordering in distinct_orderings(multiset):
             src = [_source_index(source, piece.slots[j]) for j in ordering]
             flat = offset + piece.pos * n**order
             for step, s in enumerate(src):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optiona
 import numpy as np
 
 from jaccli.errors import UsageError
+from jaccli.limits import MAX_ORDER
 from jaccli.plan import compiled as numeric
 from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
@@ -118,12 +119,22 @@ def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dt
 
     if order < 0:
         raise UsageError(f"--order must be 1 or more, got {order}")
+    if order > MAX_ORDER:  # before anything grows with it (k! orderings, n**k values, depth**k terms)
+        shown = str(order) if order < 10**30 else f"{str(order)[:12]}... ({len(str(order))} digits)"
+        raise UsageError(f"--order {shown} is too large (at most {MAX_ORDER})",
+                         hint=f"orders above {MAX_ORDER} are refused: sizes grow like n**k and symbolic "
+                              "work like depth**k")
     text = load_expression(expression)
     tape = build_tape(parse_text(text), scope, text.text, text.label)
     if full:
         _check_result_size(tape, order)
-    value = derive(tape, 0) if order >= 1 and tape.target.size else None
-    return Plan(text.text, tape, derive(tape, order), np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
+    try:
+        value = derive(tape, 0) if order >= 1 and tape.target.size else None
+        derivative = derive(tape, order)
+    except RecursionError:  # a backstop: the syntax-depth limit keeps SymPy's recursion inside the stack
+        raise UsageError("the expression is nested too deeply for the symbolic derivative",
+                         hint="simplify the expression or lower --order") from None
+    return Plan(text.text, tape, derivative, np.dtype(dtype), scope, value, nanrule.may_be_nan(tape.target))
 
 
 MAX_AXES = 64  # NumPy's limit
@@ -131,11 +142,14 @@ MAX_EXAMPLE_VALUES = 1 << 32  # per example; beyond it no machine holds even one
 
 
 def _check_result_size(tape: Tape, order: int) -> None:
-    """Refuse an order whose result cannot exist, before any symbolic or numeric work."""
+    """Refuse an order whose result cannot exist, before any symbolic or numeric work (sizes in logarithms)."""
     source, target = tape.source, tape.target
     axes = 1 + len(target.shape) + order * len(source.shape)
-    values = target.size * source.size**order
-    if axes > MAX_AXES or values > MAX_EXAMPLE_VALUES:
+    if target.size == 0 or source.size == 0:
+        return  # an empty result: nothing to hold
+    log2_values = math.log2(target.size) + order * math.log2(source.size)
+    if axes > MAX_AXES or log2_values > math.log2(MAX_EXAMPLE_VALUES):
+        values = f"about 2**{log2_values:.0f}" if log2_values > 53 else str(target.size * source.size**order)
         raise UsageError(f"--order {order}: the result would have {axes} axes and {values} values per example",
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
@@ -162,7 +176,8 @@ def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) ->
             if mode == "assign":
                 out[:, f] = value[:, j]
             else:
-                out[:, f] += value[:, j]
+                with np.errstate(invalid="ignore"):  # inf + -inf is nan, as IEEE says; no warning on stderr
+                    out[:, f] += value[:, j]
         return
     b, n = out.shape
     index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()

@@ -12,6 +12,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from jaccli.limits import MAX_ORDER
 from jaccli.errors import UsageError
 from jaccli.expr.program import ExpressionText, load_expression, parse_text
 from jaccli.expr.trace import Scope, build_tape
@@ -76,6 +77,9 @@ def plan_orders(expression: str | ExpressionText, scope: Scope, orders: tuple[in
     """Parse, build the tape and derive every order in ``orders`` at once (``@PATH``: an expression file)."""
     if not orders or min(orders) < 0:
         raise UsageError(f"orders must be 0 or more, got {orders}")
+    if max(orders) > MAX_ORDER:  # before anything grows with it, as plan_jacobian does for one order
+        raise UsageError(f"order {max(orders)} is too large (at most {MAX_ORDER})",
+                         hint=f"orders above {MAX_ORDER} are refused: sizes grow like n**k")
     text = load_expression(expression)
     tape = build_tape(parse_text(text), scope, text.text, text.label)
     expression = text.text

@@ -9,7 +9,7 @@ Nothing here prints a formula or evaluates numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby, permutations
+from itertools import groupby
 from typing import Optional, Sequence
 
 import numpy as np
@@ -18,6 +18,7 @@ import sympy
 from jaccli.plan.engine import Plan
 from jaccli.expr.field import slot_symbol
 from jaccli.expr.trace import Scope, Source
+from jaccli.plan.orderings import distinct_orderings
 
 INDEX_NAMES = "ijkmnpqrs"  # pattern variables; 'l' is skipped (it reads as 1), scope names are skipped too
 Name = tuple[str, tuple[str, ...]]  # (base, index texts): ('x', ('i', '0')) is x[i,0]; ('theta', ()) is theta
@@ -34,6 +35,8 @@ class Block:
     sources: np.ndarray  # (L, k) flat source index per lane, one column per derivative
 
     def take(self, lanes: np.ndarray) -> "Block":
+        if len(lanes) == len(self.target) and np.array_equal(lanes, np.arange(len(lanes))):
+            return self  # all lanes in order: no copy (a 300-element norm's Hessian has 90 000 one-lane blocks)
         return Block(self.expr, [(leaf, idx[lanes]) for leaf, idx in self.slots], self.target[lanes],
                      self.sources[lanes])
 
@@ -50,7 +53,7 @@ def _blocks(plan: Plan) -> list[Block]:
     for prog in d.programs:
         slots = [(s.leaf, s.index) for s in prog.slots]
         for part, multiset in enumerate(prog.multisets):
-            for ordering in sorted(set(permutations(multiset))):
+            for ordering in distinct_orderings(multiset):
                 cols = [_source_index(d.source, prog.slots[j].leaf, prog.slots[j].index) for j in ordering]
                 src = np.stack(cols, axis=1) if cols else np.zeros((prog.lanes, 0), np.int64)
                 valid = np.flatnonzero((src >= 0).all(axis=1))

@@ -18,6 +18,7 @@ merge, their index patterns and element names are worked out in ``entries``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Mapping, Optional
@@ -166,6 +167,10 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     """
     if form not in PRINTERS:
         raise UsageError(f"unknown form '{form}'", hint="choose " + ", ".join(PRINTERS))
+    if form == "python":  # a runnable function must hold every entry: max_lines does not apply
+        from jaccli.symbolic.python_form import render_python
+
+        return render_python(plan)
     printer = PRINTERS[form]({"full_prec": False})
     d = plan.derivative
     if not d.connected:
@@ -209,11 +214,28 @@ def render_layout(plan: Plan, names: Optional[list[str]] = None) -> str:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``--shape 2,3`` -> ``(2, 3)``; ``''`` or ``()`` is a scalar example."""
-    parts = [p.strip() for p in text.strip().strip("()").split(",") if p.strip()]
-    if not all(p.isdigit() for p in parts):
+    """``--shape 2,3`` -> ``(2, 3)``; ``''`` or ``()`` is a scalar example, ``2,`` is ``(2,)`` as in Python.
+
+    Sizes are ASCII digits only (``str.isdigit`` would read the Arabic-Indic digit three as 3), and an empty size
+    (``2,,3``) is refused rather than dropped."""
+    inner = text.strip()
+    if inner.startswith("(") and inner.endswith(")"):
+        inner = inner[1:-1].strip()
+    parts = [p.strip() for p in inner.split(",")] if inner else []
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()  # a trailing comma, as in the tuple (2,)
+    if not all(re.fullmatch(r"[0-9]{1,18}", p) for p in parts):
         raise UsageError(f"--shape {text!r}: not a shape", hint="sizes separated by commas, like 2,3")
     return tuple(int(p) for p in parts)
+
+
+def parse_columns(text: str) -> list[str]:
+    """``--columns r,theta`` -> ``['r', 'theta']``; an empty list or an empty name is refused (not 'no columns')."""
+    names = [c.strip() for c in text.split(",")]
+    if not text.strip() or "" in names:
+        raise UsageError(f"--columns {text!r}: every column needs a name", hint="names separated by commas, "
+                         "like r,theta; for a scalar source use --shape ''")
+    return names
 
 
 def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: int = 1, wrt: str = "x",

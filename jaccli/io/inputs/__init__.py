@@ -22,7 +22,8 @@ from jaccli.io.inputs.columns import ColumnOptions
 from jaccli.io.inputs.compression import compression_of, sniff_format, sniff_stream, without_compression
 from jaccli.io.inputs.csv import CsvOptions, read_csv
 from jaccli.io.inputs.jsonfile import read_json
-from jaccli.io.inputs.npy import read_npy, read_npz
+from jaccli.io.inputs.npy import read_npy
+from jaccli.io.inputs.npz import read_npz
 
 __all__ = ["ArraySpec", "Batch", "Chunk", "ColumnOptions", "CsvOptions", "FORMATS", "batch_from_arrays", "read_batch", "resolve_format"]
 

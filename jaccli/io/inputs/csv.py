@@ -24,7 +24,7 @@ from jaccli.errors import InputError
 from jaccli.io.inputs.batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, open_binary
 from jaccli.io.inputs.columns import ColumnOptions, choose_columns
 from jaccli.io.inputs.csvfast import fast_rows, skipped
-from jaccli.io.inputs.dialect import NUMBER, Cell, detect_delimiter, describe, is_number, split_line
+from jaccli.io.inputs.dialect import NUMBER, Cell, describe, detect_delimiter, is_number, parse_delimiter, split_line
 
 __all__ = ["CsvOptions", "CsvReader", "is_number", "read_csv"]
 
@@ -41,6 +41,12 @@ class CsvOptions:
 
     delimiter: "str | None | bool" = True
     columns: ColumnOptions = ColumnOptions()
+
+    @classmethod
+    def parse(cls, delimiter: str = "auto", columns: Optional[str] = None, index_col: str = "auto") -> "CsvOptions":
+        """The options as the command line spells them: ``--delimiter ';'``, ``--columns r,theta``, ``--index-col 0``."""
+        picked = None if columns is None else tuple(name.strip() for name in columns.split(","))
+        return cls(parse_delimiter(delimiter), ColumnOptions(picked, index_col))
 
 
 def _decode(raw: bytes, label: str, lineno: int) -> str:

@@ -1,27 +1,28 @@
-"""NPY and NPZ input, read without pickles and without trusting the header.
+"""NPY input (and the header checks ``.npz`` members share), read without pickles and without trusting the header.
 
 Order of checks, all before any data is allocated: magic and version, header length (at most numpy's 10 000
 bytes), header text (numpy's own parser), dtype (no object/pickle, no structured, only int/uint/float), and
 ``header + prod(shape) * itemsize == bytes in the file`` exactly. Only then is the data memory-mapped (``.npy``
 files: a big file is never loaded whole; ``Batch.chunks`` copies ``n`` examples at a time) or read (``.npz``
-members, standard input: compressed or streamed bytes cannot be mapped).
+members are streamed by ``npz.py``; standard input is read whole).
 """
 from __future__ import annotations
 
 import io
 import math
 import os
-import zipfile
-import zlib
+import tokenize
+import warnings
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Dict, Literal, Optional, Tuple
+from typing import IO, BinaryIO, Literal, Optional, Tuple
 
 import numpy as np
 
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, check_name, open_binary, read_all
+from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, open_binary, read_all
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit (np.lib.format's max_header_size)
+MAX_ARRAY_BYTES = 2**63 - 1  # NumPy's limit on any array's size in bytes, also for shapes holding a 0
 _REWRITE_HINT = "the file is truncated or its header was edited; save it again with numpy.save"
 
 
@@ -62,11 +63,18 @@ def read_header(handle: IO[bytes], where: str) -> NpyHeader:
         raise InputError("the .npy header is truncated", where=where, hint=_REWRITE_HINT)
     reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     try:
-        shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
-    except (ValueError, SyntaxError, TypeError, KeyError) as exc:
+        with warnings.catch_warnings():  # numpy warns (on stderr) about headers it re-parses as Python 2's
+            warnings.simplefilter("ignore")
+            shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text))
+    except (ValueError, SyntaxError, TypeError, KeyError, tokenize.TokenError, RecursionError, MemoryError) as exc:
+        # numpy tokenizes the header text: an unclosed bracket raises tokenize.TokenError, not a ValueError
         raise InputError(f"the .npy header is malformed: {exc}", where=where, hint=_REWRITE_HINT) from None
     if any(dim < 0 for dim in shape):
         raise InputError(f"the .npy header has a negative dimension: shape {shape}", where=where,
+                         hint=_REWRITE_HINT)
+    if math.prod(dim for dim in shape if dim) * dtype.itemsize > MAX_ARRAY_BYTES:
+        # (1, 0, 2**62) holds zero bytes, so the file-size check passes; NumPy would still refuse the shape.
+        raise InputError(f"the .npy header's shape {shape} is too large for any array", where=where,
                          hint=_REWRITE_HINT)
     check_dtype(dtype, where)
     return NpyHeader(tuple(shape), bool(fortran_order), dtype, 6 + 2 + width + length)
@@ -80,7 +88,7 @@ def check_size(header: NpyHeader, total: int, where: str) -> None:
                          where=where, hint=_REWRITE_HINT)
 
 
-def array_from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
+def array_from_bytes(header: NpyHeader, data: bytes | bytearray, offset: int) -> np.ndarray:
     """A read-only view of already-checked bytes (no copy)."""
     order: Literal["C", "F"] = "F" if header.fortran_order else "C"
     count = math.prod(header.shape)
@@ -124,46 +132,3 @@ def read_npy(path: Optional[str], stream: Optional[BinaryIO], label: str, single
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot map the input file: {exc}", where=label) from None
     return _single(array, header, label, single_name, allow_nonfinite)
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
-    """One ``.npy`` member: header checked against the member's declared uncompressed size, then read."""
-    try:
-        with archive.open(info) as handle:
-            header = read_header(handle, where)
-            check_size(header, info.file_size, where)
-            data = handle.read()  # to the end: zipfile checks the CRC there
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
-        raise InputError(f"cannot read the member: {exc}", where=where,
-                         hint="the .npz file is damaged; save it again with numpy.savez") from None
-    if len(data) != header.nbytes:
-        raise InputError(f"header says shape {header.shape} = {header.nbytes} bytes but the member holds "
-                         f"{len(data)}", where=where, hint=_REWRITE_HINT)
-    return array_from_bytes(header, data, 0)
-
-
-def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool) -> Batch:
-    """Named arrays: members ``NAME.npy``; 0-d members become scalars, the others share the batch size B."""
-    source = io.BytesIO(read_all(None, stream, label)) if stream is not None else path
-    assert source is not None  # as in read_npy: without a stream there is a path
-    try:
-        archive = zipfile.ZipFile(source)
-    except zipfile.BadZipFile:
-        raise InputError("not an .npz file (not a zip archive)", where=label,
-                         hint="write it with numpy.savez, or pass --input-format") from None
-    except OSError as exc:
-        raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=label) from None
-    arrays: Dict[str, np.ndarray] = {}
-    with archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                raise InputError(f"member {info.filename!r} is not an .npy array", where=label,
-                                 hint="an .npz input holds only NAME.npy members (numpy.savez writes those)")
-            name = info.filename[:-len(".npy")]
-            check_name(name, "array name", where=label)
-            if name in arrays:
-                raise InputError(f"array {name!r} appears twice", where=label, hint="rename one of them")
-            arrays[name] = _read_member(archive, info, f"{label}: array '{name}'")
-    if not arrays:
-        raise InputError("empty input: the .npz file holds no arrays", where=label)
-    return batch_from_arrays(label, arrays, allow_nonfinite=allow_nonfinite)
