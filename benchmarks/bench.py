@@ -48,7 +48,8 @@ import numpy as np
 os.environ.setdefault("JACCLI_THREADS", "1")  # stage timers add up per call; benchmarks/perf.py times threads
 import jaccli  # noqa: E402
 import sympy
-from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import plan_jacobian, resolve_dtype
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,8 @@ import sympy
 
 import jaccli
 from jaccli.api import _plan
-from jaccli.plan.engine import make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import plan_jacobian
 from jaccli.plan.orders import plan_orders
 
 WORKLOADS = [

@@ -8,7 +8,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from jaccli.plan.chunking import chunk_rows, useful_threads
-from jaccli.plan.engine import Plan, evaluate_chunk, make_scope, resolve_dtype
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import Plan, evaluate_chunk, resolve_dtype
 from jaccli.plan.parallel import ordered_map, thread_count
 from jaccli.plan.reduce import Reduction, plan_reduced
 from jaccli.errors import UsageError

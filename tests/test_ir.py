@@ -6,13 +6,17 @@ subtrees) fails here, by name.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from jaccli.expr import field as fl
-from jaccli.expr.check import InvalidField, check_field
+from jaccli.expr.check import InvalidField, check_field, check_tape
+from jaccli.expr.ir import Equation, primitive
 from jaccli.expr.field import Piece, Slot, slot_symbol
-from jaccli.plan.engine import evaluate, make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import evaluate, plan_jacobian
 
 EXPRESSIONS = [
     ("x*x*x", (2,)),
@@ -41,6 +45,43 @@ def test_every_traced_field_keeps_the_invariants(expression, shape):
     plan = _plan(expression, shape)
     source = plan.tape.source
     check_field(plan.tape.target, _sizes(plan), {source.leaf: source.smap >= 0})
+    check_tape(plan.tape)
+
+
+def test_the_tape_separates_variables_from_parameters():
+    tape = _plan("sum(x[1:] * 2, axis=0)", (3,)).tape
+    assert str(tape).splitlines() == ["t0: (3,) = name [name=x]", "t1: (2,) = index t0 [key=[1:]]",
+                                      "t2: () = const [value=2]", "t3: (2,) = mul t1 t2", "t4: () = sum t3 [axis=0]"]
+    index = tape.equations[1]
+    assert (index.prim, index.inputs, index.params) == (primitive("index"), ("t0",), {"key": (slice(1, None),)})
+    assert tape.out == "t4"
+
+
+def _broken(tape, k: int, **changes):
+    import dataclasses
+    tape.equations[k] = dataclasses.replace(tape.equations[k], **changes)
+    return tape
+
+
+@pytest.mark.parametrize("k, changes, message", [
+    (2, {"inputs": ("t0", "t9")}, "reads t9 before it is defined"),
+    (2, {"inputs": ("t0",)}, "mul reads 1 variables, not 2"),
+    (1, {"params": {}}, "const has parameters (), not ('value',)"),
+    (1, {"var": "t0"}, "t0 is defined twice"),
+    (2, {"prim": primitive("mul").__class__("mul", 2)}, "'mul' is not a declared primitive"),
+    (2, {"shape": (3,)}, "does not hold the target's shape"),
+])
+def test_the_tape_checker_names_a_broken_invariant(k, changes, message):
+    tape = _plan("x * 2", (2,)).tape
+    check_tape(tape)
+    with pytest.raises(InvalidField, match=re.escape(message)):
+        check_tape(_broken(tape, k, **changes))
+
+
+def test_only_declared_primitives_exist():
+    with pytest.raises(AssertionError, match="not a declared primitive"):
+        primitive("eval")
+    assert isinstance(_plan("x", (1,)).tape.equations[0], Equation)
 
 
 def test_an_elementwise_expression_is_one_template_over_all_lanes():

@@ -12,7 +12,8 @@ import jaccli
 from conftest import assert_error
 from jaccli import api
 from jaccli.errors import InputError, UsageError
-from jaccli.plan.engine import make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import plan_jacobian
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "samples" / "mlp"

@@ -18,7 +18,8 @@ from jaccli.functions import ROWS
 from jaccli.numeric import ARITY, NUMPY
 from jaccli.plan import cache
 from jaccli.plan.compiled import Compiled
-from jaccli.plan.engine import evaluate, make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import evaluate, plan_jacobian
 from jaccli.plan.store import StoreError, plan_from_data, plan_to_data
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -103,8 +103,8 @@ def test_tape_shows_the_names(jaccli, tmp_path):
     result = jaccli("symbolic", f"@{path}", "--shape", "2", "--tape")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[:5] == ["t0: (2,) = name(x)", "t1: () = const(2)", "t2: (2,) = pow(t0, t1)", "r2: () = sum(t2)",
-                         "alias: () = copy(r2)"]
+    assert lines[:5] == ["t0: (2,) = name [name=x]", "t1: () = const [value=2]", "t2: (2,) = pow t0 t1",
+                         "r2: () = sum t2 [axis=None]", "alias: () = copy r2"]
     assert lines[-2:] == ["d y / d x[0] = x[0]/sqrt(x[0]**2 + x[1]**2)", "d y / d x[1] = x[1]/sqrt(x[0]**2 + x[1]**2)"]
 
 

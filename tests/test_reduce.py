@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaccli
-from jaccli.plan.engine import make_scope
+from jaccli.expr.scope import make_scope
 from jaccli.plan.reduce import ReducedPlan, Reduction, plan_reduced
 from oracle import complex_step, richardson
 from test_derivatives import EXPRESSIONS, assert_close, assert_rel

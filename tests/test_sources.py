@@ -175,7 +175,8 @@ def test_verify_perturbs_every_source_in_its_own_array():
     import dataclasses
 
     from jaccli.checks.verify import verify
-    from jaccli.plan.engine import make_scope, plan_jacobian
+    from jaccli.expr.scope import make_scope
+    from jaccli.plan.engine import plan_jacobian
 
     scope = make_scope({"a": (2,), "b": (2,)}, wrt="a,b")
     right = plan_jacobian(EXPR, scope, 1, np.dtype(np.float64))

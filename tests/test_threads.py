@@ -8,7 +8,8 @@ import jaccli
 from jaccli.errors import UsageError
 from jaccli.plan import chunking
 from jaccli.plan.chunking import chunk_rows, useful_threads
-from jaccli.plan.engine import make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import plan_jacobian
 from jaccli.plan.parallel import ordered_map, thread_count
 
 CASES = [

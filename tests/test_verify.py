@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from sympy.core.cache import clear_cache
 
-from jaccli.plan.engine import make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import plan_jacobian
 from jaccli.errors import UsageError
 from jaccli.functions import ELEMENTWISE, SYMPY, TABLE, F
 from jaccli.checks.verify import sample_rows, verify

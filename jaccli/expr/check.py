@@ -1,4 +1,5 @@
-"""Invariant checkers for the lane-template IR (``field.Field``), in the spirit of Autodidax's ``typecheck_jaxpr``.
+"""Invariant checkers for the lane-template IR (``field.Field``) and the recorded program (``ir.Tape``: see
+``check_tape``), in the spirit of Autodidax's ``typecheck_jaxpr``.
 
 A ``Field`` is the program jaccli really runs, so its rules are written down here as code one can call on any
 value a trace produces (the tests call it on every expression they plan):
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jaccli.expr.field import Field, slot_symbol
+from jaccli.expr.ir import PRIMITIVES, Tape
 
 
 class InvalidField(AssertionError):
@@ -56,3 +58,30 @@ def check_field(f: Field, leaf_sizes: Mapping[str, int] | None = None,
     if (reads_source & ~f.connected.reshape(-1)).any():
         first = int(np.flatnonzero(reads_source & ~f.connected.reshape(-1))[0])
         raise InvalidField(f"position {first} reads the source but is marked unconnected")
+
+
+def check_tape(tape: Tape) -> None:
+    """Raise ``InvalidField`` naming the first broken invariant of the recorded program: every primitive comes
+    from the declared set with its arity and parameters, every input is defined before it is read, every name is
+    defined once, and the output variable has the target's shape."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for eq in tape.equations:
+        if PRIMITIVES.get(eq.prim.name) is not eq.prim:
+            raise InvalidField(f"{eq.var}: '{eq.prim}' is not a declared primitive")
+        arity = eq.prim.arity
+        if (len(eq.inputs) != arity) if arity is not None else not eq.inputs:
+            raise InvalidField(f"{eq.var}: {eq.prim} reads {len(eq.inputs)} variables, not {arity or 'one or more'}")
+        if tuple(eq.params) != eq.prim.params:
+            raise InvalidField(f"{eq.var}: {eq.prim} has parameters {tuple(eq.params)}, not {eq.prim.params}")
+        if unknown := [v for v in eq.inputs if v not in shapes]:
+            raise InvalidField(f"{eq.var}: reads {unknown[0]} before it is defined")
+        if eq.var in shapes:
+            raise InvalidField(f"{eq.var} is defined twice")
+        if not all(isinstance(n, int) and n >= 0 for n in eq.shape):
+            raise InvalidField(f"{eq.var}: shape {eq.shape} is not a tuple of sizes")
+        shapes[eq.var] = eq.shape
+    for name, value in tape.named.items():
+        if shapes.get(name) != value.shape:
+            raise InvalidField(f"named value {name} has no equation of shape {value.shape}")
+    if tape.out is not None and shapes.get(tape.out) != tape.target.shape:
+        raise InvalidField(f"the output {tape.out} does not hold the target's shape {tape.target.shape}")

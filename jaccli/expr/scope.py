@@ -1,17 +1,29 @@
-"""What names mean to the tracer: ``Scope`` (input arrays, constants, CSV columns, shared parameters), and how
-``--wrt`` resolves to the watched ``Source`` (``expr/source.py``)."""
+"""What names mean to the tracer, in one place: ``Scope`` (input arrays, constants, CSV columns, shared
+parameters), how ``--wrt`` resolves to the watched ``Source`` (``expr/source.py``), ``make_scope`` (the rules a
+set of names must keep) and ``parse_defines`` (``-D NAME=VALUE``).
+
+SymPy loads lazily here: ``parse_defines`` runs on every CLI call, also warm ones that never plan.
+"""
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field as dc_field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy
 
-from jaccli.expr.budget import check_source_shape
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.expr.names import NAME_HINT, is_valid_name
 from jaccli.expr.source import EMPTY, Source, concatenate
-from jaccli.functions import CONSTANTS
+
+if TYPE_CHECKING:
+    import sympy
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")  # a -D value: no words, no hex, no '_'
+_NONFINITE = ("nan", "inf", "+inf", "-inf")
 
 
 @dataclass
@@ -28,6 +40,8 @@ class Scope:
     params: dict[str, np.ndarray] = dc_field(default_factory=dict)  # name -> the whole array (no batch axis)
 
     def names(self) -> list[str]:
+        from jaccli.functions import CONSTANTS
+
         return sorted(set(self.arrays) | set(self.constants) | set(self.columns) | set(CONSTANTS) | set(self.params))
 
     def source(self) -> Source:
@@ -41,6 +55,8 @@ class Scope:
             smap[i] = 0
             return Source(self.wrt, leaf, (), smap)
         if self.wrt in self.arrays:
+            from jaccli.expr.budget import check_source_shape
+
             shape = self.arrays[self.wrt]
             check_source_shape(self.wrt, shape)  # before the index map below is allocated
             return Source(self.wrt, self.wrt, shape, np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64))
@@ -55,3 +71,69 @@ class Scope:
         raise UsageError(f"--wrt {self.wrt}: the input has no array named '{self.wrt}'"
                          + (f" (did you mean '{guess}'?)" if guess else ""),
                          hint="inputs: " + ", ".join(known) if known else None)
+
+
+def check_constant(kind: str, name: str, value: float) -> None:
+    """The one finiteness rule for scalar constants (``-D``, file scalars, the API's ``defines``)."""
+    if not math.isfinite(value):
+        # SymPy would fold nan*x to the constant nan and lose its derivative: refuse rather than lie, even with
+        # --allow-nonfinite.
+        raise UsageError(f"{kind} '{name}' is {value}: constants must be finite",
+                         hint="pass non-finite values as per-example data instead")
+
+
+def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
+    """``-D NAME=VALUE`` items: integers stay exact (``x**n``), other numbers are floats; all finite."""
+    out: dict[str, float] = {}
+    for item in defines:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not is_valid_name(name):
+            raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
+        if name in out:
+            raise UsageError(f"-D {name} is given twice")
+        if text.lower() in _NONFINITE:
+            check_constant("-D", name, float(text))
+        elif _NUMBER.fullmatch(text):
+            value = float(text)
+            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
+            if not np.isfinite(value):
+                raise UsageError(f"-D {name}={text}: the value overflows a float")
+        else:
+            raise UsageError(f"-D {name}={text!r}: not a number", hint="VALUE is a number like 2, -0.5 or 1e-3")
+    return out
+
+
+def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Mapping[str, float] | None = None,
+               defines: Mapping[str, float] | None = None, columns: list[str] | None = None,
+               row: str | None = None, wrt: str = "x", params: Mapping[str, np.ndarray] | None = None) -> Scope:
+    """Names for the expression: input arrays, file scalars and ``-D`` constants, CSV header columns.
+
+    ``columns`` name the elements of array ``row`` (a CSV row): column ``r`` is ``row[i]``. A ``-D`` name may not
+    shadow an input name (that would silently ignore data).
+    """
+    from jaccli.functions import number
+
+    listed = columns or []
+    for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
+        if not is_valid_name(column):
+            raise UsageError(f"column name {column!r} is not a valid name", hint=NAME_HINT)
+        if column in listed[:i]:
+            raise UsageError(f"column name {column!r} appears twice", hint="names must be unique")
+    constants = {}
+    for kind, values in (("file scalar", scalars or {}), ("-D", defines or {})):
+        for name, value in values.items():
+            if name in arrays or name in listed or name in constants:
+                raise UsageError(f"{kind} '{name}' clashes with another input name", hint="rename the constant")
+            check_constant(kind, name, value)
+            constants[name] = value if not isinstance(value, float) else number(value)
+    aliases = {}
+    if columns and row is not None:
+        aliases = {c: (row, i) for i, c in enumerate(columns)}
+    for name in params or {}:
+        if not is_valid_name(name):
+            raise UsageError(f"parameter name {name!r} is not a valid name", hint=NAME_HINT)
+        if name in arrays or name in listed or name in constants:
+            raise UsageError(f"parameter '{name}' clashes with another input name",
+                             hint="rename the parameter (a per-example array and a shared one cannot share a name)")
+    return Scope(dict(arrays), constants, aliases, wrt, dict(params or {}))

@@ -9,8 +9,6 @@ caret under the offending part. Constants are folded exactly while that is cheap
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import sympy
@@ -20,44 +18,17 @@ from jaccli.errors import ExpressionError, Span, did_you_mean
 from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
 from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero
 from jaccli.expr.field import Field
+from jaccli.expr.ir import AXIS_FUNCTIONS, SHAPED, Equation, Tape, primitive
 from jaccli.expr.scope import Scope
 from jaccli.expr import shaped
 from jaccli.expr.source import Segment, Source
-from jaccli.functions import COMPARISONS, CONSTANTS, ELEMENTWISE, F, REDUCTIONS, number
+from jaccli.functions import COMPARISONS, CONSTANTS, ELEMENTWISE, F, number
 from jaccli.expr.syntax import Binary, Call, Compare, Index, Name, Node, Num, Program, Slice, Stack, Unary
-
-AXIS_FUNCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "softmax", "log_softmax")  # take axis=k
-SHAPED = REDUCTIONS + ("softmax", "log_softmax", "matmul")  # built from lane moves in shaped.py
 
 __all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
 MAX_FOLD_ELEMENTS = 50_000  # prod/norm/logsumexp become one SymPy formula with an argument per element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
-
-
-@dataclass(frozen=True)
-class Equation:
-    var: str
-    op: str
-    args: tuple[str, ...]
-    shape: tuple[int, ...]
-
-    def __str__(self) -> str:
-        return f"{self.var}: {self.shape} = {self.op}({', '.join(self.args)})"
-
-
-@dataclass
-class Tape:
-    """The target of one example (a ``Field`` of shape ``T``), the source, and the operations that built it."""
-
-    target: Field
-    source: Source
-    equations: list[Equation]
-    named: dict[str, Field] = dataclasses.field(default_factory=dict)  # an expression file's values, in order
-    target_name: Optional[str] = None  # the file's last line, when it is one of its names (d energy / d x)
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.equations)
 
 
 def _is_scalar_constant(f: Field) -> bool:
@@ -69,22 +40,22 @@ def _const(f: Field) -> sympy.Expr:
 
 
 class _Builder:
-    def __init__(self, scope: Scope, text: str, label: Optional[str] = None) -> None:
+    def __init__(self, scope: Scope, text: str, label: str | None = None) -> None:
         self.scope, self.text, self.label = scope, text, label
         self.source = scope.source()
         self.equations: list[Equation] = []
         self.budget = Budget(self.error)
         self.bound: dict[str, tuple[Field, str]] = {}  # an expression file's named values so far
 
-    def error(self, message: str, span: Span, hint: Optional[str] = None) -> ExpressionError:
+    def error(self, message: str, span: Span, hint: str | None = None) -> ExpressionError:
         return ExpressionError(message, self.text, span, hint=hint, label=self.label)
 
-    def record(self, op: str, args: list[str], f: Field) -> tuple[Field, str]:
+    def record(self, op: str, inputs: list[str], f: Field, **params: object) -> tuple[Field, str]:
         var = f"t{len(self.equations)}"
-        self.equations.append(Equation(var, op, tuple(args), f.shape))
+        self.equations.append(Equation(var, primitive(op), tuple(inputs), params, f.shape))
         return f, var
 
-    def program(self, program: Program) -> Field:
+    def program(self, program: Program) -> tuple[Field, str]:
         """Named values in order (each visible to the lines after it), then the target."""
         for line in program.assignments:
             name = line.name
@@ -100,17 +71,32 @@ class _Builder:
             if self.equations and self.equations[-1].var == var and var not in self.bound:  # its own step
                 self.equations[-1] = dataclasses.replace(self.equations[-1], var=name)
             else:  # the value is an earlier name or step
-                self.equations.append(Equation(name, "copy", (var,), f.shape))
+                self.equations.append(Equation(name, primitive("copy"), (var,), {}, f.shape))
             self.bound[name] = (f, name)
-        target, _ = self.visit(program.target)
-        return target
+        return self.visit(program.target)
 
     def broadcast(self, a: Field, b: Field, span: Span) -> tuple[int, ...]:
         return self.broadcast_all([a, b], span)
 
     # --- nodes --------------------------------------------------------------------------------------------
     def visit(self, node: Node) -> tuple[Field, str]:
-        f, var = getattr(self, "visit_" + type(node).__name__)(node)
+        match node:
+            case Num():
+                f, var = self.visit_Num(node)
+            case Name():
+                f, var = self.visit_Name(node)
+            case Unary():
+                f, var = self.visit_Unary(node)
+            case Binary():
+                f, var = self.visit_Binary(node)
+            case Call():
+                f, var = self.visit_Call(node)
+            case Index():
+                f, var = self.visit_Index(node)
+            case Stack():
+                f, var = self.visit_Stack(node)
+            case _:  # Compare only appears inside where(), which visits its sides itself
+                raise AssertionError(f"no tracing rule for {type(node).__name__} nodes")
         if any(p.expr is sympy.nan for p in f.pieces):
             # SymPy folds nan*x (and nan + x) into the constant nan: its derivative would silently become 0.
             raise self.error("this part is the constant nan", node.span,
@@ -120,7 +106,7 @@ class _Builder:
 
     def visit_Num(self, node: Num) -> tuple[Field, str]:
         value = sympy.Integer(node.value) if isinstance(node.value, int) else number(node.value)
-        return self.record("const", [repr(node.value)], fl.constant(value))
+        return self.record("const", [], fl.constant(value), value=repr(node.value))
 
     def visit_Name(self, node: Name) -> tuple[Field, str]:
         s, name = self.scope, node.id
@@ -144,7 +130,7 @@ class _Builder:
             guess = did_you_mean(name, known)
             raise self.error(f"unknown name '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""), node.span,
                              hint="names: " + ", ".join(known))
-        return self.record("name", [name], f)
+        return self.record("name", [], f, name=name)
 
     def _leaf(self, name: str) -> Field:
         shape = self.scope.arrays[name]
@@ -216,7 +202,8 @@ class _Builder:
                 raise self.error(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})", node.span,
                                  hint=f"{name} is one formula over all its elements; split it into smaller parts")
             try:
-                return self.record(name, vars_, self.shaped(name, args, axis))
+                params = {"axis": axis} if name in AXIS_FUNCTIONS else {}
+                return self.record(name, vars_, self.shaped(name, args, axis), **params)
             except shaped.ShapeError as exc:
                 raise self.error(exc.message, node.span, hint=exc.hint) from None
         shape = self.broadcast_all(args, node.span)
@@ -224,7 +211,7 @@ class _Builder:
             return self.record(name, vars_, self.power(args[0], args[1], shape, node.args[1].span))
         return self.record(name, vars_, fl.combine(getattr(F, name), args, shape))
 
-    def axis(self, node: Call) -> Optional[int]:
+    def axis(self, node: Call) -> int | None:
         for keyword in node.keywords:
             if node.func not in AXIS_FUNCTIONS:
                 raise self.error(f"{node.func}() takes no axis", keyword.span,
@@ -235,7 +222,7 @@ class _Builder:
 
     def broadcast_all(self, args: list[Field], span: Span) -> tuple[int, ...]:
         """The shape of an elementwise operation, charged to the budget before any lane is built."""
-        shape: Optional[tuple[int, ...]] = ()
+        shape: tuple[int, ...] | None = ()
         for a in args:
             shape = broadcast_shapes(shape, a.shape) if shape is not None else None
         if shape is None:
@@ -246,7 +233,7 @@ class _Builder:
         return shape
 
     @staticmethod
-    def shaped(name: str, args: list[Field], axis: Optional[int]) -> Field:
+    def shaped(name: str, args: list[Field], axis: int | None) -> Field:
         if name in ("softmax", "log_softmax"):
             return shaped.softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
         if name == "dot":
@@ -266,7 +253,7 @@ class _Builder:
         out = fl.combine(lambda a, b, t, o: F.where(test(a, b), t, o), [left, right, then, other], shape)
         connected = fl.broadcast_to(then, shape).connected | fl.broadcast_to(other, shape).connected
         out = Field(out.shape, out.pieces, connected)
-        return self.record("where", [f"{vars_[0]} {cond.op} {vars_[1]}", *vars_[2:]], out)
+        return self.record("where", vars_, out, compare=cond.op)
 
     def visit_Index(self, node: Index) -> tuple[Field, str]:
         f, var = self.visit(node.value)
@@ -280,7 +267,7 @@ class _Builder:
             bad = next((item for i, item in enumerate(node.items) if not _indexes(probe, key[:i + 1])),
                        node.items[-1])
             raise self.error(f"{exc}", bad.span, hint=f"the value has event shape {f.shape}") from None
-        return self.record("index", [var, str(key)], out)
+        return self.record("index", [var], out, key=key)
 
     def visit_Stack(self, node: Stack) -> tuple[Field, str]:
         visited = [self.visit(i) for i in node.items]
@@ -301,7 +288,7 @@ def _indexes(array: np.ndarray, key: tuple) -> bool:
     return True
 
 
-def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[str] = None) -> Tape:
+def build_tape(tree: Node | Program, scope: Scope, text: str, label: str | None = None) -> Tape:
     """Interpret ``tree`` over one example: the target ``Field`` (shape ``T``), the source, the recorded ops.
 
     ``label`` names the expression file ``text`` came from (errors then say ``file:line:column``)."""
@@ -309,10 +296,11 @@ def build_tape(tree: Node | Program, scope: Scope, text: str, label: Optional[st
         check_function_depth(part, text, label)
     builder = _Builder(scope, text, label)
     try:
-        target = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)[0]
+        target, out = builder.program(tree) if isinstance(tree, Program) else builder.visit(tree)
     except RecursionError:  # a backstop: check_function_depth keeps SymPy's recursion well inside the stack
         raise ExpressionError("the expression is nested too deeply for the symbolic engine", text, None,
                               hint="simplify the expression", label=label) from None
     last = tree.target if isinstance(tree, Program) else None
     name = last.id if isinstance(last, Name) and last.id in builder.bound else None
-    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name)
+    return Tape(target, builder.source, builder.equations, {k: f for k, (f, _) in builder.bound.items()}, name,
+                out)

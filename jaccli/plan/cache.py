@@ -115,7 +115,8 @@ def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any
                 params: Optional[Mapping[str, np.ndarray]] = None) -> Any:
     """The plan for this expression and input layout: from the cache when there (a ``Compiled``, no SymPy),
     else planned symbolically (a ``Plan``) and stored. ``arrays`` maps names to (event shape, dtype)."""
-    from jaccli.plan.engine import make_scope, plan_jacobian, resolve_dtype
+    from jaccli.expr.scope import make_scope
+    from jaccli.plan.engine import plan_jacobian, resolve_dtype
 
     scalars, defines = dict(scalars or {}), dict(defines or {})
     source: Any = expression

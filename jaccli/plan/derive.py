@@ -26,7 +26,8 @@ from jaccli.errors import UsageError
 from jaccli.expr.field import Piece, Slot, slot_symbol
 from jaccli.plan.kernel import Kernel, compile_kernel
 from jaccli.plan.orderings import count_orderings, distinct_orderings
-from jaccli.expr.trace import Source, Tape
+from jaccli.expr.ir import Tape
+from jaccli.expr.source import Source
 
 MAX_DERIVATIVE_WORK = 3_000_000  # arguments of all distinct derivative nodes built: bounds SymPy time and memory
 MAX_NESTING_COST = 70_000  # depth**order of nested functions: 40 levels at order 3 plan in ~2 s, 60 in ~8 s
@@ -114,30 +115,7 @@ def differentiate(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
     key = (e, s)
     if key in memo:
         return memo[key]
-    if not _has(e, s, memo):
-        out = sympy.S.Zero
-    elif e == s:
-        out = sympy.S.One
-    elif e.is_Add:
-        out = sympy.Add(*[differentiate(a, s, memo) for a in e.args])
-    elif e.is_Mul:
-        args = e.args
-        out = sympy.Add(*[sympy.Mul(*(args[:i] + (differentiate(a, s, memo),) + args[i + 1:]))
-                          for i, a in enumerate(args) if _has(a, s, memo)])
-    elif e.is_Pow and not _has(e.exp, s, memo):
-        out = e.exp * sympy.Pow(e.base, e.exp - 1) * differentiate(e.base, s, memo)
-    elif isinstance(e, sympy.exp):
-        out = e * differentiate(e.args[0], s, memo)
-    elif isinstance(e, sympy.log) and len(e.args) == 1:
-        out = differentiate(e.args[0], s, memo) / e.args[0]
-    elif getattr(type(e), "jaccli_row", None) is not None and type(e).jaccli_row.chain is not None:
-        out = type(e).jaccli_row.chain(e.args, [differentiate(a, s, memo) for a in e.args])
-    elif getattr(type(e), "jaccli_row", None) is not None:
-        partials = type(e).jaccli_row.derivative(*e.args)
-        out = sympy.Add(*[differentiate(a, s, memo) * sympy.sympify(partials[i])
-                          for i, a in enumerate(e.args) if _has(a, s, memo)])
-    else:  # anything else SymPy produced on its own (e.g. x**y): its general rule
-        out = sympy.diff(e, s)
+    out = _chain_rule(e, s, memo)
     if _account(out, memo) > MAX_DERIVATIVE_WORK or time.monotonic() > memo["deadline"]:
         # Faa di Bruno: the k-th derivative of a deep composition grows like depth**k terms. Refuse early,
         # while the pieces are still small, instead of spending minutes in SymPy's canonical ordering.
@@ -146,6 +124,39 @@ def differentiate(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
                          hint="lower --order or simplify the expression (deep nesting grows fast with the order)")
     memo[key] = out
     return out
+
+
+def _chain_rule(e: sympy.Expr, s: sympy.Symbol, memo: dict) -> sympy.Expr:
+    """One rule per node type, tried in order; the function table's rows carry their own (``Row.chain`` or
+    ``Row.derivative``), so a new function never adds a case here."""
+    def d(a: sympy.Expr) -> sympy.Expr:
+        return differentiate(a, s, memo)
+
+    row = getattr(type(e), "jaccli_row", None)
+    match e:
+        case _ if not _has(e, s, memo):
+            return sympy.S.Zero
+        case _ if e == s:
+            return sympy.S.One
+        case sympy.Add():
+            return sympy.Add(*[d(a) for a in e.args])
+        case sympy.Mul():
+            args = e.args
+            return sympy.Add(*[sympy.Mul(*(args[:i] + (d(a),) + args[i + 1:]))
+                               for i, a in enumerate(args) if _has(a, s, memo)])
+        case sympy.Pow() if not _has(e.exp, s, memo):
+            return e.exp * sympy.Pow(e.base, e.exp - 1) * d(e.base)
+        case sympy.exp():
+            return e * d(e.args[0])
+        case sympy.log() if len(e.args) == 1:
+            return d(e.args[0]) / e.args[0]
+        case _ if row is not None and row.chain is not None:
+            return row.chain(e.args, [d(a) for a in e.args])
+        case _ if row is not None:
+            partials = row.derivative(*e.args)
+            return sympy.Add(*[d(a) * sympy.sympify(partials[i]) for i, a in enumerate(e.args) if _has(a, s, memo)])
+        case _:  # anything else SymPy produced on its own (e.g. x**y): its general rule
+            return sympy.diff(e, s)
 
 
 def _account(e: sympy.Expr, memo: dict) -> int:

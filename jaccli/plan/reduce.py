@@ -26,7 +26,7 @@ import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.expr.program import ExpressionText
-from jaccli.expr.trace import Scope
+from jaccli.expr.scope import Scope
 from jaccli.plan import nanrule
 from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
 from jaccli.plan.reduce_index import Reduction, Vectors, index_map, reduced_shape, triangular, vector

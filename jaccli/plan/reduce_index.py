@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
-from jaccli.expr.trace import Scope
+from jaccli.expr.scope import Scope
 from jaccli.plan.derive import Derivative
 from jaccli.plan.engine import Plan
 from jaccli.plan.retarget import Mapping

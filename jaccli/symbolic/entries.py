@@ -17,7 +17,8 @@ import sympy
 
 from jaccli.plan.engine import Plan
 from jaccli.expr.field import slot_symbol
-from jaccli.expr.trace import Scope, Source
+from jaccli.expr.scope import Scope
+from jaccli.expr.source import Source
 from jaccli.plan.orderings import distinct_orderings
 
 INDEX_NAMES = "ijkmnpqrs"  # pattern variables; 'l' is skipped (it reads as 1), scope names are skipped too

@@ -28,12 +28,14 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from jaccli.plan.engine import Plan, make_scope, plan_jacobian
+from jaccli.expr.scope import make_scope
+from jaccli.plan.engine import Plan, plan_jacobian
 from jaccli.symbolic.entries import Block, Name, Namer, Pattern, entry_blocks
 from jaccli.errors import UsageError
 from jaccli.expr.field import slot_symbol
 from jaccli.functions import for_display
-from jaccli.expr.trace import Scope, Tape
+from jaccli.expr.ir import Tape
+from jaccli.expr.scope import Scope
 from jaccli.plan.derive import derive
 
 
@@ -188,9 +190,10 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     return "\n".join(out) if out else "all entries are 0"
 
 
-def render_layout(plan: Plan) -> str:
-    """One line per axis of the full result ``(B, *T, *S^k)``: its ``plan.layout()`` name, size and meaning."""
-    d, names = plan.derivative, plan.layout()
+def render_layout(plan: Plan, names: Optional[list[str]] = None) -> str:
+    """One line per axis of the full result ``(B, *T, *S^k)``: its name (``names``, default ``plan.layout()``),
+    size and meaning."""
+    d, names = plan.derivative, names or plan.layout()
     source, y = d.source, Namer(plan, plan.scope).y
 
     def ranges(shape: tuple[int, ...], axis: int) -> str:
