@@ -316,6 +316,19 @@ def test_columns_pick_and_order_parquet_and_csv_columns(client, tmp_path):
         open_source(str(tmp_path / "t.parquet"), "x", False)
 
 
+def test_cli_columns_pick_parquet_columns(jaccli, dask_cli, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    x = data(200, 3, seed=14)
+    pq.write_table(pa.table({"a": x[:, 0], "tag": [str(i) for i in range(200)], "r": x[:, 1], "theta": x[:, 2]}),
+                   tmp_path / "t.parquet", row_group_size=64)
+    np.savetxt(tmp_path / "t.csv", x[:, [2, 1]], delimiter=",", header="theta,r", comments="")
+    args = ("[r*cos(theta), r*sin(theta)]", "-k", 2, "-f", "npy")
+    result = dask_cli(args[0], tmp_path / "t.parquet", "--columns", "theta,r", *args[1:])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == jaccli("batch-jacobian", args[0], tmp_path / "t.csv", *args[1:]).stdout_bytes
+
+
 def test_cli_npy_part_directory(jaccli, dask_cli, tmp_path, monkeypatch):
     monkeypatch.setattr("jaccli.dask.run.BLOCK_VALUES", 6 * 300)  # 300 rows per block: 4 parts
     x = data(1000, 2, seed=9)
