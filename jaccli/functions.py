@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import sympy
@@ -30,16 +30,16 @@ half = sympy.Rational(1, 2)
 @dataclass(frozen=True)
 class Row:
     name: str
-    nargs: Optional[int]  # None = any number (the reductions' n-ary helpers)
+    nargs: int | None  # None = any number (the reductions' n-ary helpers)
     numpy: Callable[..., np.ndarray]
     derivative: Callable[..., tuple | _Each | _ByIndex]  # args -> one partial derivative per argument (indexable)
     convention: str  # the derivative, as the README states it
     internal: bool = False
-    display: Optional[Callable[..., sympy.Expr]] = None  # how 'jaccli symbolic' spells an internal helper
+    display: Callable[..., sympy.Expr] | None = None  # how 'jaccli symbolic' spells an internal helper
     args: str = ""  # the arguments as 'jaccli functions' lists them, when not 'x' or 'a, b'
     # A chain rule that is not a sum of products (where: the chosen branch's derivative, selected, so that the
     # other branch's inf/nan never leaks in as 0*inf): (args, derivatives of the args) -> derivative.
-    chain: Optional[Callable[[tuple, list], sympy.Expr]] = None
+    chain: Callable[[tuple, list], sympy.Expr] | None = None
 
 
 def _float_like(*args: object) -> np.dtype:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -54,10 +53,10 @@ class Comparison:
     nonfinite_mismatches: int = 0
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64))  # expected's, actual's
     exact: bool = True
-    layout: Optional[list[str]] = None
+    layout: list[str] | None = None
     none: bool = False  # both results are None
 
-    def report(self, layout: Optional[list[str]] = None) -> str:
+    def report(self, layout: list[str] | None = None) -> str:
         """A few lines for standard error; axis names from ``layout`` (else the files' own) when it fits the shape."""
         layout = layout or self.layout
         tolerances = f"rtol={_num(self.rtol)}, atol={_num(self.atol)}"
@@ -91,7 +90,7 @@ def comparison_dtype(expected: Result, actual: Result) -> np.dtype:
     return min(known, key=lambda d: d.itemsize) if known else np.dtype(np.float64)
 
 
-def compare(expected: Result, actual: Result, rtol: Optional[float] = None, atol: Optional[float] = None,
+def compare(expected: Result, actual: Result, rtol: float | None = None, atol: float | None = None,
             ) -> Comparison:
     """Compare ``actual`` with the golden ``expected``; omitted tolerances take the dtype-aware defaults."""
     dtype = comparison_dtype(expected, actual)
@@ -162,7 +161,7 @@ def _tolerance(name: str, value: float) -> float:
     return value
 
 
-def _num(value: float, dtype: Optional[np.dtype] = None) -> str:
+def _num(value: float, dtype: np.dtype | None = None) -> str:
     """Shortest round-trip form (in ``dtype`` when given, so float32 48.5 is '48.5', not 48.5000001...)."""
     if dtype is not None and dtype != np.float64 and math.isfinite(value):
         return repr(float(str(dtype.type(value))))
@@ -174,11 +173,11 @@ def _err(value: float) -> str:
     return repr(float(f"{value:.3g}"))
 
 
-def _shape(shape: Optional[tuple[int, ...]]) -> str:
+def _shape(shape: tuple[int, ...] | None) -> str:
     return "(unknown)" if shape is None else str(tuple(shape))
 
 
-def _index(index: Index, layout: Optional[list[str]]) -> str:
+def _index(index: Index, layout: list[str] | None) -> str:
     """``[batch=0, target.0=1]`` with axis names, else ``[0, 1]``."""
     if layout and len(layout) == len(index):
         return "[" + ", ".join(f"{name}={i}" for name, i in zip(layout, index)) + "]"

@@ -17,14 +17,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from math import comb
-from typing import Optional
 
 import numpy as np
 import sympy
 
 from jaccli.errors import UsageError
 from jaccli.expr.field import Piece, Slot, slot_symbol
-from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.plan.kernel import Kernel
 from jaccli.plan.orderings import count_orderings, distinct_orderings
 from jaccli.expr.ir import Tape
 from jaccli.expr.source import Source
@@ -41,7 +40,7 @@ class Placement:
     """Scatter output ``part`` of a kernel: lanes ``lanes`` (None = all) land at flat ``flat`` of one example."""
 
     part: int
-    lanes: Optional[np.ndarray]
+    lanes: np.ndarray | None
     flat: np.ndarray
     mode: str  # 'assign' (first write, unique: keeps -0.0 as TF does), 'add' (unique), 'add_at' (repeats)
 
@@ -269,7 +268,7 @@ def derive_orders(tape: Tape, orders: tuple[int, ...], combined: bool = True) ->
         by_slots.setdefault(key, []).append(entry)
     for entries in by_slots.values():
         piece = entries[0][0]
-        kernel = compile_kernel([slot_symbol(j) for j in range(len(piece.slots))], [e for x in entries for e in x[1]])
+        kernel = Kernel([slot_symbol(j) for j in range(len(piece.slots))], [e for x in entries for e in x[1]])
         group, offset = [], 0
         for piece, exprs, multisets, placements in entries:
             shifted = [Placement(p.part + offset, p.lanes, p.flat, p.mode) for p in placements]
