@@ -36,8 +36,8 @@ EXPR = "x*x*x"
 VALUES_PER_ROW = 4
 
 
-def command(path: Path, fmt: str) -> list[str]:
-    return [sys.executable, "-m", "jaccli", "batch-jacobian", EXPR, str(path), "-f", fmt]
+def command(path: Path, fmt: str, dtype: str = "auto") -> list[str]:
+    return [sys.executable, "-m", "jaccli", "batch-jacobian", EXPR, str(path), "-f", fmt, "--dtype", dtype]
 
 
 def environment() -> dict[str, str]:
@@ -106,10 +106,15 @@ def main() -> None:
     parser.add_argument("--rows", default="3000000", help="comma-separated row counts")
     parser.add_argument("--formats", default="text,csv,json,npy")
     parser.add_argument("--numpy-rows", type=int, default=20000, help="rows for the numpy str() comparison (0: skip)")
+    parser.add_argument("--data", choices=["normal", "uniform"], default="normal",
+                        help="input values: normal (text in exponent mode) or uniform in [1, 3) (positional)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "float64"], default="auto",
+                        help="jaccli's --dtype (auto: float64 here)")
     options = parser.parse_args()
     formats = options.formats.split(",")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT > OUT` (2 float64 columns, normal)\n")
+          f"`python -m jaccli batch-jacobian '{EXPR}' IN.npy -f FMT --dtype {options.dtype} > OUT` "
+          f"(2 float64 columns, {options.data})\n")
     print("| rows | format | output MB | wall s | CPU s | wall ns/value | CPU ns/value | peak RSS MB | "
           "first byte s | `\\| head -3` s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -117,13 +122,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rows in (int(r) for r in options.rows.split(",")):
             path = Path(tmp) / f"in{rows}.npy"
-            subprocess.run([sys.executable, "-c", "import sys, numpy as np; "
-                            "np.save(sys.argv[1], np.random.default_rng(0).normal(size=(int(sys.argv[2]), 2)))",
-                            str(path), str(rows)], check=True)
+            make = "normal(size=" if options.data == "normal" else "uniform(1, 3, size="
+            subprocess.run([sys.executable, "-c", "import sys, numpy as np; np.save(sys.argv[1], "
+                            f"np.random.default_rng(0).{make}(int(sys.argv[2]), 2)))", str(path), str(rows)],
+                           check=True)
             values = rows * VALUES_PER_ROW
             for fmt in formats:
-                m = run_to_file(command(path, fmt), Path(tmp) / f"out.{fmt}")
-                first, head = first_byte_and_head(command(path, fmt)) if fmt != "npy" else (float("nan"),) * 2
+                args = command(path, fmt, options.dtype)
+                m = run_to_file(args, Path(tmp) / f"out.{fmt}")
+                first, head = first_byte_and_head(args) if fmt != "npy" else (float("nan"),) * 2
                 cpu_per_value[rows, fmt] = m["cpu"] / values
                 print(f"| {rows:,} | {fmt} | {m['bytes'] / 1e6:.0f} | {m['wall']:.2f} | {m['cpu']:.2f} | "
                       f"{m['wall'] / values * 1e9:.0f} | {m['cpu'] / values * 1e9:.0f} | {m['rss_mb']:.0f} | "

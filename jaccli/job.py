@@ -1,8 +1,8 @@
 """One ``batch-jacobian`` run, end to end and streaming: read -> plan -> evaluate chunk by chunk -> write.
 
 Kept apart from the click layer so that the flow reads top to bottom and the checks (``--expect``, ``--verify``)
-can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for the streaming
-formats (csv, npy); text collects the whole result, as its layout requires.
+can reuse the pieces. Memory is bounded by one chunk of ``--parallel-iterations`` examples for every format (text
+spools the result to an anonymous file beyond 32 MB and streams it back: ``jaccli.io.text``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from jaccli.plan.compiled import all_finite
 from jaccli.plan.engine import AnyPlan as Plan, resolve_dtype, run_scanned
 from jaccli.expr.scope import make_scope, parse_defines
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.io.inputs import Batch, read_batch
+from jaccli.io.inputs import Batch, CsvOptions, read_batch
+from jaccli.io.labels import Labels
 from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.params import parse_params
 
@@ -45,6 +46,7 @@ class Options:
     precision: Optional[int] = None
     strict: bool = False
     allow_nonfinite: bool = False
+    csv: CsvOptions = CsvOptions()  # --delimiter, --columns, --index-col (jaccli.io.inputs.csv)
     max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
     hold_result: bool = False  # the whole result is kept in memory (--expect)
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
@@ -108,7 +110,7 @@ def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
-                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin)
+                       allow_nonfinite=opts.allow_nonfinite, stdin=stdin, csv=opts.csv)
     header = batch.columns or []  # CSV/TSV header names
     single = next(iter(batch.arrays)) if header else None  # CSV/TSV with a header: the one row array
     arrays = {k: spec.event_shape for k, spec in batch.arrays.items()}
@@ -253,19 +255,19 @@ class Checks:
         if self.expect is not None:
             self.outputs.append(chunk)
 
-    def run(self, plan: Plan, report: Report, connected: bool) -> Optional[Verdict]:
+    def run(self, plan: Plan, report: Report, connected: bool, labels: Optional[Labels] = None) -> Optional[Verdict]:
         if not self.active:
             return None
         verdicts = []
         if self.expect is not None:
-            verdicts.append(self._expect(plan, report, connected))
+            verdicts.append(self._expect(plan, report, connected, labels))
         if self.verify_rows is not None:
             verdicts.append(self._verify(plan, connected))
         failed = [v for v in verdicts if not v.ok]
         return Verdict(not failed, "\n".join(v.text for v in verdicts),
                        "; ".join(v.failure for v in failed), failed[0].hint if failed else None)
 
-    def _expect(self, plan: Plan, report: Report, connected: bool) -> Verdict:
+    def _expect(self, plan: Plan, report: Report, connected: bool, labels: Optional[Labels]) -> Verdict:
         from jaccli.checks.compare import compare
         from jaccli.checks.results import Result
         from jaccli.checks.several import pick, read_orders
@@ -279,7 +281,8 @@ class Checks:
             actual = Result.from_array(None, shape=(report.examples,) + plan.example_shape, dtype=plan.dtype,
                                        layout=plan.layout())
         result = compare(golden, actual, rtol=self.rtol, atol=self.atol)
-        return Verdict(result.ok, result.report(plan.layout()), f"the result differs from {self.expect}",
+        text = result.report(*(labels.report_names() if labels else (plan.layout(), None)))  # d y[0]/d theta
+        return Verdict(result.ok, text, f"the result differs from {self.expect}",
                        "if the change is intended, regenerate the golden file with -o")
 
     def _verify(self, plan: Plan, connected: bool) -> Verdict:

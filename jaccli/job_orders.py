@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from jaccli.errors import NonFiniteError
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
 from jaccli.job import Options, Progress, Report, Verdict, open_scope
+from jaccli.plan.engine import Plan
 from jaccli.plan.orders import OrdersPlan, plan_orders
 
 
@@ -69,9 +70,11 @@ def open_orders(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Or
     return batch, plan_orders(opts.expression, scope, opts.orders, dtype)
 
 
-def parts(plan: OrdersPlan, unconnected: str) -> dict[int, Part]:
+def parts(plan: OrdersPlan, unconnected: str,
+          layout: Callable[[Plan], list[str]] | None = None) -> dict[int, Part]:
+    """Each order's shape, axis names (``layout(plan)``, default the plan's own) and presence."""
     present = plan.present(unconnected)
-    return {k: Part(p.example_shape, p.layout(), present[k]) for k, p in plan.parts.items()}
+    return {k: Part(p.example_shape, layout(p) if layout else p.layout(), present[k]) for k, p in plan.parts.items()}
 
 
 def check_output_size(batch: Batch, plan: OrdersPlan, opts: Options) -> tuple[tuple[int, str, str], int]:

@@ -300,8 +300,10 @@ def test_tsv_by_extension(jaccli, tmp_path):
     assert jaccli("batch-jacobian", "x*x*x", path, "--dtype", "float32").stdout == SEED_ORDER1
 
 
-def test_stdin_is_csv_unless_told(jaccli):
-    assert_error(jaccli("batch-jacobian", "x", input="[[4, 2], [1, 3]]"), 3, "<stdin>:1:1")
+def test_stdin_is_sniffed_unless_told(jaccli):
+    result = jaccli("batch-jacobian", "x*x*x", "--dtype", "float32", input="\n  [[4,2],[1,3]]")
+    assert result.stdout == SEED_ORDER1
+    assert_error(jaccli("batch-jacobian", "x", "--input-format", "csv", input="[[4,2],[1,3]]\n"), 3, "<stdin>")
     result = jaccli("batch-jacobian", "x*x*x", "--input-format", "json", "--dtype", "float32", input="[[4,2],[1,3]]")
     assert result.stdout == SEED_ORDER1
 
@@ -395,10 +397,14 @@ def test_precision(jaccli, seed_csv):
     result = jaccli("batch-jacobian", "sin(x)/3", seed_csv, "--precision", "3")
     assert result.stdout == ("Tensor(\n[[[-0.218  0.   ]\n  [ 0.    -0.139]]\n\n"
                              " [[ 0.18   0.   ]\n  [ 0.    -0.33 ]]], shape=(2, 2, 2), dtype=float64)\n")
-    # text only: the machine formats keep every bit
-    for fmt in ("json", "csv", "npy"):
-        assert (jaccli("batch-jacobian", "sin(x)/3", seed_csv, "--precision", "3", "-f", fmt).stdout_bytes
-                == jaccli("batch-jacobian", "sin(x)/3", seed_csv, "-f", fmt).stdout_bytes)
+    # csv and json: significant digits, each value the shortest text of its rounded value (hand-rounded here)
+    result = jaccli("batch-jacobian", "sin(x)/3", seed_csv, "--precision", "3", "-f", "csv")
+    assert result.stdout == "J[0][0],J[0][1],J[1][0],J[1][1]\n-0.218,0.0,0.0,-0.139\n0.18,0.0,0.0,-0.33\n"
+    result = jaccli("batch-jacobian", "sin(x)/3", seed_csv, "--precision", "1", "-f", "json")
+    assert json.loads(result.stdout)["data"] == [[[-0.2, 0.0], [0.0, -0.1]], [[0.2, 0.0], [0.0, -0.3]]]
+    # npy keeps every bit, so a precision there is refused rather than ignored; 0 digits mean nothing in csv
+    assert_error(jaccli("batch-jacobian", "x", seed_csv, "--precision", "3", "-f", "npy"), 2, "does not apply to npy")
+    assert_error(jaccli("batch-jacobian", "x", seed_csv, "--precision", "0", "-f", "csv"), 2, "leaves no digit")
 
 
 def test_text_is_never_summarised(jaccli, tmp_path):

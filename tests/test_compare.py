@@ -301,7 +301,7 @@ def test_text_golden_mismatch_notes_rounding(tmp_path):
     ("a.csv", "J[0],J[1]\n1.5,2\n3\n", ":3:1", "1 cells, but the header has 2"),
     ("a.csv", "J[0],J[0],J[2]\n1,2,3\n", ":1:6", "'J[0]' is not 'J[1]'"),
     ("a.csv", "J[0],J[999999999][999999999]\n1,2\n", ":1:1", "the header has 2 cells"),
-    ("a.csv", "x,y\n1,2\n", ":1:3", "is not a header cell"),
+    ("a.csv", "J[0],y\n1,2\n", ":1:6", "is not a header cell"),
     ("a.csv", "J[0],J[1]\n", "", "no data rows"),
     ("a.csv", "J[0]\n1_000\n", ":2:1", "is not a number"),
     ("a.txt", "Tensor(\n[[1. 2.]\n [3. x]], shape=(2, 2), dtype=float64)\n", ":3:6", "'x' is not a number"),

@@ -1,4 +1,4 @@
-"""CSV/JSON floats through orjson (issue 9 §4): exactly the bytes of 1.0 (``repr(float(str(v)))``), read back bit for bit."""
+"""CSV/JSON floats through orjson (issue 9 §4): the bytes of 1.0 (``repr(float(str(v)))``), read back bit for bit."""
 from __future__ import annotations
 
 import json

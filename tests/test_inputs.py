@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from jaccli.errors import InputError, UsageError
 from jaccli.io.inputs import ArraySpec, batch_from_arrays, read_batch
-from jaccli.io.inputs.csv import CsvReader
+from jaccli.io.inputs.csv import CsvOptions, CsvReader
+from jaccli.io.inputs.csvfast import fast_rows
 
 
 def write(tmp_path, name: str, content) -> str:
@@ -90,18 +91,19 @@ def test_chunks_reassemble_exactly_and_are_even(tmp_path):
 
 
 def test_stdin_rows_are_read_progressively():
-    class OneLineAtATime(io.BytesIO):
-        lines_read = 0
+    class Counted(io.BytesIO):
+        handed_out = 0
 
-        def __next__(self):
-            OneLineAtATime.lines_read += 1
-            return super().__next__()
+        def read1(self, n=-1):
+            data = super().read1(n)
+            Counted.handed_out += len(data)
+            return data
 
-    stream = OneLineAtATime(b"".join(b"%d,1\n" % i for i in range(100)))
-    batch = read_batch("-", stdin=stream)
-    assert OneLineAtATime.lines_read == 1  # only the head is read eagerly
+    text = b"".join(b"%d,1\n" % i for i in range(200_000))  # ~1.4 MB
+    batch = read_batch("-", stdin=Counted(text))
+    assert Counted.handed_out <= 1 << 16  # only the head is read eagerly (one read to sniff the format)
     first = next(batch.chunks(10))
-    assert len(first["x"]) == 10 and OneLineAtATime.lines_read <= 11
+    assert len(first["x"]) == 10 and Counted.handed_out <= 1 << 17
 
 
 CSV_ERRORS = [
@@ -146,15 +148,18 @@ def test_csv_nonfinite_allowed(tmp_path):
     assert np.isnan(got[0, 0]) and got[1, 0] == np.inf and got[1, 1] == -np.inf
 
 
-_CELL = st.text(alphabet="0123456789+-.eE naiftyNAIFTY\t_x#", max_size=8)
+_CELL = st.text(alphabet="0123456789+-.eE naiftyNAIFTY\t_x#\"", max_size=8)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(_CELL, min_size=1, max_size=3), min_size=1, max_size=4), st.booleans())
-def test_fast_path_is_never_more_permissive_than_the_strict_scan(rows, allow_nonfinite):
-    reader = CsvReader(None, io.BytesIO(b"0,0\n"), "<t>", ",", allow_nonfinite)
-    block = [",".join(row).encode() + b"\n" for row in rows]
-    fast = reader._fast_parse(block)
+@given(st.lists(st.lists(_CELL, min_size=1, max_size=3), min_size=1, max_size=4), st.booleans(),
+       st.sampled_from([",", ";", None]), st.sampled_from([[0, 1], [1], [1, 0]]))
+def test_fast_path_is_never_more_permissive_than_the_strict_scan(rows, allow_nonfinite, delimiter, picked):
+    head = f"0{delimiter or ' '}0\n".encode()
+    reader = CsvReader(None, io.BytesIO(head), "<t>", allow_nonfinite, CsvOptions(delimiter=delimiter))
+    reader.picked = picked
+    block = [(delimiter or " ").join(row).encode() + b"\n" for row in rows]
+    fast = fast_rows(block, 2, picked, delimiter, allow_nonfinite)
     try:
         strict = reader._strict_parse(block, 1)
     except InputError:

@@ -107,6 +107,18 @@ def test_symlink_target_is_replaced_atomically_and_the_link_stays(jaccli, seed_c
     assert sorted(os.listdir(real.parent)) == ["result.csv"]  # the temp file lived beside the target
 
 
+def test_symlink_with_dotdot_through_a_linked_directory(jaccli, seed_csv, tmp_path):
+    """``..`` in a link climbs from the physical directory, as the kernel resolves it."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "real" / "sub")
+    (tmp_path / "real" / "out.csv").write_text("old")
+    (tmp_path / "real" / "sub" / "link.csv").symlink_to(Path("..") / "out.csv")
+    result = jaccli("batch-jacobian", "x*x*x", seed_csv, "-f", "csv", "-o", tmp_path / "alias" / "link.csv")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "real" / "out.csv").read_text() == SEED_CSV_OUT
+    assert (tmp_path / "real" / "sub" / "link.csv").is_symlink()
+
+
 def test_dangling_symlink_creates_its_target(jaccli, seed_csv, tmp_path):
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "new.csv")
@@ -342,7 +354,8 @@ def test_closed_stdout_is_one_error_line_exit_3():
     assert "Traceback" not in err.decode()
 
 
-def test_sigterm_removes_the_temp_file(tmp_path, big_npy):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_and_sighup_remove_the_temp_file(tmp_path, big_npy, signum):
     target = tmp_path / "out.csv"
     child = jaccli_process("batch-jacobian", "x*x*x", str(big_npy), "-f", "csv", "--parallel-iterations", "100",
                            "-o", str(target), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -350,13 +363,13 @@ def test_sigterm_removes_the_temp_file(tmp_path, big_npy):
     while not [p for p in os.listdir(tmp_path) if p.startswith(".jaccli-")]:
         assert child.poll() is None and time.monotonic() < deadline, "no temp file appeared"
         time.sleep(0.01)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     child.communicate(timeout=120)
-    assert child.returncode == 128 + signal.SIGTERM
+    assert child.returncode == 128 + signum
     assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), child.stderr.read() if False else "")
 
 
-# -- terminals ----------------------------------------------------------------------------------------------------------
+# -- terminals ---------------------------------------------------------------------------------------------------------
 
 def test_npy_to_a_terminal_is_refused_unless_o_is_given(tmp_path):
     import pty
@@ -393,3 +406,31 @@ def test_reading_a_terminal_says_so_on_stderr():
     assert child.returncode == 0, err
     assert "reading the batch from standard input" in err.decode()
     assert out.decode() == SEED_CSV_OUT
+
+
+def test_stdout_streams_before_the_input_ends():
+    """The first rows come out while standard input is still open: nothing waits for the end of the run."""
+    child = jaccli_process("batch-jacobian", "x*x*x", "-f", "csv", "--parallel-iterations", "1000",
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert child.stdin is not None and child.stdout is not None
+    rows = "".join(f"{i % 7},{i % 5}\n" for i in range(200_000)).encode()
+
+    def feed() -> None:  # ~1.6 MB, and standard input stays open
+        try:
+            child.stdin.write(rows)
+            child.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend([child.stdout.readline(), child.stdout.readline()]),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    try:
+        assert got == [b"J[0][0],J[0][1],J[1][0],J[1][1]\n", b"0.0,0.0,0.0,0.0\n"]
+        assert child.poll() is None  # still running: its input has not ended
+    finally:
+        child.kill()
+        child.wait()

@@ -102,3 +102,11 @@ def test_the_cli_streams_big_text_with_numpys_bytes(jaccli, tmp_path):
                  tmp_path / "j.npy")
     assert jac.exit_code == 0
     assert result.stdout == format_text(np.load(tmp_path / "j.npy")) + "\n"
+
+
+def test_the_cli_text_is_the_same_for_every_chunking(jaccli, tmp_path):
+    data = np.random.default_rng(1).uniform(-3, 3, size=(2000, 3))
+    np.save(tmp_path / "x.npy", data)
+    runs = {jaccli("batch-jacobian", "[x[0]*x[1], exp(x[2])/3]", tmp_path / "x.npy", *extra).stdout
+            for extra in ([], ["--parallel-iterations", "7"], ["--parallel-iterations", "1999"], ["--no-pfor"])}
+    assert len(runs) == 1 and "..." not in runs.pop()

@@ -16,8 +16,10 @@ dtype) is a mismatch of its own, reported next to the values.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -56,8 +58,10 @@ class Comparison:
     layout: list[str] | None = None
     none: bool = False  # both results are None
 
-    def report(self, layout: list[str] | None = None) -> str:
-        """A few lines for standard error; axis names from ``layout`` (else the files' own) when it fits the shape."""
+    def report(self, layout: list[str] | None = None,
+               entry: Callable[[Index], str] | None = None) -> str:
+        """A few lines for standard error; axis names from ``layout`` (else the files' own) when it fits the shape,
+        or with ``entry`` each value named as ``[batch=2] d y[1]/d theta`` (``entry`` gets the per-example index)."""
         layout = layout or self.layout
         tolerances = f"rtol={_num(self.rtol)}, atol={_num(self.atol)}"
         errors = f"max abs error {_err(self.max_abs)}, max rel error {_err(self.max_rel)}"
@@ -76,7 +80,8 @@ class Comparison:
         if self.worst:
             lines.append("  worst:")
             for index, expected, actual, abs_err, rel_err in self.worst:
-                lines.append(f"    {_index(index, layout)}  expected {_num(expected, self.dtypes[0])}  "
+                where = f"[batch={index[0]}] {entry(index[1:])}" if entry and index else _index(index, layout)
+                lines.append(f"    {where}  expected {_num(expected, self.dtypes[0])}  "
                              f"actual {_num(actual, self.dtypes[1])}  abs {_err(abs_err)}  rel {_err(rel_err)}")
         if not self.exact:
             lines.append("  note: a text file is rounded to --precision digits; use json or npy for exact goldens, "
@@ -112,6 +117,8 @@ def compare(expected: Result, actual: Result, rtol: float | None = None, atol: f
         result.ok = not result.problems
         result.none = expected.array is None and actual.array is None
         return result
+    expected, actual = _unflatten(expected, actual), _unflatten(actual, expected)
+    assert expected.array is not None and actual.array is not None  # None results returned above
     if expected.array.shape != actual.array.shape:
         result.problems.append(f"shape differs: expected {_shape(expected.array.shape)}, "
                                f"actual {_shape(actual.array.shape)}")
@@ -120,6 +127,15 @@ def compare(expected: Result, actual: Result, rtol: float | None = None, atol: f
     _compare_values(expected.array, actual.array, result)
     result.ok = not result.problems and result.mismatches == 0
     return result
+
+
+def _unflatten(result: Result, other: Result) -> Result:
+    """A csv with a names header does not say its per-example shape: take the other result's when it fits."""
+    if not result.flat or result.array is None or other.array is None or other.flat:
+        return result
+    if result.array.shape[0] != other.array.shape[0] or result.array.size != other.array.size:
+        return result
+    return dataclasses.replace(result, array=result.array.reshape(other.array.shape), shape=other.array.shape)
 
 
 def _compare_values(expected: np.ndarray, actual: np.ndarray, result: Comparison) -> None:

@@ -51,6 +51,7 @@ class Result:
     dtype_known: bool = True
     exact: bool = True
     fmt: str = "memory"
+    flat: bool = False  # a csv with a names header: (B, cells), its per-example shape not written down
 
     @classmethod
     def from_array(cls, array: np.ndarray | None, *, layout: list[str] | None = None, label: str = "result",
@@ -228,8 +229,8 @@ def _read_npy(data: bytes, label: str) -> Result:
 # -- csv and text: parsed in golden_text ------------------------------------------------------------------------------
 
 def _read_csv(data: bytes, label: str) -> Result:
-    values = parse_csv(data, label)
-    return Result(values, tuple(values.shape), values.dtype, None, label, dtype_known=False, fmt="csv")
+    values, named = parse_csv(data, label)
+    return Result(values, tuple(values.shape), values.dtype, None, label, dtype_known=False, fmt="csv", flat=named)
 
 
 def _read_text(data: bytes, label: str) -> Result:

@@ -41,8 +41,10 @@ def _error_at(message: str, label: str, text: str, offset: int, hint: str | None
 
 # -- csv --------------------------------------------------------------------------------------------------------------
 
-def parse_csv(data: bytes, label: str) -> np.ndarray:
-    """The rows of a jaccli csv file as a float64 array ``(B, *per-example shape)``, the header checked first."""
+def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
+    """The rows of a jaccli csv file as a float64 array ``(B, *per-example shape)``, the header checked first,
+    and whether the header names entries (``d y[0]/d r``, ``--header names``): the per-example shape is then not
+    written down, and the array is ``(B, cells)``."""
     lines = decode(data, label).replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline
@@ -50,6 +52,9 @@ def parse_csv(data: bytes, label: str) -> np.ndarray:
         raise InputError("empty file: expected a header row J[0][0],J[0][1],...", where=label)
     header = lines[0].split(",")
     last = _CSV_CELL_RE.fullmatch(header[-1])
+    named = last is None and not any(_CSV_CELL_RE.fullmatch(cell) for cell in header) and all(header)
+    if named:
+        return _csv_rows(lines, label, (len(header),)), True
     if last is None:
         raise InputError(f"{header[-1]!r} is not a header cell like J or J[0][1]",
                          where=f"{label}:1:{len(lines[0]) - len(header[-1]) + 1}")
@@ -66,14 +71,19 @@ def parse_csv(data: bytes, label: str) -> np.ndarray:
             column += len(found) + 1
         raise InputError(f"header cell {found!r} is not {wanted!r} (per-example shape {per_example})",
                          where=f"{label}:1:{column}", hint=_CSV_HINT)
+    return _csv_rows(lines, label, per_example), False
+
+
+def _csv_rows(lines: list[str], label: str, per_example: tuple[int, ...]) -> np.ndarray:
     if len(lines) == 1:
         raise InputError("the file has a header row but no data rows", where=label)
     row_re = re.compile(f"{_NUMBER}(?:,{_NUMBER})*")
+    width = math.prod(per_example)
     rows = []
     for lineno, line in enumerate(lines[1:], start=2):
         row = line.split(",")
-        if len(row) != len(cells) or not row_re.fullmatch(line):
-            _csv_row_error(row, len(cells), f"{label}:{lineno}")
+        if len(row) != width or not row_re.fullmatch(line):
+            _csv_row_error(row, width, f"{label}:{lineno}")
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape((len(rows), *per_example))
 

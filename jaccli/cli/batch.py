@@ -38,7 +38,7 @@ def _size(value: Optional[str]) -> Optional[int]:
               help="Write here instead of standard output: atomically for a regular file, written through for a "
                    "device, FIFO or /dev/fd/N.")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
-              help="auto = by extension; standard input is CSV.")
+              help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
               help="auto = the input's float dtype (float64 for text formats and integers).")
 @click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
@@ -53,7 +53,8 @@ def _size(value: Optional[str]) -> Optional[int]:
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
 @click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
-              help="Digits in text output [default: 8; float64 needs at most 17].")
+              help="Digits: text as numpy prints [default: 8; float64 needs at most 17]; csv/json significant "
+                   "digits [default: exact].")
 @click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
               help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
                    "half the available memory].")
@@ -66,6 +67,13 @@ def _size(value: Optional[str]) -> Optional[int]:
 @click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
               help="Rows --verify samples (seeded).")
 @click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
+@click.option("--delimiter", default="auto", show_default=True, metavar="CHAR",
+              help="CSV delimiter: auto (comma, tab, semicolon, pipe or whitespace), a character, tab, whitespace.")
+@click.option("--columns", metavar="A,B", help="The CSV columns that make up a row (the others are ignored).")
+@click.option("--index-col", default="auto", show_default=True, metavar="COL",
+              help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or 0-based position.")
+@click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
+              help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input has them.")
 @click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
               help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
 @click.option("--jvp", metavar="NAME",
@@ -103,6 +111,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv -k 0-2 -f npz -o seed.orders.npz
       $ jaccli batch-jacobian 'tanh(dot(W, x) + b)' samples/mlp/x.csv -k 2 -P W=samples/mlp/W.npy -P b='[0,0,0,0]'
       $ jaccli batch-jacobian @samples/lj.jx samples/lj/atoms.json
+      $ jaccli batch-jacobian 'exp(-sum(x**2))' samples/directions.json -k 2 --reduce trace
       $ jaccli batch-jacobian 'x*x*x' samples/seed.csv --dtype float32 --expect samples/expected/seed.order1.json
       match: 8 values within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)
 
@@ -110,17 +119,31 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     """
     from jaccli.io.outputs import make_writer, write_none
     from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink, remove_temps_on_signals
+    from jaccli.io.sink import open_sink
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
-    from jaccli.io.named_csv import NamedCsvWriter
+    from jaccli.io.inputs import CsvOptions
+    from jaccli.io.labels import labels_for
+    from jaccli.io.rounding import check_precision, round_significant
 
-    orders = kwargs.pop("orders")
+    orders, header_style = kwargs.pop("orders"), kwargs.pop("header")
+    kwargs["csv"] = CsvOptions.parse(kwargs.pop("delimiter"), kwargs.pop("columns"), kwargs.pop("index_col"))
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),
                    hold_result=expect is not None)
+    check_precision(opts.precision, opts.fmt)
+    if not (expect is not None or verify) or output is not None:  # a check sends nothing to stdout
+        refuse_binary_to_terminal(opts.fmt, output)
+    say_reading_stdin(opts.input)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
     if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
         from jaccli.dask.run import run_batch
+
+        if opts.precision is not None and opts.fmt in ("csv", "json"):  # refused, never silently ignored
+            raise UsageError(f"--precision for {opts.fmt} output is not supported by --engine dask",
+                             hint="drop --precision (values are written exactly), or run without --engine dask")
+        if opts.csv.delimiter is not True or opts.csv.columns.index_col != "auto" or header_style != "auto":
+            raise UsageError("--delimiter, --index-col and --header are not supported by --engine dask",
+                             hint="drop them, or run without --engine dask")
 
         checks = Checks(expect, rtol, atol, verify_rows if verify else None)
         _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
@@ -134,23 +157,22 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     if opts.orders:  # -k 0,1,2: one pass, every order written
         from jaccli.cli.several import run_several
 
-        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None)
+        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None, header_style)
     checks = Checks(expect, rtol, atol, verify_rows if verify else None)
     # A check reports on stderr; the result itself then goes only where -o says.
     quiet = checks.active and output is None
-    remove_temps_on_signals()
-    if not quiet:
-        refuse_binary_to_terminal(opts.fmt, output)
-    say_reading_stdin(opts.input)
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
             open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_input(opts)
+        for note in batch.notes:
+            click.echo(f"note: {note}", err=True)
+        labels = labels_for(plan, header_style, batch, opts.wrt)
         if show_layout:
             from jaccli.plan.engine import Plan
             from jaccli.symbolic.render import render_layout
 
             assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
-            click.echo(render_layout(plan), err=True)
+            click.echo(render_layout(plan, labels.axes()), err=True)
         if checks.active:
             batch = checks.remember(batch)
         report = Report()
@@ -160,7 +182,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
                                  hint="use --unconnected zero to get zeros, or -f text/json")
             consume(batch, plan, opts, report)
             write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
-                       dtype=plan.dtype, order=opts.order, layout=plan.layout())
+                       dtype=plan.dtype, order=opts.order, layout=labels.axes())
         else:
             header = None
             if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
@@ -169,16 +191,18 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
 
                 assert isinstance(plan, Plan)  # reduced plans are never cached
                 header = csv_header(plan)
-            writer = NamedCsvWriter(sink.file, header) if header else make_writer(opts.fmt, sink.file,
-                                                                                 precision=opts.precision)
-            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, plan.layout())
+            if opts.fmt == "csv" and header is None:  # one cell per entry: only when needed
+                header = labels.csv_header()
+            writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
+            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
+            digits = opts.precision if opts.fmt in ("csv", "json") else None
             for chunk in results(batch, plan, opts, report):
-                writer.write_chunk(chunk)
+                writer.write_chunk(chunk if digits is None else round_significant(chunk, digits))
                 checks.collect(chunk)
                 sink.release()  # this chunk passed its checks: a stream may show it now
             sink.release()
             writer.finish()
-        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero")
+        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero", labels=labels)
         sink.commit()
     _finish(report, verdict)
 

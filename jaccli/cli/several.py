@@ -11,11 +11,13 @@ from jaccli.job import Options
 
 
 def run_several(opts: Options, output: str | None, show_layout: bool, expect: str | None,
-                rtol: float | None, atol: float | None, verify_rows: int | None) -> None:
+                rtol: float | None, atol: float | None, verify_rows: int | None, header: str = "auto") -> None:
     """Compute every order of ``opts.orders`` in one pass and write them all to ``output`` (or standard output).
 
     ``--expect`` compares order by order with a several-orders golden (``.npz`` or json); ``--verify`` checks the
     highest order, which checks every order below it on the way (``checks.verify``)."""
+    from jaccli.io.labels import labels_for
+    from jaccli.io.rounding import round_significant
     from jaccli.io.several import SeveralWriter, check_format, check_several
     from jaccli.io.sink import open_sink
     from jaccli.job import Checks
@@ -28,8 +30,10 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
     with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
             open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
         batch, plan = open_orders(opts)
+        for note in batch.notes:
+            click.echo(f"note: {note}", err=True)
         check_output_size(batch, plan, opts)
-        described = parts(plan, opts.unconnected)
+        described = parts(plan, opts.unconnected, lambda p: labels_for(p, header, batch, opts.wrt).axes())
         check_format("json" if discard else opts.fmt, described)
         if show_layout:
             from jaccli.symbolic.render import render_layout
@@ -41,7 +45,9 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
         writer.begin(described, plan.dtype, batch.size)
         report = OrdersReport()
         for chunks, examples in results(batch, plan, opts, report):
-            writer.write(chunks, examples)
+            digits = opts.precision if opts.fmt == "json" else None  # csv/npy are refused for several orders
+            writer.write(chunks if digits is None else {k: round_significant(v, digits) for k, v in chunks.items()},
+                         examples)
             expecting.collect(chunks)
             sink.release()  # this chunk passed its checks: a stream may show it now
         sink.release()

@@ -44,8 +44,8 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
         refuse_binary_to_terminal(opts.fmt, output)
     report = Report()
     with connect(scheduler) as client, _workers_import_jaccli():
-        # --columns comes with the data-formats work; read it when this Options has it
-        source = open_source(opts.input, opts.wrt, opts.allow_nonfinite, getattr(opts, "columns", None))
+        picked = opts.csv.columns.columns  # --columns (the other CSV options are refused for --engine dask)
+        source = open_source(opts.input, opts.wrt, opts.allow_nonfinite, ",".join(picked) if picked else None)
         _check_wrt(opts.wrt, source.columns)
         x: Any = source.arrays["x"] if source.columns else {**source.arrays, **source.scalars}
         lazy = plan_lazy(opts.expression, x, opts.order, wrt=opts.wrt, constants=defines, names=source.columns,

@@ -38,11 +38,25 @@ _FAST_DIGITS = 15  # beyond this many digits the scaled product is too coarse: p
 def decimal_digits(numbers: np.ndarray, width: int) -> np.ndarray:
     """``(n, width)`` ASCII digits of non-negative integers, zero-padded on the left."""
     out = np.empty((width, numbers.size), dtype=np.uint8)
-    rest = numbers.astype(np.uint64)
+    small = numbers.size == 0 or int(numbers.max()) < 2**32
+    kind = np.uint32 if small else np.uint64  # 32-bit division is about twice as fast
+    rest, ten = numbers.astype(kind), kind(10)
     for column in range(width - 1, -1, -1):
-        rest, out[column] = np.divmod(rest, np.uint64(10))
+        rest, out[column] = np.divmod(rest, ten)
     out += ord("0")
     return out.T
+
+
+def _trailing_zeros(numbers: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Trailing zero digits of each ``width``-digit (zero-padded) non-negative integer; ``width`` for zero."""
+    zeros = np.where(numbers == 0, width, 0)
+    where = np.flatnonzero(numbers)
+    rest = numbers[where]
+    while where.size:  # most values end in a non-zero digit: the subsets shrink fast
+        more = rest % 10 == 0
+        where, rest = where[more], rest[more] // 10
+        zeros[where] += 1
+    return zeros
 
 
 def _scaled_round(values: np.ndarray, q: np.ndarray | np.integer) -> tuple[np.ndarray, np.ndarray]:
@@ -53,39 +67,65 @@ def _scaled_round(values: np.ndarray, q: np.ndarray | np.integer) -> tuple[np.nd
     """
     with np.errstate(all="ignore"):
         if np.ndim(q) == 0:  # one scale for all (positional): no per-value power
-            exact: bool | np.ndarray = abs(int(q)) <= 22
-            power = _EXACT_POWERS[abs(int(q))] if abs(int(q)) <= 22 else 10.0 ** abs(int(q))
+            size = abs(int(q))
+            power = _EXACT_POWERS[size] if size <= 22 else 10.0 ** size
             t = values * power if q >= 0 else values / power
         else:
-            exact = np.abs(q) <= 22
-            power = np.where(exact, _EXACT_POWERS[np.minimum(np.abs(q), 22)], np.power(10.0, np.abs(q)))
-            t = np.where(q >= 0, values * power, values / power)
+            size_q = np.abs(q)
+            power = _EXACT_POWERS[np.minimum(size_q, 22)]
+            inexact = size_q > 22
+            if inexact.any():
+                power[inexact] = np.power(10.0, size_q[inexact])
+            t = values * power
+            negative = q < 0
+            if negative.any():
+                np.divide(values, power, out=t, where=negative)
         floor = np.floor(t)
         frac = t - floor
-        ok = np.isfinite(t) & (t < 2.0**52) & (np.abs(frac - 0.5) > np.where(exact, 1.0, 4.0) * np.spacing(t))
+        # t is within 2 ulp (2**-51 * t) of the exact product; four times that is a safe distance from a tie.
+        ok = np.isfinite(t) & (t < 2.0**52) & (np.abs(frac - 0.5) > t * 2.0**-49)
         n = np.where(ok, floor + (frac > 0.5), 0).astype(np.int64)
     return n, ok
 
 
-def _rounded_positional(magnitudes: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
-    """``'%#.{precision}f'`` of each magnitude as rows of bytes (integer part right-aligned), and integer lengths."""
+def _rounded_positional(magnitudes: np.ndarray, precision: int, rows: bool,
+                        places: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Each magnitude rounded exactly to ``places`` fractional digits (default: ``precision`` for all), as
+    ``'%#.*f'`` would: the lengths of its integer part and of its fraction without trailing zeros, and (only when
+    ``rows``) its digits, column-major, the integer part zero-padded to a common width and the fraction to
+    ``precision`` digits."""
     values = magnitudes.astype(np.float64)
-    n, ok = _scaled_round(values, np.int64(precision))
-    ok &= precision <= _FAST_DIGITS
+    fast = precision <= _FAST_DIGITS
+    if places is None or not (places != precision).any():
+        places = np.full(values.shape, precision)
+        n, ok = _scaled_round(values, np.int64(precision))
+    else:
+        n, ok = _scaled_round(values, places)
+    ok &= fast
     n[~ok] = 0
-    whole, frac = np.divmod(n, _INT_POWERS[min(precision, _FAST_DIGITS)])
-    texts = {i: "%#.*f" % (precision, v) for i, v in zip(np.flatnonzero(~ok).tolist(), values[~ok].tolist())}
-    int_len = np.maximum(1, np.floor(np.log10(np.maximum(whole, 1))).astype(np.int64) + 1)
+    if fast:
+        whole, rest = np.divmod(n, _INT_POWERS[places])
+        frac = rest * _INT_POWERS[precision - places]  # the fraction as `precision` digits
+    else:
+        whole = frac = rest = n
+    texts = {i: "%#.*f" % (q, v) for i, q, v in zip(np.flatnonzero(~ok).tolist(), places[~ok].tolist(),
+                                                     values[~ok].tolist())}
+    int_len = np.maximum(1, np.searchsorted(_INT_POWERS, whole, side="right"))
+    frac_len = places - _trailing_zeros(rest, places)
     for i, text in texts.items():
         int_len[i] = text.index(".")
+        frac_len[i] = len(text.rstrip("0")) - int_len[i] - 1
+    if not rows:
+        return None, int_len, frac_len
     width = int(int_len.max())
-    rows = np.empty((values.size, width + 1 + precision), dtype=np.uint8)
-    rows[:, :width] = decimal_digits(whole, width)
-    rows[:, width] = _DOT
-    rows[:, width + 1:] = decimal_digits(frac, precision) if precision else rows[:, :0]
+    fixed = np.empty((width + 1 + precision, values.size), dtype=np.uint8)  # column-major: one row per column
+    fixed[:width] = decimal_digits(whole, width).T
+    fixed[width] = _DOT
+    fixed[width + 1:] = decimal_digits(frac, precision).T if precision else fixed[:0]
     for i, text in texts.items():
-        rows[i] = np.frombuffer(text.rjust(width + 1 + precision, " ").encode("ascii"), dtype=np.uint8)
-    return rows, int_len
+        text = text.rjust(width + 1 + len(text) - text.index(".") - 1, "0").ljust(width + 1 + precision, "0")
+        fixed[:, i] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return fixed, int_len, frac_len
 
 
 def rounded_scientific(magnitudes: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,42 +157,57 @@ def rounded_scientific(magnitudes: np.ndarray, precision: int) -> tuple[np.ndarr
 class Positional:
     """Positional digits of finite magnitudes, and the lengths of their integer and (trimmed) fractional parts.
 
-    ``fixed`` holds every value exactly rounded, as ``'%#.*f'`` with the integer part zero-padded on the left to
-    ``fixed.shape[1] - 1 - precision`` columns. The values listed in ``short`` print their shortest digits
-    instead: ``short_data`` is orjson's text and ``short_dot`` the offset of each one's point in it.
+    ``fixed`` holds every value's digits, column-major (``fixed[j]`` is column j of every value): the integer
+    part zero-padded on the left to ``fixed.shape[0] - 1 - precision`` columns, a point, ``precision`` fraction
+    digits (those past ``frac_len`` are zeros, not shown). None when only the lengths were asked for.
     """
 
-    fixed: np.ndarray
+    fixed: np.ndarray | None
     int_len: np.ndarray
     frac_len: np.ndarray
-    short: np.ndarray
-    short_data: np.ndarray
-    short_dot: np.ndarray
 
 
-def positional_digits(magnitudes: np.ndarray, precision: int) -> Positional:
+def positional_digits(magnitudes: np.ndarray, precision: int, rows: bool = True) -> Positional:
     """Dragon4 positional, unique, cut off at ``precision`` fractional digits, trailing zeros trimmed.
 
     That is the shortest round-trip digits when they have at most ``precision`` fractional digits, else the value
     rounded there. Where a value's spacing (ulp) is below ``10**-precision`` its rounding interval holds at most
     one such decimal, so both are the exactly rounded value (trimmed) and the shortest digits are not needed.
+    Elsewhere orjson says how many fractional digits the shortest form has (f); when f <= ``precision``, that
+    form is the value exactly rounded to f places (the closest f-place decimal, which reads back).
     """
-    fixed, int_len = _rounded_positional(magnitudes, precision)
-    frac_len = _without_trailing_zeros(fixed[:, fixed.shape[1] - precision:])
+    places = None
     unsure = ~(np.spacing(magnitudes).astype(np.float64) < 10.0 ** -precision)
-    none = np.zeros(0, dtype=np.int64)
+    if unsure.any():
+        data, starts, ends = _tokens(_shortest(magnitudes[unsure]))
+        dots = np.flatnonzero(data == _DOT)  # orjson writes every magnitude in [1e-4, 1e8) as d.ddd
+        shortest = ends - dots - 1
+        shortest[(shortest == 1) & (data[dots + 1] == ord("0"))] = 0  # "48.0" is "48." in NumPy
+        places = np.full(magnitudes.shape, precision)
+        places[unsure] = np.minimum(shortest, precision)
+    return Positional(*_rounded_positional(magnitudes, precision, rows, places))
+
+
+def positional_lengths(magnitudes: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """``positional_digits``'s integer and fraction lengths, cheaper: a value whose shortest form is short enough
+    prints exactly that form, so orjson's text alone gives its lengths (the usual case for float32)."""
+    unsure = ~(np.spacing(magnitudes).astype(np.float64) < 10.0 ** -precision)
     if not unsure.any():
-        return Positional(fixed, int_len, frac_len, none, np.zeros(0, np.uint8), none)
-    short_data, starts, ends = _tokens(_shortest(magnitudes[unsure]))
-    short_dot = np.flatnonzero(short_data == _DOT)  # orjson writes every magnitude in [1e-4, 1e8) as d.ddd
-    short_frac = ends - short_dot - 1
-    integral = (short_frac == 1) & (short_data[short_dot + 1] == ord("0"))
-    short_frac[integral] = 0  # "48.0" is "48." in NumPy
-    use = short_frac <= precision
-    short = np.flatnonzero(unsure)[use]
-    int_len[short] = (short_dot - starts)[use]
-    frac_len[short] = short_frac[use]
-    return Positional(fixed, int_len, frac_len, short, short_data, short_dot[use])
+        digits = positional_digits(magnitudes, precision, rows=False)
+        return digits.int_len, digits.frac_len
+    data, starts, ends = _tokens(_shortest(magnitudes[unsure]))
+    dots = np.flatnonzero(data == _DOT)
+    shortest = ends - dots - 1
+    shortest[(shortest == 1) & (data[dots + 1] == ord("0"))] = 0
+    short = shortest <= precision
+    rest = np.ones(magnitudes.shape, dtype=bool)
+    rest[np.flatnonzero(unsure)[short]] = False
+    int_len, frac_len = (dots - starts)[short], shortest[short]
+    if rest.any():
+        digits = positional_digits(magnitudes[rest], precision, rows=False)
+        int_len = np.concatenate([int_len, digits.int_len])
+        frac_len = np.concatenate([frac_len, digits.frac_len])
+    return int_len, frac_len
 
 
 def _without_trailing_zeros(digits: np.ndarray) -> np.ndarray:
@@ -185,7 +240,8 @@ def scientific_stats(magnitudes: np.ndarray, precision: int) -> tuple[int, int]:
     """(most fractional digits, most exponent digits) of Dragon4 scientific, unique, cut off at ``precision``."""
     frac = shortest_fraction_digits(magnitudes)
     cut = frac > precision
-    exp_digits = np.where(((magnitudes >= np.float64(1e100)) | (magnitudes < np.float64(1e-99))) & (magnitudes != 0), 3, 2)
+    huge_or_tiny = (magnitudes >= np.float64(1e100)) | (magnitudes < np.float64(1e-99))
+    exp_digits = np.where(huge_or_tiny & (magnitudes != 0), 3, 2)
     if cut.any():
         digits, e10 = rounded_scientific(magnitudes[cut], precision)
         frac[cut] = _without_trailing_zeros(digits[:, 1:])

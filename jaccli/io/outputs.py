@@ -5,8 +5,10 @@ A result has layout ``(B, *T, *S, ..., *S)``. The CLI computes it a few examples
 ``(b, *per_example_shape)``, ``finish`` once. The bytes depend only on the whole result, never on how it was cut into
 chunks, and never on the time or the environment (golden files depend on it).
 
-- text: TensorFlow's tensor print without ``tf.``, never summarised; collected in memory (text is for small results).
-- json: one object ``{"shape", "dtype", "order", "layout", "data"}``; floats in shortest round-trip form.
+- text: TensorFlow's tensor print without ``tf.``, never summarised; NumPy's own ``str()`` for small results, the
+        same bytes from ``jaccli.io.text`` (spooled, then streamed in passes) for large ones.
+- json: one object ``{"shape", "dtype", "order", "layout", "data"}``; floats in shortest round-trip form
+        (``jaccli.io.floats``); streams (``"shape"`` last when the batch size is not known up front).
 - csv:  a header row ``J[0][0],J[0][1],...`` and one row per example; streams.
 - npy:  exactly ``np.save``'s bytes; streams when the batch size is known up front.
 
@@ -25,6 +27,7 @@ from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 import numpy as np
 
 from jaccli.errors import UsageError, did_you_mean
+from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
@@ -244,14 +247,14 @@ class JsonWriter(_Writer):
 
 
 class CsvWriter(_Writer):
-    """A header row of per-example indices, then one row per example (C order); streams."""
+    """A header row (``header`` cells, default the per-example indices), then one row per example (C order)."""
+
+    def __init__(self, file: IO[bytes], header: Optional[list[str]] = None) -> None:
+        super().__init__(file)
+        self.header = header
 
     def _start(self) -> None:
-        if self.shape:
-            cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*self.shape)]
-        else:
-            cells = ["J"]
-        self.file.write((",".join(cells) + "\n").encode("ascii"))
+        self.file.write(csv_header_line(self.header, self.shape))
 
     def _write(self, chunk: np.ndarray) -> None:
         # Shortest round-trip floats (orjson's digits in repr's layout), a slice of rows at a time: the text of a
@@ -283,11 +286,15 @@ def _check_format(fmt: str) -> None:
                          hint="the formats are " + ", ".join(FORMATS))
 
 
-def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None) -> TensorWriter:
-    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text."""
+def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
+                header: Optional[list[str]] = None) -> TensorWriter:
+    """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text
+    (``jaccli.io.rounding`` rounds csv/json); ``header``: csv header cells (``jaccli.io.labels``), else ``J[i]``."""
     _check_format(fmt)
     if fmt == "text":
         return TextWriter(file, precision)
+    if fmt == "csv":
+        return CsvWriter(file, header)
     if fmt == "npz":
         from jaccli.io.npz import NpzTensorWriter
 

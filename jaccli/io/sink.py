@@ -99,6 +99,7 @@ class AtomicSink:
         self.path, self.target = path, target
         self._done = False
         directory = os.path.dirname(target)
+        remove_temps_on_signals()
         fd, self._tmp_path = _create_temp(path, directory)
         self._tmp: Optional[str] = self._tmp_path
         self.guarded = GuardedFile(os.fdopen(fd, "wb"), f"'{path}'", None)
@@ -272,8 +273,9 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def remove_temps_on_signals() -> None:
     """SIGTERM and SIGHUP unwind the stack (exit 128+signal) instead of killing the process where it stands.
 
-    Without this a ``kill -TERM`` left ``.jaccli-*.tmp`` files beside the target. Only the main thread may set
-    handlers; elsewhere (a test runner's worker thread) this does nothing.
+    Without this a ``kill -TERM`` left ``.jaccli-*.tmp`` files beside the target. Installed by the first
+    ``AtomicSink`` (idempotent; a handler someone else set is left alone). Only the main thread may set handlers;
+    elsewhere (a test runner's worker thread) this does nothing.
     """
     import signal
     import threading

@@ -51,7 +51,8 @@ def resolve_target(path: str) -> tuple[str, Union[str, int]]:
         name = os.path.basename(current)
         if match and name.isdigit() and match.group(1) in ("self", str(os.getpid())):
             return "fd", int(name)
-        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+        # Join with the physical parent: a '..' in the link climbs from where the kernel would, not lexically.
+        current = os.path.normpath(os.path.join(parent, os.readlink(current)))
     else:
         raise UsageError(f"cannot write '{path}': too many levels of symbolic links")
     try:

@@ -14,10 +14,11 @@ def _isatty(stream: object) -> bool:
 
 
 def refuse_binary_to_terminal(fmt: str, output: str | None) -> None:
-    """``-f npy`` to a terminal would print binary garbage: refuse, as ``gzip`` does, unless ``-o`` says where."""
-    if fmt == "npy" and output in (None, "-") and _isatty(sys.stdout):
-        raise UsageError("refusing to write binary .npy data to a terminal",
-                         hint="redirect standard output (> result.npy), or use -o result.npy")
+    """``-f npy``/``npz`` to a terminal would print binary garbage: refuse, as ``gzip`` does, unless ``-o`` says
+    where."""
+    if fmt in ("npy", "npz") and output in (None, "-") and _isatty(sys.stdout):
+        raise UsageError(f"refusing to write binary .{fmt} data to a terminal",
+                         hint=f"redirect standard output (> result.{fmt}), or use -o result.{fmt}")
 
 
 def say_reading_stdin(path: str) -> None:

@@ -7,8 +7,9 @@ result therefore costs ~30 µs per value and holds everything. Here the same rul
 and largest magnitudes, pass B finds the widths, pass C formats each chunk and writes it out.
 
 The digits come from ``jaccli.io.digits`` (shortest round-trip digits from orjson, exactly rounded ones as
-``'%#.*f'``/``'%#.*e'`` would print them, which is NumPy's Dragon4 with a cutoff, ties to even). Layout (padding, brackets, line wrapping at 75
-columns) is done on byte matrices. ``tests/test_text.py`` checks the bytes against ``str()`` on many arrays.
+``'%#.*f'``/``'%#.*e'`` would print them, which is NumPy's Dragon4 with a cutoff, ties to even). Layout
+(padding, brackets, line wrapping at 75 columns) is done on byte matrices. ``tests/test_text.py`` checks the
+bytes against ``str()`` on many arrays.
 
 NumPy's rules, from ``numpy/_core/arrayprint.py`` (``FloatingFormat``, ``_formatArray``), default print options:
 - exponent mode when the largest finite non-zero magnitude >= 1e8 (1e6 for float32), the smallest < 1e-4, or their
@@ -26,7 +27,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from jaccli.io.digits import decimal_digits, positional_digits, rounded_scientific, scientific_stats
+from jaccli.io.digits import (
+    decimal_digits, positional_digits, positional_lengths, rounded_scientific, scientific_stats,
+)
 
 _SPACE, _DOT, _MINUS, _SLOT = 32, 46, 45, 1
 _LINE_WIDTH = 75
@@ -104,10 +107,19 @@ def measure(blocks: Callable[[], Iterator[np.ndarray]], magnitudes: Magnitudes, 
                     frac, exp = scientific_stats(size, precision)
                     frac_len, exp_digits = max(frac_len, frac), max(exp_digits, exp)
             else:
-                digits = positional_digits(size, precision)
                 sign = np.signbit(finite).astype(np.int64)
-                int_len = max(int_len, int((digits.int_len + sign).max()))
-                frac_len = max(frac_len, int(digits.frac_len.max()))
+                if frac_len == precision:  # only a longer integer part can still widen the elements
+                    # (with its sign) needs at least 10**(int_len - sign) - 1 before rounding
+                    could = size >= np.float64(10.0) ** (int_len - sign) - 1
+                    size, sign = size[could], sign[could]
+                if size.size:
+                    if np.any(sign):  # the sign widens the integer part: lengths per value, in order
+                        digits = positional_digits(size, precision, rows=False)
+                        int_len = max(int_len, int((digits.int_len + sign).max()))
+                        frac_len = max(frac_len, int(digits.frac_len.max()))
+                    else:  # order does not matter for maxima: the cheaper way
+                        ints, fracs = positional_lengths(size, precision)
+                        int_len, frac_len = max(int_len, int(ints.max())), max(frac_len, int(fracs.max()))
         if layout.exp_format:
             layout.precision, layout.exp_size = frac_len, exp_digits
             layout.pad_left = 2 if negative else 1
@@ -125,17 +137,19 @@ def format_values(values: np.ndarray, layout: Layout) -> np.ndarray:
     flat = values.reshape(-1)
     out = np.full((flat.size, layout.width), _SPACE, dtype=np.uint8)
     finite = np.isfinite(flat)
+    all_finite = bool(finite.all())
     if finite.any():
-        rows = out[finite]
-        size = np.absolute(flat[finite])
-        negative = np.signbit(flat[finite])
+        rows = out if all_finite else out[finite]  # no copies in the usual all-finite case
+        size = np.absolute(flat if all_finite else flat[finite])
+        negative = np.flatnonzero(np.signbit(flat if all_finite else flat[finite]))
         if layout.exp_format:
             start = _scientific_into(rows, size, layout)
         else:
             start = _positional_into(rows, size, layout)
         rows[negative, start[negative] - 1] = _MINUS
-        out[finite] = rows
-    if not finite.all():
+        if not all_finite:
+            out[finite] = rows
+    if not all_finite:
         for word, where in ((b"nan", np.isnan(flat)), (b"inf", flat == np.inf), (b"-inf", flat == -np.inf)):
             if where.any():
                 out[where, layout.width - len(word):] = np.frombuffer(word, dtype=np.uint8)
@@ -144,20 +158,17 @@ def format_values(values: np.ndarray, layout: Layout) -> np.ndarray:
 
 def _positional_into(rows: np.ndarray, size: np.ndarray, layout: Layout) -> np.ndarray:
     digits = positional_digits(size, layout.precision)
+    assert digits.fixed is not None
     p, left, right = layout.precision, layout.pad_left, layout.pad_right
-    whole = digits.fixed.shape[1] - 1 - p  # integer columns in `fixed`
-    n_int, n_frac = min(whole, left), min(p, right)
-    rows[:, left - n_int:left] = digits.fixed[:, whole - n_int:whole]
-    rows[:, left] = _DOT
-    rows[:, left + 1:left + 1 + n_frac] = digits.fixed[:, whole + 1:whole + 1 + n_frac]
-    columns = np.arange(layout.width) - left
-    outside = (columns < -digits.int_len[:, None]) | (columns > digits.frac_len[:, None])
-    rows[outside] = _SPACE
-    if digits.short.size:
-        source = digits.short_dot[:, None] + columns
-        inside = ~outside[digits.short]
-        data = digits.short_data
-        rows[digits.short] = np.where(inside, data[np.clip(source, 0, data.size - 1)], _SPACE)
+    whole = digits.fixed.shape[0] - 1 - p  # integer columns in `fixed`
+    # Column by column (contiguous 1-D work): a digit where the value has one, else a space.
+    columns = np.full((layout.width, size.size), _SPACE, dtype=np.uint8)
+    for j in range(max(0, left - whole), left):
+        np.copyto(columns[j], digits.fixed[j - left + whole], where=digits.int_len >= left - j)
+    columns[left] = _DOT
+    for j in range(min(p, right)):
+        np.copyto(columns[left + 1 + j], digits.fixed[whole + 1 + j], where=digits.frac_len > j)
+    rows[...] = columns.T
     return left - digits.int_len
 
 

@@ -190,9 +190,10 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: int | None = 200
     return "\n".join(out) if out else "all entries are 0"
 
 
-def render_layout(plan: Plan) -> str:
-    """One line per axis of the full result ``(B, *T, *S^k)``: its ``plan.layout()`` name, size and meaning."""
-    d, names = plan.derivative, plan.layout()
+def render_layout(plan: Plan, names: list[str] | None = None) -> str:
+    """One line per axis of the full result ``(B, *T, *S^k)``: its name (``names``, default ``plan.layout()``),
+    size and meaning."""
+    d, names = plan.derivative, names or plan.layout()
     source, y = d.source, Namer(plan, plan.scope).y
 
     def ranges(shape: tuple[int, ...], axis: int) -> str:

@@ -47,6 +47,8 @@ class Batch:
     label: str  # file name for messages ('<stdin>' for standard input)
     # The reader's generator factory; kept out of repr/eq so a Batch prints as plain data.
     _chunker: Callable[[int], Iterator[Chunk]] = field(repr=False, compare=False)
+    notes: List[str] = field(default_factory=list)  # what the reader decided for the user (skipped columns)
+    named: bool = False  # the input names its arrays (npz, JSON object): outputs may use the names
 
     def chunks(self, n: int) -> Iterator[Chunk]:
         """Yield consecutive chunks of at most ``n`` examples (exactly ``n`` except the last):
@@ -198,12 +200,17 @@ def batch_from_arrays(label: str, arrays: Mapping[str, object], *, allow_nonfini
 # --- files --------------------------------------------------------------------------------------------------
 
 def open_binary(path: str) -> BinaryIO:
-    """Open a file for reading, turning OS errors into an exit-3 ``InputError``."""
+    """Open a file for reading, turning OS errors into an exit-3 ``InputError``; ``.gz``/``.bz2``/``.xz`` files
+    are decompressed on the fly."""
+    from jaccli.io.inputs.compression import compression_of, decompressing
+
     try:
-        return open(path, "rb")
+        handle: BinaryIO = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=path,
                          hint="check the path ('-' reads standard input)") from None
+    kind = compression_of(path)
+    return decompressing(handle, kind, path) if kind else handle
 
 
 def read_all(path: Optional[str], stream: Optional[BinaryIO], label: str) -> bytes:

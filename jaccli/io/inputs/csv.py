@@ -1,39 +1,52 @@
 """CSV/TSV input: one example per row, streamed ``n`` rows at a time (memory bounded by a chunk, not the file).
 
 Every row is an example of event shape ``S = (ncols,)``, even with one column. The header (optional) and the
-first data row are read eagerly, so ``columns`` and ``ncols`` are known right after ``read_csv``.
+first rows are read eagerly (to tell the delimiter, the header and which columns to keep), so ``columns`` and
+``ncols`` are known right after ``read_csv``. Dialects (quoting, delimiters) are in ``dialect``, the choice of
+columns (``--columns``, index and label columns) in ``columns``.
 
-Two parsers, one grammar. The strict scan (``_scan_line``) *is* the grammar: a cell is a Python float literal
+Two parsers, one grammar. The strict scan (``_scan_line``) *is* the grammar: a kept cell is a Python float literal
 without underscores, in ASCII (``1``, ``-2.5e3``, ``.5``, ``nan``, ``inf``, ``infinity``, any case), with optional
-spaces or tabs around it. The fast path (``np.loadtxt`` over a whole chunk) only ever accepts a subset of it:
-chunks holding a byte outside the number alphabet (``_``, ``x``, quotes, non-ASCII, comment text, ...) skip
-it, and any failure of it re-runs the chunk through the strict scan, which then names the exact line:column.
+spaces or tabs around it, optionally quoted. The fast path (``csvfast.fast_rows`` over a whole chunk) only ever
+accepts a subset of it; any block it does not accept re-runs through the strict scan, which names the exact
+line:column of the first problem.
 """
 from __future__ import annotations
 
 import math
-import re
-import warnings
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import BinaryIO, Iterator, List, Optional
 
 import numpy as np
 
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, check_name, open_binary
+from jaccli.io.inputs.batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, open_binary
+from jaccli.io.inputs.columns import ColumnOptions, choose_columns
+from jaccli.io.inputs.csvfast import fast_rows, skipped
+from jaccli.io.inputs.dialect import NUMBER, Cell, describe, detect_delimiter, is_number, parse_delimiter, split_line
 
-_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\Z", re.IGNORECASE)
-_CELL_SPACE = " \t"  # may surround a cell (in TSV the tab is the delimiter, so only spaces remain)
+__all__ = ["CsvOptions", "CsvReader", "is_number", "read_csv"]
+
 _BOM = b"\xef\xbb\xbf"
-# Bytes a chunk may hold to try the fast path: digits, signs, '.', exponent, the letters of nan/inf/infinity,
-# spaces, line ends. Anything else cannot be a valid cell (or is a comment) and goes to the strict scan.
-_NUMBER_BYTES = b"0123456789+-.eE naiftyNAIFTY\t\r\n"
 _NUMBER_HINT = "every cell must be a number; '#' starts a comment line"
+_MISSING = ("na", "n/a", "null", "none", "nat", "-", "?")  # how R, pandas and spreadsheets spell a missing value
+SAMPLE_ROWS = 20  # data rows read ahead to tell the delimiter
+FAST_LINES = 2048  # lines per call of the vectorised parse
 
 
-def is_number(cell: str) -> bool:
-    """True when ``cell`` (surrounding spaces allowed) is a number in jaccli's CSV grammar."""
-    return _NUMBER.match(cell.strip(_CELL_SPACE)) is not None
+@dataclass(frozen=True)
+class CsvOptions:
+    """``--delimiter`` (one character, None for whitespace, True to detect), ``--columns``, ``--index-col``."""
+
+    delimiter: "str | None | bool" = True
+    columns: ColumnOptions = ColumnOptions()
+
+    @classmethod
+    def parse(cls, delimiter: str = "auto", columns: Optional[str] = None, index_col: str = "auto") -> "CsvOptions":
+        """The options as the command line spells them: ``--delimiter ';'``, ``--columns r,theta``, ``--index-col 0``."""
+        picked = None if columns is None else tuple(name.strip() for name in columns.split(","))
+        return cls(parse_delimiter(delimiter), ColumnOptions(picked, index_col))
 
 
 def _decode(raw: bytes, label: str, lineno: int) -> str:
@@ -47,44 +60,26 @@ def _decode(raw: bytes, label: str, lineno: int) -> str:
     return text.rstrip("\r\n")
 
 
-def _is_skipped(raw: bytes) -> bool:
-    """Blank lines and '#' comment lines (after optional whitespace) are not rows."""
-    stripped = raw.strip()
-    return not stripped or stripped.startswith(b"#")
-
-
-def _cell_starts(cells: List[str]) -> List[int]:
-    """1-based column where each cell starts (cells joined by a one-character delimiter)."""
-    starts, column = [], 1
-    for cell in cells:
-        starts.append(column)
-        column += len(cell) + 1
-    return starts
-
-
-def _text_column(cell: str, start: int) -> int:
-    """Column of the cell's first non-space character (where the caret belongs), or of the cell if blank."""
-    stripped = cell.lstrip(_CELL_SPACE)
-    return start + (len(cell) - len(stripped) if stripped else 0)
-
-
 def _shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 class CsvReader:
-    """The state of one CSV/TSV input: where its data rows start and how to parse a block of lines."""
+    """The state of one CSV/TSV input: its dialect, kept columns, where its data rows start, how to parse them."""
 
-    def __init__(self, path: Optional[str], stream: Optional[BinaryIO], label: str, delimiter: str,
-                 allow_nonfinite: bool) -> None:
+    def __init__(self, path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool,
+                 options: CsvOptions = CsvOptions()) -> None:
         self.path, self.stream, self.label = path, stream, label
-        self.delimiter, self.allow_nonfinite = delimiter, allow_nonfinite
-        self.allowed = _NUMBER_BYTES + delimiter.encode()
-        self.columns: Optional[List[str]] = None
-        self.ncols = 0
-        self.first_raw = b""  # the first data line (BOM removed), replayed at the start of every iteration
-        self.first_lineno = 0
-        self.data_offset = 0  # byte offset just after the first data line (path inputs re-open and seek here)
+        self.allow_nonfinite, self.options = allow_nonfinite, options
+        self.delimiter: Optional[str] = ","
+        self.columns: Optional[List[str]] = None  # names of the kept columns
+        self.has_header = False
+        self.ncols = 0  # cells in every line
+        self.picked: List[int] = []  # positions of the kept cells
+        self.notes: List[str] = []
+        self.replay: List[bytes] = []  # lines read ahead (BOM removed), replayed at the start of every pass
+        self.replay_lineno = 0
+        self.data_offset = 0  # byte offset just after the read-ahead (path inputs re-open and seek here)
         self.used = False
         if path is not None:
             with open_binary(path) as handle:
@@ -93,44 +88,40 @@ class CsvReader:
             assert stream is not None
             self._read_head(stream)
 
-    # --- the head: optional header and the first data line, read eagerly --------------------------------------
+    # --- the head: dialect, optional header, kept columns -----------------------------------------------------
 
     def _read_head(self, handle: BinaryIO) -> None:
-        header_lineno = 0
+        physical: List[bytes] = []  # every line read so far, BOM removed; line k is physical[k - 1]
+        rows: List[int] = []  # line numbers of the lines that are not skipped (header included)
         for lineno, raw in enumerate(handle, start=1):
             self.data_offset += len(raw)
             if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
-            if _is_skipped(raw):
-                continue
-            if header_lineno == 0 and self.ncols == 0:
-                cells = _decode(raw, self.label, lineno).split(self.delimiter)
-                self.ncols = len(cells)
-                # All names: a header. Some numbers: a data row with bad cells, which the scan reports.
-                if not any(is_number(cell) for cell in cells):
-                    self.columns = self._header_names(cells, lineno)
-                    header_lineno = lineno
-                    continue
-            self.first_raw, self.first_lineno = raw, lineno
-            return
-        if header_lineno:
+            physical.append(raw)
+            if not skipped(raw):
+                rows.append(lineno)
+                if len(rows) > SAMPLE_ROWS:
+                    break
+        if not rows:
+            raise InputError("empty input: no data rows", where=self.label,
+                             hint="give one row of numbers per example ('#' lines and blank lines are skipped)")
+        texts = [_decode(physical[k - 1], self.label, k) for k in rows]
+        given = self.options.delimiter
+        self.delimiter = detect_delimiter(texts) if given is True else given  # type: ignore[assignment]
+        cells = split_line(texts[0], self.delimiter, f"{self.label}:{rows[0]}")
+        # All names: a header. Some numbers: a data row with bad cells, which the scan reports.
+        self.has_header = not any(is_number(cell.text) for cell in cells)
+        if self.has_header and len(rows) == 1:
             raise InputError("the input has a header row but no data rows", where=self.label,
                              hint="add one row of numbers per example")
-        raise InputError("empty input: no data rows", where=self.label,
-                         hint="give one row of numbers per example ('#' lines and blank lines are skipped)")
-
-    def _header_names(self, cells: List[str], lineno: int) -> List[str]:
-        """Validate a header row: identifiers, not keywords, unique; errors point at the cell."""
-        names: List[str] = []
-        for cell, start in zip(cells, _cell_starts(cells)):
-            name = cell.strip(_CELL_SPACE)
-            where = f"{self.label}:{lineno}:{_text_column(cell, start)}"
-            check_name(name, "column name", where)
-            if name in names:
-                raise InputError(f"column name {name!r} appears twice", where=where,
-                                 hint="rename one of the columns; names must be unique")
-            names.append(name)
-        return names
+        first = 1 if self.has_header else 0
+        first_row = split_line(texts[first], self.delimiter, f"{self.label}:{rows[first]}")
+        choice = choose_columns(cells if self.has_header else None, first_row, self.options.columns,
+                                f"{self.label}:{rows[0]}")
+        self.ncols = len(cells)
+        self.picked, self.columns, self.notes = choice.picked, choice.names, choice.notes
+        self.replay_lineno = rows[first]  # every pass starts at the first data line
+        self.replay = physical[rows[first] - 1:]
 
     # --- the rows: chunks of n examples ---------------------------------------------------------------------
 
@@ -150,8 +141,8 @@ class CsvReader:
         source = handle if handle is not None else self.stream
         assert source is not None  # without a path, the constructor required a stream
         try:
-            lines = chain([self.first_raw], source)
-            lineno = self.first_lineno  # line number of the next line taken from `lines`
+            lines = chain(self.replay, source)
+            lineno = self.replay_lineno  # line number of the next line taken from `lines`
             at_end = False
             while not at_end:
                 parts, have = [], 0
@@ -174,77 +165,60 @@ class CsvReader:
                 handle.close()
 
     def _parse_block(self, block: List[bytes], lineno: int) -> np.ndarray:
-        """Rows of ``block`` (physical lines starting at ``lineno``) as a ``(rows, ncols)`` float64 array."""
-        values = self._fast_parse(block)
-        if values is None:
-            values = self._strict_parse(block, lineno)
-        return values
-
-    def _fast_parse(self, block: List[bytes]) -> Optional[np.ndarray]:
-        """Vectorised parse, or None when the block might hold anything the strict grammar refuses."""
-        if self._has_foreign_byte(block):
-            # Whole-line comments are fine; a '#' anywhere else still fails the alphabet check below.
-            block = [line for line in block if not line.lstrip().startswith(b"#")]
-            if self._has_foreign_byte(block):
-                return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "input contained no data" for a block of blank lines
-                values = np.loadtxt(block, dtype=np.float64, delimiter=self.delimiter, comments=None,
-                                    quotechar=None, ndmin=2, encoding="ascii")
-        except ValueError:  # ragged row, bad cell, whitespace-only line, lone '\r': let the strict scan say where
-            return None
-        if values.size == 0:
-            return np.empty((0, self.ncols))
-        if values.shape[1] != self.ncols:
-            return None
-        if not self.allow_nonfinite and not np.isfinite(values).all():
-            return None
-        return values
-
-    def _has_foreign_byte(self, block: List[bytes]) -> bool:
-        """True when some line holds a byte outside the number alphabet."""
-        # join + translate runs at C speed; joining 1024 lines at a time keeps join's per-line buffers small.
-        return any(b"".join(block[i:i + 1024]).translate(None, self.allowed) for i in range(0, len(block), 1024))
+        """Rows of ``block`` (physical lines starting at ``lineno``) as a ``(rows, len(picked))`` float64 array."""
+        parts = []
+        # A few thousand lines at a time: the fast path's temporaries (joined text, parsed list) stay small.
+        for start in range(0, len(block), FAST_LINES):
+            part = block[start:start + FAST_LINES]
+            values = fast_rows(part, self.ncols, self.picked, self.delimiter, self.allow_nonfinite)
+            parts.append(values if values is not None else self._strict_parse(part, lineno + start))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _strict_parse(self, block: List[bytes], lineno: int) -> np.ndarray:
         rows = [self._scan_line(raw, lineno + offset) for offset, raw in enumerate(block)]
         kept = [row for row in rows if row is not None]
-        return np.array(kept, dtype=np.float64).reshape(len(kept), self.ncols)
+        return np.array(kept, dtype=np.float64).reshape(len(kept), len(self.picked))
 
     def _scan_line(self, raw: bytes, lineno: int) -> Optional[List[float]]:
-        """One physical line by the strict grammar: None for a skipped line, else its values; raises at the
+        """One physical line by the strict grammar: None for a skipped line, else the kept values; raises at the
         first problem with ``file:line:column``."""
-        if _is_skipped(raw):
+        if skipped(raw):
             return None
         text = _decode(raw, self.label, lineno)
-        cells = text.split(self.delimiter)
-        starts = _cell_starts(cells)
+        cells = split_line(text, self.delimiter, f"{self.label}:{lineno}")
         if len(cells) != self.ncols:
-            column = starts[self.ncols] if len(cells) > self.ncols else len(text) + 1
-            against = "the header" if self.columns is not None else "the first row"
+            column = cells[self.ncols].column if len(cells) > self.ncols else len(text) + 1
+            against = "the header" if self.has_header else "the first row"
+            hint = f"every row needs as many cells as {against}"
+            if self.options.delimiter is True:
+                hint += f" (the delimiter is {describe(self.delimiter)}; --delimiter sets it)"
             raise InputError(f"expected {self.ncols} cells, found {len(cells)}",
-                             where=f"{self.label}:{lineno}:{column}",
-                             hint=f"every row needs as many cells as {against}")
-        values = []
-        for cell, start in zip(cells, starts):
-            token = cell.strip(_CELL_SPACE)
-            where = f"{self.label}:{lineno}:{_text_column(cell, start)}"
-            if not _NUMBER.match(token):
-                message = f"{_shown(token)} is not a number" if token else "empty cell"
-                raise InputError(message, where=where, hint=_NUMBER_HINT)
-            value = float(token)
-            if not self.allow_nonfinite and not math.isfinite(value):
-                raise InputError(f"{_shown(token)} is not a finite number", where=where, hint=NONFINITE_HINT)
-            values.append(value)
-        return values
+                             where=f"{self.label}:{lineno}:{column}", hint=hint)
+        return [self._number(cells[i], lineno) for i in self.picked]
+
+    def _number(self, cell: Cell, lineno: int) -> float:
+        where = f"{self.label}:{lineno}:{cell.column}"
+        if not NUMBER.match(cell.text):
+            message = f"{_shown(cell.text)} is not a number" if cell.text else "empty cell"
+            hint = _NUMBER_HINT
+            if cell.text.lower() in _MISSING:
+                hint = "a missing value is not a number: drop the row, or write nan and pass --allow-nonfinite"
+            elif self.delimiter != "," and "," in cell.text:
+                hint += "; decimal commas are not read: write 1.5, not 1,5"
+            elif self.has_header:
+                hint += "; --columns picks the columns that make up a row"
+            raise InputError(message, where=where, hint=hint)
+        value = float(cell.text)
+        if not self.allow_nonfinite and not math.isfinite(value):
+            raise InputError(f"{_shown(cell.text)} is not a finite number", where=where, hint=NONFINITE_HINT)
+        return value
 
 
-def read_csv(path: Optional[str], stream: Optional[BinaryIO], label: str, delimiter: str, single_name: str,
-             allow_nonfinite: bool) -> Batch:
-    """Read the head of a CSV (``delimiter=','``) or TSV (``'\\t'``) input from ``path``, or from ``stream``
-    when ``path`` is None; rows are parsed lazily by ``Batch.chunks``. Event shape ``(ncols,)``."""
-    reader = CsvReader(path, stream, label, delimiter, allow_nonfinite)
-    spec = ArraySpec((reader.ncols,), np.dtype(np.float64))
-    return Batch({single_name: spec}, {}, reader.columns, None, label, lambda n: reader.chunks(n, single_name))
-
+def read_csv(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+             allow_nonfinite: bool, options: CsvOptions = CsvOptions()) -> Batch:
+    """Read the head of a CSV/TSV input from ``path``, or from ``stream`` when ``path`` is None; rows are parsed
+    lazily by ``Batch.chunks``. Event shape ``(len(kept columns),)``; skipped columns are told in ``notes``."""
+    reader = CsvReader(path, stream, label, allow_nonfinite, options)
+    spec = ArraySpec((len(reader.picked),), np.dtype(np.float64))
+    return Batch({single_name: spec}, {}, reader.columns, None, label, lambda n: reader.chunks(n, single_name),
+                 notes=reader.notes)

@@ -7,6 +7,7 @@ nesting is refused before ``json.loads`` by a linear bracket scan (and ``Recursi
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import BinaryIO, Dict, List, Optional, Tuple
@@ -144,8 +145,9 @@ def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, singl
             raise InputError("empty input: the JSON array has no examples", where=label)
         return batch_from_arrays(label, {single_name: _to_array(document, label, "")},
                                  allow_nonfinite=allow_nonfinite)
-    if isinstance(document, dict):
-        return batch_from_arrays(label, _named_arrays(document, label), allow_nonfinite=allow_nonfinite)
+    if isinstance(document, dict):  # its keys name the arrays: outputs may use the names
+        batch = batch_from_arrays(label, _named_arrays(document, label), allow_nonfinite=allow_nonfinite)
+        return dataclasses.replace(batch, named=True)
     if type(document) is float:
         raise InputError("the JSON input is a single number but needs a batch axis", where=label,
                          hint="give a list with one item per example")

@@ -88,7 +88,7 @@ def check_size(header: NpyHeader, total: int, where: str) -> None:
                          where=where, hint=_REWRITE_HINT)
 
 
-def array_from_bytes(header: NpyHeader, data: bytes, offset: int) -> np.ndarray:
+def array_from_bytes(header: NpyHeader, data: bytes | bytearray, offset: int) -> np.ndarray:
     """A read-only view of already-checked bytes (no copy)."""
     order: Literal["C", "F"] = "F" if header.fortran_order else "C"
     count = math.prod(header.shape)

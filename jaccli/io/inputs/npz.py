@@ -74,7 +74,7 @@ def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_
 
 def _open(source: object, label: str) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(source)  # type: ignore[arg-type]
+        return zipfile.ZipFile(source)  # type: ignore[arg-type, call-overload, unused-ignore]
     except zipfile.BadZipFile:
         raise InputError("not an .npz file (not a zip archive)", where=label,
                          hint="write it with numpy.savez, or pass --input-format") from None
