@@ -1,10 +1,9 @@
 """The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
 
-``functions.py`` stays the single place where a function is defined (name, NumPy implementation, derivative
-rule, convention). The kernel, though, calls ops by *name* from ``OPS`` here, so that a plan loaded from the
-plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. ``ROWS`` mirrors the
-rows' implementations (a test checks that every row is here and gives the same bits as its own ``numpy``);
-a row missing here still works through ``register_op`` (its plans are simply rebuilt instead of reused).
+``functions.py`` stays the single place where a function is defined (name, derivative rule, convention); its rows
+take their NumPy implementation from ``NUMPY`` here, by name, so that a plan loaded from the plan cache
+(``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. A new function adds its
+implementation to ``ROWS`` here and its row there (a row without one fails at import, by name).
 
 ``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
 ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
@@ -165,11 +164,3 @@ BUILTINS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
 
 OPS: dict[str, Callable[..., np.ndarray]] = {**NUMPY, **{name: fn for name, (fn, _) in BUILTINS.items()}}
 ARITY: dict[str, int | None] = {**{n: a for n, (_, a) in ROWS.items()}, **{n: a for n, (_, a) in BUILTINS.items()}}
-
-
-def register_op(name: str, fn: Callable[..., np.ndarray], nargs: int | None) -> None:
-    """Make a function-table row callable by kernels even when ``ROWS`` lacks it (the table test insists that it
-    be there; until then its plans run, but a cached one fails validation without SymPy and is rebuilt)."""
-    if name not in NUMPY:
-        OPS.setdefault(name, fn)
-        ARITY.setdefault(name, nargs)
