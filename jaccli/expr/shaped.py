@@ -149,3 +149,14 @@ def matmul(a: Field, b: Field) -> Field:
                                                              (vb and i == len(lead) + 1)))
         out = fl.gather(out, _ids(out).reshape(drop))
     return out
+
+
+def call(name: str, args: list[Field], axis: int | None) -> Field:
+    """The shaped function ``name`` (a reduction, softmax, dot or matmul) of traced ``args``."""
+    if name in ("softmax", "log_softmax"):
+        return softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
+    if name == "dot":
+        return dot(args[0], args[1])
+    if name == "matmul":
+        return matmul(args[0], args[1])
+    return reduce(name, args[0], axis)
