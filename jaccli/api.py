@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -19,13 +19,13 @@ from jaccli.io.inputs import Batch, batch_from_arrays
 from jaccli.io.params import check_param
 from jaccli.plan.orders import OrdersPlan, plan_orders, source_dtype
 
-ArrayInput = Union[np.ndarray, Mapping[str, np.ndarray]]
+ArrayInput = np.ndarray | Mapping[str, np.ndarray]
 
 
 @lru_cache(maxsize=64)
-def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: Optional[tuple],
-          row: str, wrt: str, order: Union[int, tuple[int, ...]], dtype: str,
-          params: "_Params", reduction: Reduction = Reduction()) -> Union[Plan, OrdersPlan]:
+def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: tuple | None,
+          row: str, wrt: str, order: int | tuple[int, ...], dtype: str,
+          params: "_Params", reduction: Reduction = Reduction()) -> Plan | OrdersPlan:
     """The symbolic half, cached: a loop calling ``batch_jacobian`` on same-shaped batches derives once.
 
     Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
@@ -73,7 +73,7 @@ def _split_constants(constants: Mapping[str, object], params: Mapping[str, objec
     return defines, arrays
 
 
-def _orders(order: Union[int, Sequence[int]]) -> Union[int, tuple[int, ...]]:
+def _orders(order: int | Sequence[int]) -> int | tuple[int, ...]:
     """``order`` checked: an int 1 or more, or a sequence of distinct ints 0 or more (several orders)."""
     if isinstance(order, Sequence) and not isinstance(order, str):
         orders = tuple(order)
@@ -87,14 +87,14 @@ def _orders(order: Union[int, Sequence[int]]) -> Union[int, tuple[int, ...]]:
     return order
 
 
-def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[int]] = 1, *,
-                   wrt: Union[str, Sequence[str]] = "x",
-                   constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
-                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
+def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 1, *,
+                   wrt: str | Sequence[str] = "x",
+                   constants: Mapping[str, object] | None = None, names: list[str] | None = None,
+                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: int | None = None,
                    pfor: bool = True, allow_nonfinite: bool = False,
-                   params: Optional[Mapping[str, object]] = None, reduce: Optional[str] = None,
-                   jvp: Optional[str] = None, vjp: Optional[str] = None, threads: Optional[int] = None,
-                   max_output_bytes: Optional[int] = None) -> Any:
+                   params: Mapping[str, object] | None = None, reduce: str | None = None,
+                   jvp: str | None = None, vjp: str | None = None, threads: int | None = None,
+                   max_output_bytes: int | None = None) -> Any:
     """Per-example k-th derivative of ``expression`` w.r.t. ``wrt``: shape ``(B, *T, *S, ..., *S)``.
 
     ``x`` is one array (batch first; it is named ``wrt``) or a mapping of named arrays (``wrt`` picks the source,
@@ -152,8 +152,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: Union[int, Sequence[in
     return result
 
 
-def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor: bool,
-              threads: Optional[int], max_output_bytes: Optional[int]) -> np.ndarray:
+def _evaluate(plan: Plan, batch: Batch, parallel_iterations: int | None, pfor: bool,
+              threads: int | None, max_output_bytes: int | None) -> np.ndarray:
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
     check_result_bytes(batch.size, math.prod(plan.example_shape), plan.dtype.itemsize,
                        *result_limit(max_output_bytes, held=True))
@@ -170,8 +170,8 @@ def _evaluate(plan: Plan, batch: Batch, parallel_iterations: Optional[int], pfor
     return result
 
 
-def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: Optional[int],
-             pfor: bool, max_output_bytes: Optional[int]) -> dict[int, Optional[np.ndarray]]:
+def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: int | None,
+             pfor: bool, max_output_bytes: int | None) -> dict[int, np.ndarray | None]:
     """``{k: result}`` for several orders, from one evaluation of every chunk."""
     present = plan.present(unconnected)
     step = plan.chunk_size(parallel_iterations)

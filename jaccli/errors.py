@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class JaccliError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, hint: Optional[str] = None, where: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, where: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -71,8 +71,8 @@ class ExpressionError(JaccliError):
 
     exit_code = 2
 
-    def __init__(self, message: str, text: str, span: Optional[Span], *, hint: Optional[str] = None,
-                 label: Optional[str] = None) -> None:
+    def __init__(self, message: str, text: str, span: Span | None, *, hint: str | None = None,
+                 label: str | None = None) -> None:
         super().__init__(message, hint=hint, where=label)
         self.text = text
         self.span = span
@@ -123,7 +123,7 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest known name, for 'did you mean' messages, or None."""
     close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return close[0] if close else None

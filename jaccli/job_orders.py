@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from jaccli.plan.orders import OrdersPlan, plan_orders
 
 @dataclass
 class OrdersReport(Report):
-    first_order: Optional[int] = None  # the order of the first non-finite value
+    first_order: int | None = None  # the order of the first non-finite value
 
     def where(self) -> str:
         return f"in order {self.first_order} at index {self.first_nonfinite}"
@@ -34,7 +34,7 @@ class OrdersReport(Report):
 class OrdersChecks:
     """``--expect`` for several orders: the golden file holds them too (``.npz`` or json), compared order by order."""
 
-    def __init__(self, expect: Optional[str], rtol: Optional[float], atol: Optional[float]) -> None:
+    def __init__(self, expect: str | None, rtol: float | None, atol: float | None) -> None:
         self.expect, self.rtol, self.atol = expect, rtol, atol
         self.active = expect is not None
         self.outputs: dict[int, list[np.ndarray]] = {}
@@ -44,13 +44,13 @@ class OrdersChecks:
             for k, values in chunks.items():
                 self.outputs.setdefault(k, []).append(values)
 
-    def run(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Optional[Verdict]:
+    def run(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Verdict | None:
         if self.expect is None:
             return None
         from jaccli.checks.results import Result
         from jaccli.checks.several import compare_orders, read_orders
 
-        actual: dict[Optional[int], Result] = {}
+        actual: dict[int | None, Result] = {}
         for k, part in described.items():
             shape = (examples,) + part.shape
             if not part.present:
@@ -64,14 +64,14 @@ class OrdersChecks:
                        "if the change is intended, regenerate the golden file with -o")
 
 
-def open_orders(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, OrdersPlan]:
+def open_orders(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, OrdersPlan]:
     """Read the input's head and plan every order of ``opts.orders``."""
     batch, scope, dtype = open_scope(opts, stdin)
     return batch, plan_orders(opts.expression, scope, opts.orders, dtype)
 
 
 def parts(plan: OrdersPlan, unconnected: str,
-          layout: Optional[Callable[[Plan], list[str]]] = None) -> dict[int, Part]:
+          layout: Callable[[Plan], list[str]] | None = None) -> dict[int, Part]:
     """Each order's shape, axis names (``layout(plan)``, default the plan's own) and presence."""
     present = plan.present(unconnected)
     return {k: Part(p.example_shape, layout(p) if layout else p.layout(), present[k]) for k, p in plan.parts.items()}

@@ -1,10 +1,9 @@
 """The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
 
-``functions.py`` stays the single place where a function is defined (name, NumPy implementation, derivative
-rule, convention). The kernel, though, calls ops by *name* from ``OPS`` here, so that a plan loaded from the
-plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. ``ROWS`` mirrors the
-rows' implementations (a test checks that every row is here and gives the same bits as its own ``numpy``);
-a row missing here still works through ``register_op`` (its plans are simply rebuilt instead of reused).
+``functions.py`` stays the single place where a function is defined (name, derivative rule, convention); its rows
+take their NumPy implementation from ``NUMPY`` here, by name, so that a plan loaded from the plan cache
+(``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. A new function adds its
+implementation to ``ROWS`` here and its row there (a row without one fails at import, by name).
 
 ``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
 ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
@@ -12,7 +11,7 @@ a row missing here still works through ``register_op`` (its plans are simply reb
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -130,7 +129,7 @@ def _ne(a, b):
 
 
 # name -> (implementation, number of arguments or None for any)
-ROWS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
+ROWS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
     "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1), "exp": (np.exp, 1), "expm1": (np.expm1, 1), "log": (np.log, 1),
     "log1p": (np.log1p, 1), "log2": (np.log2, 1), "log10": (np.log10, 1), "pow": (np.power, 2),
     "sin": (np.sin, 1), "cos": (np.cos, 1), "tan": (np.tan, 1), "asin": (np.arcsin, 1), "acos": (np.arccos, 1),
@@ -158,18 +157,10 @@ def _power(a, b):
 
 
 # The kernel's arithmetic for SymPy's own nodes. 'ipow' is ``a**b``; the row 'pow' is the user's np.power.
-BUILTINS: dict[str, tuple[Callable[..., np.ndarray], Optional[int]]] = {
+BUILTINS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
     "add": (np.add, 2), "sub": (np.subtract, 2), "mul": (np.multiply, 2), "div": (np.divide, 2), "neg": (np.negative, 1),
     "recip": (_recip, 1), "square": (np.square, 1), "ipow": (_power, 2),
 }
 
 OPS: dict[str, Callable[..., np.ndarray]] = {**NUMPY, **{name: fn for name, (fn, _) in BUILTINS.items()}}
-ARITY: dict[str, Optional[int]] = {**{n: a for n, (_, a) in ROWS.items()}, **{n: a for n, (_, a) in BUILTINS.items()}}
-
-
-def register_op(name: str, fn: Callable[..., np.ndarray], nargs: Optional[int]) -> None:
-    """Make a function-table row callable by kernels even when ``ROWS`` lacks it (the table test insists that it
-    be there; until then its plans run, but a cached one fails validation without SymPy and is rebuilt)."""
-    if name not in NUMPY:
-        OPS.setdefault(name, fn)
-        ARITY.setdefault(name, nargs)
+ARITY: dict[str, int | None] = {**{n: a for n, (_, a) in ROWS.items()}, **{n: a for n, (_, a) in BUILTINS.items()}}

@@ -158,17 +158,10 @@ def test_unwritable_cache_dir_just_skips_caching(tmp_path, monkeypatch):
     assert plan.example_shape == (2, 2)
 
 
-def test_every_row_has_a_sympy_free_implementation_with_the_same_bits():
-    rng = np.random.default_rng(1)
-    values = [np.concatenate([rng.normal(size=50) * 3, [0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e-300]])]
-    for row in ROWS:
-        assert row.name in NUMPY, f"add {row.name} to jaccli/numeric.py"
-        assert ARITY[row.name] == row.nargs
-        n = row.nargs or 3
-        args = [np.roll(values[0], k) for k in range(n)]
-        with np.errstate(all="ignore"):
-            want, got = np.asarray(row.numpy(*args)), np.asarray(NUMPY[row.name](*args))
-        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), row.name
+def test_every_row_runs_its_sympy_free_implementation():
+    for row in ROWS:  # one implementation per function: the row takes it from numeric.py, by name
+        assert row.numpy is NUMPY[row.name], row.name
+        assert ARITY[row.name] == row.nargs, row.name
 
 
 def _run(args: list[str], cache_dir: Path, probe: bool = False) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -55,11 +55,11 @@ class Comparison:
     nonfinite_mismatches: int = 0
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64))  # expected's, actual's
     exact: bool = True
-    layout: Optional[list[str]] = None
+    layout: list[str] | None = None
     none: bool = False  # both results are None
 
-    def report(self, layout: Optional[list[str]] = None,
-               entry: Optional[Callable[[Index], str]] = None) -> str:
+    def report(self, layout: list[str] | None = None,
+               entry: Callable[[Index], str] | None = None) -> str:
         """A few lines for standard error; axis names from ``layout`` (else the files' own) when it fits the shape,
         or with ``entry`` each value named as ``[batch=2] d y[1]/d theta`` (``entry`` gets the per-example index)."""
         layout = layout or self.layout
@@ -95,7 +95,7 @@ def comparison_dtype(expected: Result, actual: Result) -> np.dtype:
     return min(known, key=lambda d: d.itemsize) if known else np.dtype(np.float64)
 
 
-def compare(expected: Result, actual: Result, rtol: Optional[float] = None, atol: Optional[float] = None,
+def compare(expected: Result, actual: Result, rtol: float | None = None, atol: float | None = None,
             ) -> Comparison:
     """Compare ``actual`` with the golden ``expected``; omitted tolerances take the dtype-aware defaults."""
     dtype = comparison_dtype(expected, actual)
@@ -177,7 +177,7 @@ def _tolerance(name: str, value: float) -> float:
     return value
 
 
-def _num(value: float, dtype: Optional[np.dtype] = None) -> str:
+def _num(value: float, dtype: np.dtype | None = None) -> str:
     """Shortest round-trip form (in ``dtype`` when given, so float32 48.5 is '48.5', not 48.5000001...)."""
     if dtype is not None and dtype != np.float64 and math.isfinite(value):
         return repr(float(str(dtype.type(value))))
@@ -189,11 +189,11 @@ def _err(value: float) -> str:
     return repr(float(f"{value:.3g}"))
 
 
-def _shape(shape: Optional[tuple[int, ...]]) -> str:
+def _shape(shape: tuple[int, ...] | None) -> str:
     return "(unknown)" if shape is None else str(tuple(shape))
 
 
-def _index(index: Index, layout: Optional[list[str]]) -> str:
+def _index(index: Index, layout: list[str] | None) -> str:
     """``[batch=0, target.0=1]`` with axis names, else ``[0, 1]``."""
     if layout and len(layout) == len(index):
         return "[" + ", ".join(f"{name}={i}" for name, i in zip(layout, index)) + "]"

@@ -20,7 +20,6 @@ import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -44,10 +43,10 @@ class Result:
     ``exact`` is False when the values were rounded on the way out (text).
     """
 
-    array: Optional[np.ndarray]
-    shape: Optional[tuple[int, ...]]
+    array: np.ndarray | None
+    shape: tuple[int, ...] | None
     dtype: np.dtype
-    layout: Optional[list[str]] = None
+    layout: list[str] | None = None
     label: str = "result"
     dtype_known: bool = True
     exact: bool = True
@@ -55,8 +54,8 @@ class Result:
     flat: bool = False  # a csv with a names header: (B, cells), its per-example shape not written down
 
     @classmethod
-    def from_array(cls, array: Optional[np.ndarray], *, layout: Optional[list[str]] = None, label: str = "result",
-                   shape: Optional[tuple[int, ...]] = None, dtype: Optional[np.dtype] = None) -> "Result":
+    def from_array(cls, array: np.ndarray | None, *, layout: list[str] | None = None, label: str = "result",
+                   shape: tuple[int, ...] | None = None, dtype: np.dtype | None = None) -> "Result":
         """A result computed in memory (the CLI's ``--expect``). For None give the ``shape`` and ``dtype`` it has."""
         if array is None:
             return cls(None, None if shape is None else tuple(shape), np.dtype(dtype or np.float64), layout, label,

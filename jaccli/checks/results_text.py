@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
 
 import numpy as np
 
@@ -33,7 +32,7 @@ def decode(data: bytes, label: str) -> str:
         raise _error_at(f"invalid UTF-8 byte 0x{data[exc.start]:02x}", label, before, len(before)) from None
 
 
-def _error_at(message: str, label: str, text: str, offset: int, hint: Optional[str] = None) -> InputError:
+def _error_at(message: str, label: str, text: str, offset: int, hint: str | None = None) -> InputError:
     """An InputError at ``label:line:column`` (1-based) of a character offset in ``text``."""
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
@@ -102,7 +101,7 @@ def _csv_row_error(row: list[str], width: int, where: str) -> None:
 
 # -- text -------------------------------------------------------------------------------------------------------------
 
-def parse_text(data: bytes, label: str) -> Optional[tuple[np.ndarray, np.dtype]]:
+def parse_text(data: bytes, label: str) -> tuple[np.ndarray, np.dtype] | None:
     """jaccli's text print as its float64 values (shaped as it says) and the dtype it names; None for ``None``."""
     text = decode(data, label)
     if text.strip() == "None":

@@ -12,13 +12,12 @@ import json
 import re
 import sys
 import zipfile
-from typing import Optional
 
 from jaccli.checks.compare import Comparison, compare
 from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_result
 from jaccli.errors import InputError
 
-Orders = dict[Optional[int], Result]
+Orders = dict[int | None, Result]
 _MEMBER = re.compile(r"order(\d+)\.npy")
 _SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
 
@@ -90,8 +89,8 @@ def pick(found: Orders, order: int, path: str) -> Result:
     return found[order]
 
 
-def compare_orders(golden: Orders, actual: Orders, rtol: Optional[float],
-                   atol: Optional[float]) -> tuple[bool, str]:
+def compare_orders(golden: Orders, actual: Orders, rtol: float | None,
+                   atol: float | None) -> tuple[bool, str]:
     """Order by order: ``(ok, report)``. A file of one result matches the same order of the other when the other
     holds one result too (its order is not recorded)."""
     if len(golden) == 1 and len(actual) == 1 and (None in golden or None in actual):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping
 
 import numpy as np
 
@@ -54,8 +54,8 @@ class VerifyReport:
     rows_checked: int = 0
     values_checked: int = 0  # derivative values compared over all orders 1..k, kink points excluded
     max_rel_error: float = 0.0
-    worst_order: Optional[int] = None
-    worst_index: Optional[tuple[int, ...]] = None  # (batch, *target, *source...) of the order-`worst_order` result
+    worst_order: int | None = None
+    worst_index: tuple[int, ...] | None = None  # (batch, *target, *source...) of the order-`worst_order` result
     worst_label: str = ""
     worst_symbolic: float = 0.0
     worst_numerical: float = 0.0
@@ -82,7 +82,7 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def sample_rows(batch: int, rows: Optional[int], seed: int) -> np.ndarray:
+def sample_rows(batch: int, rows: int | None, seed: int) -> np.ndarray:
     """Row numbers to check, ascending: all of them, or ``rows`` drawn without replacement (seeded)."""
     if rows is not None and rows < 1:
         raise UsageError(f"--verify-rows must be at least 1, got {rows}")
@@ -91,8 +91,8 @@ def sample_rows(batch: int, rows: Optional[int], seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(batch, size=rows, replace=False))
 
 
-def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int] = None, seed: int = 0,
-           tolerance: Optional[float] = None, row_numbers: Optional[np.ndarray] = None) -> VerifyReport:
+def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: int | None = None, seed: int = 0,
+           tolerance: float | None = None, row_numbers: np.ndarray | None = None) -> VerifyReport:
     """Check ``plan_k`` (order k) on ``arrays`` (the whole batch, ``(B, *event)`` each) against finite differences.
 
     Every order ``j = 1..k`` is compared with the central-difference derivative of the symbolic order ``j-1``

@@ -13,7 +13,7 @@ it is made (the Laplacian's check holds one difference of the gradient at a time
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import Mapping
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from jaccli.plan.reduce_index import index_map
 EPS = np.finfo(np.float64).eps
 
 
-def verify_reduced(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], *, rows: Optional[int] = None,
-                   seed: int = 0, tolerance: Optional[float] = None) -> VerifyReport:
+def verify_reduced(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], *, rows: int | None = None,
+                   seed: int = 0, tolerance: float | None = None) -> VerifyReport:
     """Check a reduced plan on ``arrays`` (the whole batch) against reduced finite differences."""
     order = plan.derivative.order
     report = VerifyReport(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))

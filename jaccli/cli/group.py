@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn, Optional, Sequence
+from typing import Any, NoReturn, Sequence
 
 import click
 
@@ -31,8 +31,8 @@ class JaccliGroup(click.Group):
                        "--parallel-iterations 1 with -f csv/npy to stream one example at a time", err=True)
             ctx.exit(2)
 
-    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
-             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
         """Always standalone: errors are printed here and the process exits (``standalone_mode`` is ignored)."""
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)

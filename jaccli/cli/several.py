@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Optional
 
 import click
 
@@ -11,8 +10,8 @@ from jaccli.errors import CheckFailed
 from jaccli.job import Options
 
 
-def run_several(opts: Options, output: Optional[str], show_layout: bool, expect: Optional[str],
-                rtol: Optional[float], atol: Optional[float], verify_rows: Optional[int], header: str = "auto") -> None:
+def run_several(opts: Options, output: str | None, show_layout: bool, expect: str | None,
+                rtol: float | None, atol: float | None, verify_rows: int | None, header: str = "auto") -> None:
     """Compute every order of ``opts.orders`` in one pass and write them all to ``output`` (or standard output).
 
     ``--expect`` compares order by order with a several-orders golden (``.npz`` or json); ``--verify`` checks the

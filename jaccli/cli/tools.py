@@ -1,7 +1,6 @@
 """The other commands of the ``jaccli`` group: ``compare``, ``symbolic``, ``functions``."""
 from __future__ import annotations
 
-from typing import Optional
 
 import click
 
@@ -18,7 +17,7 @@ from jaccli.errors import CheckFailed
               show_default=True, help="Format of GOLDEN (auto: by extension, then by content).")
 @click.option("--format-b", "fmt_b", type=click.Choice(["auto", "text", *OUTPUT_FORMATS[1:]]), default="auto",
               show_default=True, help="Format of RESULT.")
-def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Optional[float], fmt_a: str,
+def compare_command(expected: str, actual: str, rtol: float | None, atol: float | None, fmt_a: str,
                     fmt_b: str) -> None:
     """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
 
@@ -58,7 +57,7 @@ def compare_command(expected: str, actual: str, rtol: Optional[float], atol: Opt
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
 @click.option("--kernel", "show_kernel", is_flag=True,
               help="Also print the NumPy programs the engine runs (one per group of templates).")
-def symbolic_command(expression: str, input: Optional[str], shape: Optional[str], columns: Optional[str],
+def symbolic_command(expression: str, input: str | None, shape: str | None, columns: str | None,
                      order: int, wrt: str, defines: tuple[str, ...], params: tuple[str, ...], form: str,
                      input_format: str, max_lines: int, show_tape: bool, show_kernel: bool) -> None:
     """Print the non-zero entries of the order-k derivative as formulas, elementwise parts once with their pattern.

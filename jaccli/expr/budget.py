@@ -15,7 +15,7 @@ under the operation that would cross the limit, raised in microseconds.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 from jaccli.errors import ExpressionError, Span
 from jaccli.expr.field import Field
@@ -29,7 +29,7 @@ MAX_TAPE_WORK = 1 << 24
 _DEEP_HINT = "deep compositions make the symbolic work explode; simplify the expression"
 
 
-def check_function_depth(tree: Node, text: str, label: Optional[str] = None) -> None:
+def check_function_depth(tree: Node, text: str, label: str | None = None) -> None:
     """Refuse more than ``MAX_NESTED_FUNCTIONS`` calls/powers/divisions inside each other, caret at the first
     one too deep. Iterative: the tree itself may be 200 levels deep."""
     stack: list[tuple[Node, int]] = [(tree, 0)]
@@ -58,7 +58,7 @@ def _children(node: Node) -> Sequence[Node]:
     return ()
 
 
-def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> Optional[tuple[int, ...]]:
+def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
     """NumPy's broadcasting rule on shapes alone (``np.broadcast_shapes`` refuses more than 32 axes with a
     ValueError of its own, and builds arrays): None when they do not broadcast."""
     n = max(len(a), len(b))
@@ -87,7 +87,7 @@ class Budget:
         self.error = error
         self.work = 0
 
-    def charge_shaped(self, name: str, args: Sequence[Field], span: Optional[Span]) -> None:
+    def charge_shaped(self, name: str, args: Sequence[Field], span: Span | None) -> None:
         """Reductions and softmax build no more elements than they read; ``dot`` builds its product's lanes."""
         a = args[0]
         if name == "dot" and len(args) == 2 and a.shape and args[1].shape:
@@ -97,7 +97,7 @@ class Budget:
         else:
             self.charge(max((f.shape for f in args), key=math.prod), args, span)
 
-    def charge(self, shape: tuple[int, ...], fields: Sequence[Field], span: Optional[Span]) -> None:
+    def charge(self, shape: tuple[int, ...], fields: Sequence[Field], span: Span | None) -> None:
         """Refuse a value of ``shape`` built from ``fields`` that is too big, before it is built.
 
         Sizes are Python ints (never overflow); the work estimate is elements times the template combinations

@@ -19,7 +19,6 @@ import ast
 import math
 import re
 import warnings
-from typing import Optional
 
 from jaccli.errors import ExpressionError, Span
 from jaccli.expr.positions import TextPositions
@@ -77,7 +76,7 @@ class Parser(TextPositions):
     ``label`` (an expression file's name) makes errors say ``file:line:column``; ``program.parse_program`` then
     parses whole lines with the file limits."""
 
-    def error(self, message: str, span: Optional[Span], hint: Optional[str] = None) -> ExpressionError:
+    def error(self, message: str, span: Span | None, hint: str | None = None) -> ExpressionError:
         return ExpressionError(message, self.text, span, hint=hint, label=self.label)
 
     # -- limits and parsing ----------------------------------------------------------------------------------
@@ -122,7 +121,7 @@ class Parser(TextPositions):
             elif ch in ")]}":
                 depth = max(depth - 1, 0)
 
-    def too_deep(self, span: Optional[Span]) -> ExpressionError:
+    def too_deep(self, span: Span | None) -> ExpressionError:
         return self.error(f"expression is nested too deeply (more than {MAX_DEPTH} levels)", span,
                           "each operator, call or bracket is a level; write long sums as sum([a, b, c, ...])")
 
@@ -221,7 +220,7 @@ class Parser(TextPositions):
             raise self.error("number literal too large", span, "numbers must be finite (at most about 1.8e308)")
         raise self.error(f"'{written}' is not a number", span, _SYNTAX_HINT)
 
-    def int_literal(self, node: ast.expr) -> Optional[int]:
+    def int_literal(self, node: ast.expr) -> int | None:
         """The value of an integer literal with an optional sign, or None if ``node`` is something else."""
         sign = 1
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Optional
 
 from jaccli.errors import Span
 
@@ -13,7 +12,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the parser's universal newlines: line
 class TextPositions:
     """The text, its line table and the conversions from ast positions to ``Span`` s of characters."""
 
-    def __init__(self, text: str, label: Optional[str] = None) -> None:
+    def __init__(self, text: str, label: str | None = None) -> None:
         self.text, self.label = text, label
         # ast.parse refuses leading indentation of an expression; strip it and shift every position back by its
         # length. A file's lines keep theirs (an indented line is an error there, as in Python).

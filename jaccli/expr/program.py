@@ -17,7 +17,6 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Union
 
 from jaccli.errors import Span, UsageError
 from jaccli.expr.parse import Parser, parse_expression
@@ -37,10 +36,10 @@ class ExpressionText:
     """An expression as given: the text, and the file it came from (``@FILE``), or None for a one-liner."""
 
     text: str
-    label: Optional[str] = None
+    label: str | None = None
 
 
-def load_expression(argument: Union[str, ExpressionText]) -> ExpressionText:
+def load_expression(argument: str | ExpressionText) -> ExpressionText:
     """``@PATH`` reads an expression file; any other text is the expression itself (it cannot start with '@')."""
     if isinstance(argument, ExpressionText):
         return argument
@@ -68,7 +67,7 @@ def load_expression(argument: Union[str, ExpressionText]) -> ExpressionText:
     return ExpressionText(text.replace("\r\n", "\n").replace("\r", "\n"), path)
 
 
-def parse_text(expression: ExpressionText) -> Union[Node, Program]:
+def parse_text(expression: ExpressionText) -> Node | Program:
     """A one-liner's syntax tree, or an expression file's ``Program``."""
     if expression.label is None:
         return parse_expression(expression.text)

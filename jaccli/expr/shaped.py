@@ -10,7 +10,6 @@ Shape problems raise ``ShapeError``; the tracer adds the caret.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import sympy
@@ -45,7 +44,7 @@ STRUCTURAL: dict[str, Structural] = {s.name: s for s in [
 
 
 class ShapeError(Exception):
-    def __init__(self, message: str, hint: Optional[str] = None) -> None:
+    def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
 
@@ -67,7 +66,7 @@ def along(f: Field, axis: int) -> list[Field]:
     return [fl.gather(f, ids[..., j]) for j in range(f.shape[axis])]
 
 
-def reduce(name: str, f: Field, axis: Optional[int]) -> Field:
+def reduce(name: str, f: Field, axis: int | None) -> Field:
     """``sum prod mean norm logsumexp`` over all axes (``axis=None``) or one axis."""
     if axis is None:
         if name == "sum":
@@ -150,3 +149,14 @@ def matmul(a: Field, b: Field) -> Field:
                                                              (vb and i == len(lead) + 1)))
         out = fl.gather(out, _ids(out).reshape(drop))
     return out
+
+
+def call(name: str, args: list[Field], axis: int | None) -> Field:
+    """The shaped function ``name`` (a reduction, softmax, dot or matmul) of traced ``args``."""
+    if name in ("softmax", "log_softmax"):
+        return softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
+    if name == "dot":
+        return dot(args[0], args[1])
+    if name == "matmul":
+        return matmul(args[0], args[1])
+    return reduce(name, args[0], axis)

@@ -6,7 +6,6 @@ name (``Scope.source`` in ``trace`` resolves the names).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -49,7 +48,7 @@ class Source:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def map_for(self, leaf: str) -> Optional[np.ndarray]:
+    def map_for(self, leaf: str) -> np.ndarray | None:
         """Flat source index of each element of ``leaf`` (-1: not watched); None when no source lives there."""
         if leaf == self.leaf:
             return self.smap

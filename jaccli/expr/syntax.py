@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Optional, Union
 
 from jaccli.errors import Span
 
@@ -17,7 +16,7 @@ from jaccli.errors import Span
 class Num:
     """A numeric literal: ``int`` for integer literals (exact), ``float`` otherwise."""
 
-    value: Union[int, float]
+    value: int | float
     span: Span
 
 
@@ -78,9 +77,9 @@ class Compare:
 class Slice:
     """``start:stop:step`` with literal integers (``None`` where omitted)."""
 
-    start: Optional[int]
-    stop: Optional[int]
-    step: Optional[int]
+    start: int | None
+    stop: int | None
+    step: int | None
     span: Span
 
 
@@ -89,7 +88,7 @@ class IndexItem:
     """One position of an index: a literal integer (possibly negative), a ``Slice``, ``None`` (a new axis of
     length 1, NumPy's ``newaxis``) or ``...`` (``Ellipsis``: all the axes not named)."""
 
-    value: Union[int, Slice, None, "EllipsisType"]
+    value: int | Slice | None | EllipsisType
     span: Span
 
 
@@ -110,7 +109,7 @@ class Stack:
     span: Span
 
 
-Node = Union[Num, Name, Unary, Binary, Call, Compare, Index, Stack]
+Node = Num | Name | Unary | Binary | Call | Compare | Index | Stack
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ class _Builder:
                                  hint=f"{name} is one formula over all its elements; split it into smaller parts")
             try:
                 params = {"axis": axis} if name in AXIS_FUNCTIONS else {}
-                return self.record(name, vars_, self.shaped(name, args, axis), **params)
+                return self.record(name, vars_, shaped.call(name, args, axis), **params)
             except shaped.ShapeError as exc:
                 raise self.error(exc.message, node.span, hint=exc.hint) from None
         shape = self.broadcast_all(args, node.span)
@@ -231,16 +231,6 @@ class _Builder:
                              hint="inside one example, shapes follow NumPy's broadcasting rules")
         self.budget.charge(shape, args, span)
         return shape
-
-    @staticmethod
-    def shaped(name: str, args: list[Field], axis: int | None) -> Field:
-        if name in ("softmax", "log_softmax"):
-            return shaped.softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
-        if name == "dot":
-            return shaped.dot(args[0], args[1])
-        if name == "matmul":
-            return shaped.matmul(args[0], args[1])
-        return shaped.reduce(name, args[0], axis)
 
     def where(self, node: Call) -> tuple[Field, str]:
         """``where(a < b, then, otherwise)``: the condition has no derivative, so it connects nothing (as TF)."""

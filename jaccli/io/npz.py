@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from typing import IO, Optional
+from typing import IO
 
 import numpy as np
 
@@ -48,13 +48,13 @@ class NpzWriter:
         self.zip = zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True)
         self.members: dict[str, tuple[int, ...]] = {}
         self.dtype = np.dtype(np.float64)
-        self.batch_size: Optional[int] = None
+        self.batch_size: int | None = None
         self.count = 0
-        self.streamed: Optional[str] = None  # the member written straight into the zip
-        self.stream: Optional[IO[bytes]] = None
+        self.streamed: str | None = None  # the member written straight into the zip
+        self.stream: IO[bytes] | None = None
         self.spools: dict[str, IO[bytes]] = {}
 
-    def begin(self, members: dict[str, tuple[int, ...]], dtype: np.dtype, batch_size: Optional[int]) -> None:
+    def begin(self, members: dict[str, tuple[int, ...]], dtype: np.dtype, batch_size: int | None) -> None:
         """``members``: name -> per-example shape, in the order they appear in the file."""
         self.members, self.dtype, self.batch_size = dict(members), np.dtype(dtype), batch_size
         names = list(self.members)
@@ -111,7 +111,7 @@ class NpzTensorWriter:
         self.npz = NpzWriter(file)
         self.name = ""
 
-    def begin(self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
+    def begin(self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: int | None, order: int,
               layout: list[str]) -> None:
         self.name = member_name(order)
         self.npz.begin({self.name: tuple(per_example_shape)}, dtype, batch_size)

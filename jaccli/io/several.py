@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from typing import IO, Optional
+from typing import IO
 
 import numpy as np
 
@@ -58,16 +58,16 @@ def heading(order: int) -> str:
 class SeveralWriter:
     """``begin`` once, ``write`` a chunk of every order (the same examples) any number of times, ``finish``."""
 
-    def __init__(self, fmt: str, file: IO[bytes], precision: Optional[int] = None) -> None:
+    def __init__(self, fmt: str, file: IO[bytes], precision: int | None = None) -> None:
         self.fmt, self.file, self.precision = fmt, file, precision
         self.parts: dict[int, Part] = {}
         self.dtype = np.dtype(np.float64)
         self.count = 0
-        self.npz: Optional[NpzWriter] = None
+        self.npz: NpzWriter | None = None
         self.spools: dict[int, IO[bytes]] = {}
         self.writers: dict[int, TensorWriter] = {}
 
-    def begin(self, parts: dict[int, Part], dtype: np.dtype, batch_size: Optional[int]) -> None:
+    def begin(self, parts: dict[int, Part], dtype: np.dtype, batch_size: int | None) -> None:
         check_format(self.fmt, parts)
         self.parts, self.dtype = parts, np.dtype(dtype)
         if self.fmt == "npz":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 from jaccli.errors import UsageError
 
@@ -14,7 +13,7 @@ def _isatty(stream: object) -> bool:
         return False
 
 
-def refuse_binary_to_terminal(fmt: str, output: Optional[str]) -> None:
+def refuse_binary_to_terminal(fmt: str, output: str | None) -> None:
     """``-f npy``/``npz`` to a terminal would print binary garbage: refuse, as ``gzip`` does, unless ``-o`` says
     where."""
     if fmt in ("npy", "npz") and output in (None, "-") and _isatty(sys.stdout):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -43,8 +43,8 @@ class Magnitudes:
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = dtype
-        self.max_val: Optional[np.floating] = None
-        self.min_val: Optional[np.floating] = None
+        self.max_val: np.floating | None = None
+        self.min_val: np.floating | None = None
         self.any_finite = self.any_nonfinite = self.any_neginf = False
 
     def add(self, values: np.ndarray) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -39,8 +39,8 @@ def _number(v: Any) -> list:
 
 
 def plan_key(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], str]], *, scalars: Mapping[str, Any],
-             defines: Mapping[str, Any], columns: Optional[list[str]], row: Optional[str], wrt: str, order: int,
-             dtype: str, params: Optional[Mapping[str, np.ndarray]] = None) -> dict:
+             defines: Mapping[str, Any], columns: list[str] | None, row: str | None, wrt: str, order: int,
+             dtype: str, params: Mapping[str, np.ndarray] | None = None) -> dict:
     """Everything a plan depends on, as a JSON-able dict (its SHA-256 names the entry)."""
     from jaccli import __version__
 
@@ -59,7 +59,7 @@ def _path(key: dict) -> Path:
     return cache_dir() / f"plan-{digest[:40]}.npz"
 
 
-def load(key: dict) -> Optional[Compiled]:
+def load(key: dict) -> Compiled | None:
     """The cached plan for ``key``, or None when there is none or it cannot be trusted."""
     path = _path(key)
     try:
@@ -109,10 +109,10 @@ def save(key: dict, plan: Any) -> None:
 
 
 def plan_cached(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], Any]], *,
-                scalars: Optional[Mapping[str, Any]] = None, defines: Optional[Mapping[str, Any]] = None,
-                columns: Optional[list[str]] = None, row: Optional[str] = None, wrt: str = "x", order: int = 1,
+                scalars: Mapping[str, Any] | None = None, defines: Mapping[str, Any] | None = None,
+                columns: list[str] | None = None, row: str | None = None, wrt: str = "x", order: int = 1,
                 dtype: str = "auto", use_cache: bool = True,
-                params: Optional[Mapping[str, np.ndarray]] = None) -> Any:
+                params: Mapping[str, np.ndarray] | None = None) -> Any:
     """The plan for this expression and input layout: from the cache when there (a ``Compiled``, no SymPy),
     else planned symbolically (a ``Plan``) and stored. ``arrays`` maps names to (event shape, dtype)."""
     from jaccli.expr.scope import make_scope

@@ -8,7 +8,7 @@ average, up to a hard memory cap; results are bit-identical for every chunk size
 from __future__ import annotations
 
 import math
-from typing import Optional, Protocol
+from typing import Protocol
 
 from jaccli.errors import UsageError
 from jaccli.limits import MAX_PARALLEL_ITERATIONS
@@ -24,7 +24,7 @@ class Sized(Protocol):
     def calls_per_chunk(self) -> int: ...
 
 
-def chunk_rows(plan: Sized, parallel_iterations: Optional[int], batch: Optional[int] = None,
+def chunk_rows(plan: Sized, parallel_iterations: int | None, batch: int | None = None,
                threads: int = 1) -> int:
     """Examples per chunk: ``--parallel-iterations`` when given; otherwise from memory and call count, and with
     several threads small enough that each thread gets a chunk of ``batch`` examples."""

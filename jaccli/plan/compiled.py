@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class Step:
     mode: str
     dst: np.ndarray
     src: np.ndarray
-    span: Optional[tuple[int, int]] = field(init=False, default=None)
+    span: tuple[int, int] | None = field(init=False, default=None)
     identity: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
@@ -65,7 +65,7 @@ class Compiled:
     connected: bool
     leaves: dict[str, int]  # every array the plan reads -> its flat event size
     groups: tuple[Group, ...]
-    value: Optional[Compiled] = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
+    value: Compiled | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
     params: dict[str, np.ndarray] = field(default_factory=dict)  # shared parameters: (1, n) rows, plan dtype
 
@@ -86,7 +86,7 @@ class Compiled:
         """Axis names of the full result ``(B, *T, *S^k)``, e.g. ``['batch', 'target.0', 'x.0:d1']``."""
         return list(self.layout_names)
 
-    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
         """One chunk -> ``(b, *example_shape)`` (the module's ``evaluate``; a ``Plan`` has the same method)."""
         return evaluate(self, arrays, out)
 
@@ -99,15 +99,15 @@ class Compiled:
         return sum(len(g.slots) + len(g.program.code) + len(g.program.outputs) + len(g.steps) + 2
                    for g in self.groups) + 4
 
-    def chunk_size(self, parallel_iterations: Optional[int]) -> int:
+    def chunk_size(self, parallel_iterations: int | None) -> int:
         from jaccli.plan.chunking import chunk_rows
 
         return chunk_rows(self, parallel_iterations)
 
 
 def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Mapping[str, int],
-                    value: Optional[Compiled] = None, nan_prone: bool = False,
-                    params: Optional[Mapping[str, np.ndarray]] = None, layout: tuple[str, ...] = ()) -> Compiled:
+                    value: Compiled | None = None, nan_prone: bool = False,
+                    params: Mapping[str, np.ndarray] | None = None, layout: tuple[str, ...] = ()) -> Compiled:
     """The numeric part of a symbolic plan; placements become per-group steps on the group's value block."""
     groups = []
     for group in d.groups:
@@ -210,7 +210,7 @@ def all_finite(a: np.ndarray) -> bool:
         return math.isfinite(float(np.add.reduce(a, axis=None)))
 
 
-def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
     ``out``, if given, is a zero-filled C-contiguous ``(b, *T, *S^k)`` array to fill (the API's whole result, one

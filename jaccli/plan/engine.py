@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class Plan:
     scope: Scope
     value: Derivative | None = None  # the target's value (order 0), for the nan rule (plan/nanrule.py)
     nan_prone: bool = False  # can the value be nan for finite inputs? then every chunk checks it
-    _compiled: Optional[numeric.Compiled] = field(default=None, init=False, repr=False, compare=False)
+    _compiled: numeric.Compiled | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def compiled(self) -> numeric.Compiled:
@@ -77,7 +77,7 @@ class Plan:
             names += [f"{d.source.name}.{i}:d{k}" for i in range(len(d.source.shape))]
         return names
 
-    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
         """One chunk -> ``(b, *example_shape)``; a reduced plan (``reduce.ReducedPlan``) computes less."""
         return evaluate(self, arrays, out)
 
@@ -87,12 +87,12 @@ class Plan:
     def calls_per_chunk(self) -> int:
         return self.compiled.calls_per_chunk()
 
-    def chunk_size(self, parallel_iterations: Optional[int]) -> int:
+    def chunk_size(self, parallel_iterations: int | None) -> int:
         return chunk_rows(self, parallel_iterations)  # self: a reduced plan counts its own work per example
 
 
 T = TypeVar("T")
-AnyPlan = Union[Plan, numeric.Compiled]  # what evaluation accepts: a fresh plan, or one loaded from the cache
+AnyPlan = Plan | numeric.Compiled  # what evaluation accepts: a fresh plan, or one loaded from the cache
 
 
 def resolve_dtype(requested: str, source_dtype: np.dtype) -> np.dtype:
@@ -190,7 +190,7 @@ def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) ->
         np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
 
 
-def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 
     ``out``, if given, is a zero-filled C-contiguous ``(b, *T, *S^k)`` array to fill (the API's whole result, one
@@ -200,7 +200,7 @@ def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: Optional[np.n
 
 
 def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool = True,
-                   out: Optional[np.ndarray] = None) -> np.ndarray:
+                   out: np.ndarray | None = None) -> np.ndarray:
     """``evaluate`` after conversion to the plan's dtype; ``pfor=False`` loops one example at a time (TF's
     ``experimental_use_pfor=False``), bit-identical because no NumPy call ever mixes examples."""
     arrays = {k: np.asarray(v, dtype=plan.dtype) for k, v in chunk.items()}
@@ -213,17 +213,10 @@ def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool
     return result
 
 
-def run(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], *, pfor: bool = True,
-        threads: int = 1) -> Iterator[np.ndarray]:
-    """Results chunk by chunk, each ``(b, *T, *S^k)``, in order; ``threads > 1`` evaluates chunks in a pool."""
-    from jaccli.plan.parallel import ordered_map
-
-    yield from ordered_map(lambda chunk: evaluate_chunk(plan, chunk, pfor=pfor), chunks, threads)
-
-
 def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
                 pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
-    """``run``, with ``scan(result)`` (e.g. counting non-finite values) done on the worker thread too."""
+    """Results chunk by chunk, each ``(b, *T, *S^k)`` with ``scan(result)`` (e.g. counting non-finite values), in
+    order; ``threads > 1`` evaluates chunks (and scans them) in a pool."""
     from jaccli.plan.parallel import ordered_map
 
     def work(chunk: Mapping[str, np.ndarray]) -> tuple[np.ndarray, T]:

@@ -1,6 +1,6 @@
 """SymPy expressions -> a NumPy kernel: a straight-line program evaluated over whole arrays.
 
-``compile_kernel(inputs, outputs)`` flattens every expression into a ``Program`` (plan/program.py) of NumPy calls, emitting each
+``Kernel(inputs, outputs)`` flattens every expression into a ``Program`` (plan/program.py) of NumPy calls, emitting each
 distinct subexpression once (hash-consing: SymPy expressions are hashable, so the 20 000 partials of a Hessian
 share every subtree they have in common; ``sympy.cse`` finds a little more but costs seconds on such sets). The
 kernel is *interpreted*, not generated as source and ``exec``'d: nothing is ever compiled from text, and the
@@ -11,13 +11,13 @@ so float32 data is evaluated in float32 throughout, as TensorFlow would.
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Sequence
 
 import sympy
 
 from jaccli.plan.program import Program
 
-Ref = Union[int, float]  # a register number, or a constant folded into the instruction
+Ref = int | float  # a register number, or a constant folded into the instruction
 
 
 def constant_value(e: sympy.Expr) -> float:
@@ -180,7 +180,3 @@ def _factor_counts(outputs: Sequence[sympy.Expr]) -> dict[sympy.Expr, int]:
                 counts[f] = counts.get(f, 0) + 1
         stack.extend(e.args)
     return counts
-
-
-def compile_kernel(inputs: Sequence[sympy.Symbol], outputs: Sequence[sympy.Expr]) -> Kernel:
-    return Kernel(inputs, outputs)

@@ -8,7 +8,7 @@ evaluated once. ``OrdersPlan.split`` cuts a chunk's rows back into one array per
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class OrdersPlan:
     plan: Plan
     orders: tuple[int, ...]
     parts: dict[int, Plan]
-    value: Optional[Plan] = None  # the target's value, for the nan rule, when order 0 is not among the orders
+    value: Plan | None = None  # the target's value, for the nan rule, when order 0 is not among the orders
 
     def evaluate(self, chunk: Mapping[str, np.ndarray], pfor: bool = True) -> np.ndarray:
         """One chunk of examples -> rows ``(b, total)`` of every order, the nan rule applied as for one order

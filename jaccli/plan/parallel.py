@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import itertools
 from collections import deque
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from jaccli.errors import UsageError
 
@@ -26,7 +26,7 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def thread_count(requested: Optional[int] = None) -> int:
+def thread_count(requested: int | None = None) -> int:
     """``requested``, else ``JACCLI_THREADS``, else the cores this process may run on."""
     if requested is None:
         text = os.environ.get(ENV_THREADS, "").strip()

@@ -1,6 +1,6 @@
 """A kernel as data: a straight-line NumPy program over registers, with no SymPy in sight.
 
-``Program`` is what ``kernel.compile_kernel`` produces and what the plan cache stores (``plan/store.py``): op
+``Program`` is what ``kernel.Kernel`` compiles and what the plan cache stores (``plan/store.py``): op
 names from ``numeric.OPS``, integer register numbers and a table of float constants. Evaluating it is a loop of
 NumPy calls; each register is dropped after its last use, so a Hessian's thousands of intermediates never all
 live at once (the chunk can then be large, which is what keeps per-call overhead small).
@@ -8,7 +8,7 @@ live at once (the chunk can then be large, which is what keeps per-call overhead
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, NamedTuple, Sequence, Union
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ class Instr(NamedTuple):
 
     out: int
     name: str
-    args: tuple[Union[int, float], ...]
+    args: tuple[int | float, ...]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ otherwise each chunk's full blocks go to ``numpy.linalg.det`` / ``slogdet``, one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping
 
 import numpy as np
 
@@ -82,7 +82,7 @@ class ReducedPlan(Plan):
                 rows.append((str(size), f"d/d{src}[{_ranges(d.source.shape, axis)}]"))
         return rows
 
-    def evaluate(self, arrays: Mapping[str, np.ndarray], out: Optional[np.ndarray] = None) -> np.ndarray:
+    def evaluate(self, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
         b = next(iter(arrays.values())).shape[0]
         result = np.zeros((b,) + self.shape, self.dtype) if out is None else out
         kind = self.reduction.kind
@@ -134,7 +134,7 @@ def _det_count(plan: ReducedPlan) -> int:
     return size // 2 if plan.reduction.kind == "logabsdet" else size
 
 
-def _determinant(blocks: np.ndarray, kind: Optional[str], result: np.ndarray) -> None:
+def _determinant(blocks: np.ndarray, kind: str | None, result: np.ndarray) -> None:
     """``det`` or ``slogdet`` of blocks ``(b, P, n, n)`` into ``result`` (``(b, *R)`` or ``(b, 2, *R)``)."""
     b = blocks.shape[0]
     with np.errstate(all="ignore"):
@@ -146,7 +146,7 @@ def _determinant(blocks: np.ndarray, kind: Optional[str], result: np.ndarray) ->
             pair[:, 0], pair[:, 1] = sign, logabs
 
 
-def _determinant_of_diagonal(diagonal: np.ndarray, kind: Optional[str], result: np.ndarray) -> None:
+def _determinant_of_diagonal(diagonal: np.ndarray, kind: str | None, result: np.ndarray) -> None:
     """The determinant of a triangular block is the product of its diagonal ``(b, P, n)``."""
     b = diagonal.shape[0]
     with np.errstate(all="ignore"):
@@ -205,7 +205,7 @@ def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
                        vectors=vectors)
 
 
-def csv_header(plan: Plan) -> Optional[list[str]]:
+def csv_header(plan: Plan) -> list[str] | None:
     """CSV cells for a logabsdet result: two column groups, ``sign...`` then ``logabsdet...``; else None."""
     if not isinstance(plan, ReducedPlan) or plan.reduction.kind != "logabsdet":
         return None

@@ -9,7 +9,6 @@ the weight ``v[c]``, vjp to ``F % n**k`` with ``u[F // n**k]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -26,9 +25,9 @@ Vectors = dict[str, tuple[str, np.ndarray]]  # 'jvp'/'vjp' -> (leaf array, its f
 class Reduction:
     """What to compute from the derivative: a ``kind`` of KINDS, or contractions with named vectors."""
 
-    kind: Optional[str] = None
-    jvp: Optional[str] = None
-    vjp: Optional[str] = None
+    kind: str | None = None
+    jvp: str | None = None
+    vjp: str | None = None
 
     def __post_init__(self) -> None:
         for option, name in (("--reduce", self.kind), ("--jvp", self.jvp), ("--vjp", self.vjp)):
@@ -120,7 +119,7 @@ def triangular(d: Derivative, n: int) -> bool:
     return lower or upper
 
 
-def index_map(kind: Optional[str], weights: dict[str, tuple[str, np.ndarray]], n: int, k: int) -> Mapping:
+def index_map(kind: str | None, weights: dict[str, tuple[str, np.ndarray]], n: int, k: int) -> Mapping:
     """The flat-index map of a linear reduction (see ``retarget.Mapping``)."""
     nk = n**k
 

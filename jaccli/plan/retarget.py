@@ -19,14 +19,14 @@ same bits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
 from jaccli.expr.field import Slot, slot_symbol
 from jaccli.plan.derive import Derivative, PieceProgram
 from jaccli.plan.engine import _gather, _scatter
-from jaccli.plan.kernel import Kernel, compile_kernel
+from jaccli.plan.kernel import Kernel
 from jaccli.plan.rescue import rescue
 
 # Per flat position F of the full result: (kept?, reduced flat index, [(vector name, element index), ...]).
@@ -42,10 +42,10 @@ class Target:
     """
 
     part: int
-    lanes: Optional[np.ndarray]
+    lanes: np.ndarray | None
     weights: tuple[tuple[str, np.ndarray], ...]
-    order: Optional[np.ndarray]
-    starts: Optional[np.ndarray]
+    order: np.ndarray | None
+    starts: np.ndarray | None
     unique: np.ndarray
     mode: str  # as derive.Placement: 'assign' on a first write, else 'add' (indices in ``unique`` are distinct)
     in_order: bool  # ``unique`` is 0, 1, 2, ...: a whole result written in order (a diagonal, a jvp) is one copy
@@ -76,7 +76,7 @@ def retarget(derivative: Derivative, mapping: Mapping) -> list[Group]:
     return groups
 
 
-def _retarget_group(programs: list[PieceProgram], mapping: Mapping, written: set[int]) -> Optional[Group]:
+def _retarget_group(programs: list[PieceProgram], mapping: Mapping, written: set[int]) -> Group | None:
     head = programs[0]
     partials = [e for prog in programs for e in prog.partials]  # the shared kernel's outputs, in order
     kept = []  # (part, lanes kept, reduced index, weights)
@@ -92,7 +92,7 @@ def _retarget_group(programs: list[PieceProgram], mapping: Mapping, written: set
     needed = np.unique(np.concatenate([lanes for _, lanes, _, _ in kept]))
     parts = sorted({part for part, _, _, _ in kept})
     renumber = {part: i for i, part in enumerate(parts)}
-    kernel = compile_kernel([slot_symbol(j) for j in range(len(head.slots))], [partials[p] for p in parts])
+    kernel = Kernel([slot_symbol(j) for j in range(len(head.slots))], [partials[p] for p in parts])
     every = len(needed) == head.lanes
     slots = head.slots if every else tuple(Slot(s.leaf, s.index[needed]) for s in head.slots)
     targets = []
@@ -103,7 +103,7 @@ def _retarget_group(programs: list[PieceProgram], mapping: Mapping, written: set
     return Group(slots, kernel, len(needed), tuple(targets))
 
 
-def _target(part: int, lanes: Optional[np.ndarray], index: np.ndarray, weights: list[tuple[str, np.ndarray]],
+def _target(part: int, lanes: np.ndarray | None, index: np.ndarray, weights: list[tuple[str, np.ndarray]],
             written: set[int]) -> Target:
     order = starts = None
     unique = index

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import sympy
@@ -116,7 +116,7 @@ class Pattern:
     rows: list[tuple[int, tuple[int, ...]]]  # per shown coordinate: constant, coefficient per variable
 
 
-def _fit(rows: np.ndarray, grid: tuple[int, ...], names: str) -> Optional[Pattern]:
+def _fit(rows: np.ndarray, grid: tuple[int, ...], names: str) -> Pattern | None:
     """Each row (one coordinate over the lanes, in entry order) as ``c + sum(a_v * v)`` over the grid's variables.
 
     A variable must equal some coordinate outright (a step of 1 along its axis only), so patterns read ``x[i]``
@@ -174,7 +174,7 @@ class Namer:
     other leaves by their flat element.
     """
 
-    def __init__(self, plan: Plan, scope: Optional[Scope], target_name: Optional[str] = None) -> None:
+    def __init__(self, plan: Plan, scope: Scope | None, target_name: str | None = None) -> None:
         src = self.source = plan.derivative.source
         self.target_shape = plan.derivative.target_shape
         watched = np.flatnonzero(src.smap >= 0)
@@ -201,7 +201,7 @@ class Namer:
         rows += [_unravel(b.sources[:, c], self.source.shape) for c in range(b.sources.shape[1])]
         return np.concatenate(rows + [_unravel(ix, self.shape(leaf)) for leaf, ix in b.slots])
 
-    def pattern(self, b: Block) -> Optional[Pattern]:
+    def pattern(self, b: Block) -> Pattern | None:
         rows = self.coordinates(b)
         if self.source.segments and not self._segment_wise(b):
             return None

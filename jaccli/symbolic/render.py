@@ -21,7 +21,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping
 
 import numpy as np
 import sympy
@@ -85,7 +85,7 @@ class _LatexPrinter(LatexPrinter):
 
     _STANDARD = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "log", "exp"}
 
-    def _print_Function(self, expr: sympy.Expr, exp: Optional[str] = None) -> str:
+    def _print_Function(self, expr: sympy.Expr, exp: str | None = None) -> str:
         if not hasattr(expr.func, "jaccli_row"):
             return super()._print_Function(expr, exp)
         name, args = expr.func.__name__, ",".join(self._print(a) for a in expr.args)
@@ -114,7 +114,7 @@ class _Line:
     key: int  # flat index of the first entry: lines print in the result's C order
     entries: int
     block: Block
-    pattern: Optional[Pattern]  # None: a single entry, the block's lane ``lane``
+    pattern: Pattern | None  # None: a single entry, the block's lane ``lane``
     lane: int = 0
 
 
@@ -131,7 +131,7 @@ def _lines(blocks: list[Block], namer: Namer) -> list[_Line]:
     return sorted(lines, key=lambda line: line.key)
 
 
-def _render_line(line: _Line, namer: Namer, form: str, printer: StrPrinter) -> Optional[str]:
+def _render_line(line: _Line, namer: Namer, form: str, printer: StrPrinter) -> str | None:
     """``lhs = formula[    for i in a..b]``; None when the entry is 0 once its slots are named (``x*x - x*x[::-1]``)."""
     b, p = line.block, line.pattern
     if p is None:
@@ -159,8 +159,8 @@ def _render_line(line: _Line, namer: Namer, form: str, printer: StrPrinter) -> O
     return text
 
 
-def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 200,
-                    scope: Optional[Scope] = None, target_name: Optional[str] = None) -> str:
+def render_symbolic(plan: Plan, form: str = "plain", max_lines: int | None = 200,
+                    scope: Scope | None = None, target_name: str | None = None) -> str:
     """The non-zero entries of the plan's order-k derivative (``(*T, *S^k)`` per example), one formula a line.
 
     ``form`` is ``plain`` (SymPy ``str``), ``latex`` or ``python`` (NumPy spelling). Elementwise parts print once
@@ -190,7 +190,7 @@ def render_symbolic(plan: Plan, form: str = "plain", max_lines: Optional[int] = 
     return "\n".join(out) if out else "all entries are 0"
 
 
-def render_layout(plan: Plan, names: Optional[list[str]] = None) -> str:
+def render_layout(plan: Plan, names: list[str] | None = None) -> str:
     """One line per axis of the full result ``(B, *T, *S^k)``: its name (``names``, default ``plan.layout()``),
     size and meaning."""
     d, names = plan.derivative, names or plan.layout()
@@ -240,9 +240,9 @@ def parse_columns(text: str) -> list[str]:
     return names
 
 
-def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: int = 1, wrt: str = "x",
-                    columns: Optional[list[str]] = None, defines: Optional[Mapping[str, float]] = None,
-                    params: Optional[Mapping[str, np.ndarray]] = None) -> Plan:
+def plan_from_shape(expression: str, shape: tuple[int, ...] | None, order: int = 1, wrt: str = "x",
+                    columns: list[str] | None = None, defines: Mapping[str, float] | None = None,
+                    params: Mapping[str, np.ndarray] | None = None) -> Plan:
     """A plan without an input file: the source has event ``shape``, or is a row named by ``columns`` (a CSV
     header: ``--wrt`` may then name one column and the row keeps the name ``x``, as for a real CSV file)."""
     if columns:
@@ -257,7 +257,7 @@ def plan_from_shape(expression: str, shape: Optional[tuple[int, ...]], order: in
     return plan_jacobian(expression, scope, order, np.dtype(np.float64))
 
 
-def render_named(plan: Plan, form: str = "plain", max_lines: Optional[int] = 200) -> str:
+def render_named(plan: Plan, form: str = "plain", max_lines: int | None = 200) -> str:
     """An expression file's named values as formulas of the inputs (``r2[i,j] = ...``), one block per name."""
     blocks = []
     for name, value in plan.tape.named.items():
