@@ -233,3 +233,17 @@ def test_wrong_chunk_shape_or_count_is_a_bug():
 def test_unknown_format():
     with pytest.raises(UsageError, match="did you mean 'json'"):
         make_writer("jsno", io.BytesIO())
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "npy", "npz"])
+def test_a_target_with_no_elements_is_written_in_every_format(jaccli, seed_csv, tmp_path, fmt):
+    """``x[0:0]`` with --unconnected zero: a (2, 0, 2) result, no values, and no crash on zero-byte chunks."""
+    out = tmp_path / f"empty.{fmt}"
+    result = jaccli("batch-jacobian", "x[0:0]", seed_csv, "--unconnected", "zero", "-f", fmt, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    if fmt == "npy":
+        assert np.load(out).shape == (2, 0, 2)
+    elif fmt == "npz":
+        assert np.load(out)["order1"].shape == (2, 0, 2)
+    elif fmt == "text":
+        assert out.read_text() == "Tensor([], shape=(2, 0, 2), dtype=float64)\n"

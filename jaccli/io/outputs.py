@@ -189,7 +189,7 @@ class TextWriter(_Writer):
 
     def _write(self, chunk: np.ndarray) -> None:
         self.magnitudes.add(chunk)  # pass A, while the result is computed
-        self.spool.write(chunk.data.cast("B"))
+        self.spool.write(chunk.data.cast("B") if chunk.size else b"")
 
     def _end(self) -> None:
         from jaccli.io.text import stream_text
@@ -274,7 +274,7 @@ class NpyWriter(_HeaderFirstWriter):
         return buffer.getvalue()
 
     def _write(self, chunk: np.ndarray) -> None:
-        self.data.write(chunk.data.cast("B"))  # C-order raw bytes, like np.save; no extra copy
+        self.data.write(chunk.data.cast("B") if chunk.size else b"")  # C-order raw bytes, like np.save
 
 
 # -- entry points -----------------------------------------------------------------------------------------------------
