@@ -316,6 +316,19 @@ def test_columns_pick_and_order_parquet_and_csv_columns(client, tmp_path):
         open_source(str(tmp_path / "t.parquet"), "x", False)
 
 
+def test_cli_columns_pick_parquet_columns(jaccli, dask_cli, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    x = data(200, 3, seed=14)
+    pq.write_table(pa.table({"a": x[:, 0], "tag": [str(i) for i in range(200)], "r": x[:, 1], "theta": x[:, 2]}),
+                   tmp_path / "t.parquet", row_group_size=64)
+    np.savetxt(tmp_path / "t.csv", x[:, [2, 1]], delimiter=",", header="theta,r", comments="")
+    args = ("[r*cos(theta), r*sin(theta)]", "-k", 2, "-f", "npy")
+    result = dask_cli(args[0], tmp_path / "t.parquet", "--columns", "theta,r", *args[1:])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == jaccli("batch-jacobian", args[0], tmp_path / "t.csv", *args[1:]).stdout_bytes
+
+
 def test_cli_npy_part_directory(jaccli, dask_cli, tmp_path, monkeypatch):
     monkeypatch.setattr("jaccli.dask.run.BLOCK_VALUES", 6 * 300)  # 300 rows per block: 4 parts
     x = data(1000, 2, seed=9)
@@ -367,12 +380,13 @@ def test_cli_failed_run_leaves_no_store(dask_cli, tmp_path):
     x = data(400, 2)
     x[350, 0] = np.inf
     write_zarr(tmp_path / "x.zarr", x, chunks=50)
-    (tmp_path / "out.zarr").mkdir()
-    (tmp_path / "out.zarr" / "old").write_text("an earlier result")
-    result = dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr")
+    assert dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr", "--allow-nonfinite").exit_code == 0
+    earlier = zarr.open_array(str(tmp_path / "out.zarr"))[...]
+    result = dask_cli("x*x*x", tmp_path / "x.zarr", "-o", tmp_path / "out.zarr")
     assert_error(result, 3, "index (350, 0)", "--allow-nonfinite")
     assert sorted(os.listdir(tmp_path)) == ["out.zarr", "x.zarr"]
-    assert os.listdir(tmp_path / "out.zarr") == ["old"]  # the earlier result is untouched
+    after = zarr.open_array(str(tmp_path / "out.zarr"))
+    assert after[...].tobytes() == earlier.tobytes() and dict(after.attrs)["jaccli"]["expression"] == "x*x"
 
 
 def test_cli_worker_killed_during_store(dask_cli, tmp_path, monkeypatch, client):
@@ -408,6 +422,12 @@ def test_cli_errors(jaccli, dask_cli, tmp_path, monkeypatch):
     assert_error(dask_cli("x", str(tmp_path / "none-*.npy")), 3, "no file matches")
     write_zarr(tmp_path / "x.zarr", data(10, 2))
     assert_error(dask_cli("0*pi", tmp_path / "x.zarr", "-o", tmp_path / "o.zarr"), 2, "None result")
+    # a directory tree that is not a jaccli result is never replaced: not the input, not the current directory
+    assert_error(dask_cli("x*x", tmp_path / "x.zarr", "-o", tmp_path / "x.zarr"), 2, "does not hold a jaccli result")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert_error(dask_cli("x*x", tmp_path / "x.zarr", "-o", f"{tmp_path / 'mine'}/"), 2, "not replaced")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and (tmp_path / "x.zarr").is_dir()
     monkeypatch.setitem(sys.modules, "dask.array", None)  # as if the extra were not installed
     assert_error(dask_cli("x", tmp_path / "x.zarr"), 2, "pip install 'jaccli[dask]'")
 

@@ -3,8 +3,9 @@
 Both are written under a temporary name next to the target (``.NAME.tmp-<random>``) and renamed onto it only
 after every block is written and every check passed; a failed or interrupted run leaves at most that hidden
 temporary, never something under the target's name that looks complete. An existing target is replaced only
-at that last step (through a symlink, its target is replaced). Blocks are written by the workers, each to its own Zarr chunk or part file, so a task that
-Dask re-runs after a worker died rewrites the same bytes in the same place.
+at that last step (through a symlink, its target is replaced), and only when it is a file, an empty directory
+or an earlier result (``replaceable``). Blocks are written by the workers, each to its own Zarr chunk or part
+file, so a task that Dask re-runs after a worker died rewrites the same bytes in the same place.
 
 - Zarr: one array ``(B, *T, *S^k)`` chunked along the batch axis; the JSON attribute ``jaccli`` holds the layout
   metadata of ``-f json`` (shape, dtype, order, layout) plus the expression.
@@ -46,6 +47,9 @@ class Store:
         if not os.path.isdir(parent):
             raise UsageError(f"cannot write '{path}': the directory {parent} does not exist",
                              hint="create it first")
+        if not replaceable(self.path, kind):
+            raise UsageError(f"'{path}' is a directory that does not hold a jaccli result: it is not replaced",
+                             hint="give a new or empty directory, or remove it first")
         self.tmp = os.path.join(parent, f".{os.path.basename(self.path)}.tmp-{uuid.uuid4().hex[:12]}")
         self.width = len(str(shape[0]))
         if kind == "zarr":
@@ -76,6 +80,24 @@ class Store:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def replaceable(path: str, kind: str) -> bool:
+    """Whether ``-o`` may replace what is at ``path``: nothing, a file, an empty directory, or an earlier result of
+    the same kind (a directory tree is never deleted on a guess: ``-o .`` or ``-o input.zarr`` are refused)."""
+    if not os.path.isdir(path):
+        return True
+    names = os.listdir(path)
+    if not names:
+        return True
+    if kind == "npy-dir":
+        return "layout.json" in names and all(n == "layout.json" or (n.startswith("part-") and n.endswith(".npy"))
+                                              for n in names)
+    try:
+        with open(os.path.join(path, "zarr.json")) as handle:
+            return "jaccli" in json.load(handle).get("attributes", {})
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_part(target: str, start: int, block: np.ndarray) -> None:
