@@ -121,20 +121,8 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 
     order = _orders(order)
     if unconnected not in ("none", "zero"):
         raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
-    if not isinstance(wrt, str):
-        wrt = ",".join(wrt)
-    parts = wrt.split(",")
-    row = "x" if names and all(w.strip() in names for w in parts) else wrt
-    if len(parts) > 1 and row == wrt and not isinstance(x, Mapping):
-        raise UsageError(f"wrt={tuple(parts)!r} names several sources: pass a mapping of named arrays, "
-                         "or names= for the columns of x")
-    # The same checks and chunking as a file: dtypes, batch sizes, empty input, non-finite values.
-    batch = batch_from_arrays("input", dict(x) if isinstance(x, Mapping) else {row: x},
-                              allow_nonfinite=allow_nonfinite)
-    if names is not None:
-        spec = batch.arrays.get(row)
-        if isinstance(x, Mapping) or spec is None or spec.event_shape != (len(names),):
-            raise UsageError("names need a 2-D array with one name per column")
+    wrt = wrt if isinstance(wrt, str) else ",".join(wrt)
+    batch, row = _input_batch(x, wrt, names, allow_nonfinite)
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
     plan = _plan(load_expression(expression), shapes, tuple(batch.scalars.items()), tuple(defines.items()),
@@ -150,6 +138,23 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 
     if reduce == "logabsdet":
         return result[:, 0], result[:, 1]
     return result
+
+
+def _input_batch(x: ArrayInput, wrt: str, names: list[str] | None, allow_nonfinite: bool) -> tuple[Batch, str]:
+    """``x`` as a ``Batch``, and the name of the array the source lives in (``x`` when ``wrt`` names columns)."""
+    parts = wrt.split(",")
+    row = "x" if names and all(w.strip() in names for w in parts) else wrt
+    if len(parts) > 1 and row == wrt and not isinstance(x, Mapping):
+        raise UsageError(f"wrt={tuple(parts)!r} names several sources: pass a mapping of named arrays, "
+                         "or names= for the columns of x")
+    # The same checks and chunking as a file: dtypes, batch sizes, empty input, non-finite values.
+    batch = batch_from_arrays("input", dict(x) if isinstance(x, Mapping) else {row: x},
+                              allow_nonfinite=allow_nonfinite)
+    if names is not None:
+        spec = batch.arrays.get(row)
+        if isinstance(x, Mapping) or spec is None or spec.event_shape != (len(names),):
+            raise UsageError("names need a 2-D array with one name per column")
+    return batch, row
 
 
 def _evaluate(plan: Plan, batch: Batch, parallel_iterations: int | None, pfor: bool,

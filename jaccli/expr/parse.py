@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 import warnings
 
 from jaccli.errors import ExpressionError, Span
-from jaccli.expr.positions import TextPositions
+from jaccli.expr.guards import MAX_DEPTH, MAX_LENGTH, MAX_NODES, SYNTAX_HINT as _SYNTAX_HINT, Guards
 from jaccli.expr.syntax import Binary, Call, Compare, Index, IndexItem, Keyword, Name, Node, Num, Slice, Stack, Unary
 
 __all__ = ["parse_expression", "Parser", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_INT_EXPONENT",
            "MAX_INT_LITERAL"]
 
-MAX_LENGTH = 10_000
-MAX_NODES = 2_000
-MAX_DEPTH = 200
 MAX_INT_EXPONENT = 1024
 MAX_INT_LITERAL = 2**63
 
@@ -60,9 +56,6 @@ _REJECTED_NODES: dict[type, tuple[str, str]] = {
     ast.JoinedStr: ("strings are not allowed", "expressions work on numbers; names are written without quotes"),
 }
 _INDEX_HINT = "indices must be integer literals like x[0] or x[1:3], or None (a new axis) or ..."
-_SYNTAX_HINT = "expressions use Python syntax, e.g. sin(x) * y**2; newlines are allowed only inside brackets"
-_LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # what Python refuses to convert
-_POSITIONED = (ast.expr, ast.keyword, ast.arg)  # the nodes of an expression tree that carry source positions
 
 
 def parse_expression(text: str) -> Node:
@@ -70,7 +63,7 @@ def parse_expression(text: str) -> Node:
     return Parser(text).parse()
 
 
-class Parser(TextPositions):
+class Parser(Guards):
     """One parse: the text and its line table (``TextPositions``), which every span conversion and error needs.
 
     ``label`` (an expression file's name) makes errors say ``file:line:column``; ``program.parse_program`` then
@@ -101,61 +94,6 @@ class Parser(TextPositions):
             raise self.error(f"cannot parse the expression ({exc})", None, _SYNTAX_HINT) from None
         self.check_size(tree.body)
         return self.convert(tree.body)
-
-    def prescan(self) -> None:
-        """Refuse deep bracket nesting and unparseable characters in one cheap pass, before the parser sees them."""
-        depth, in_comment = 0, False
-        for i, ch in enumerate(self.text):
-            if ch in "\r\n":
-                in_comment = False
-            elif ch == "\0" or "\ud800" <= ch <= "\udfff":
-                raise self.error(f"invalid character U+{ord(ch):04X}", Span(i, i + 1), _SYNTAX_HINT)
-            elif in_comment:
-                continue
-            elif ch == "#":
-                in_comment = True
-            elif ch in "([{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise self.too_deep(Span(i, i + 1))
-            elif ch in ")]}":
-                depth = max(depth - 1, 0)
-
-    def too_deep(self, span: Span | None) -> ExpressionError:
-        return self.error(f"expression is nested too deeply (more than {MAX_DEPTH} levels)", span,
-                          "each operator, call or bracket is a level; write long sums as sum([a, b, c, ...])")
-
-    def syntax_error(self, exc: SyntaxError) -> ExpressionError:
-        message = exc.msg or "invalid syntax"
-        if message.startswith("Exceeds the limit"):  # Python's own guard against huge decimal literals
-            match = _LONG_DECIMAL.search(self.text)
-            span = Span(match.start(), match.end()) if match else None
-            return self.error("integer literal too large", span, "integer literals must be at most 2**63 in size")
-        if "too many nested" in message:
-            return self.too_deep(None)
-        if exc.lineno and exc.offset and exc.offset >= 1:  # SyntaxError columns from str input are characters
-            start = self.offset(exc.lineno, exc.offset - 1, col_in_bytes=False)
-            end = start + 1
-            if exc.end_lineno == exc.lineno and exc.end_offset and exc.end_offset > exc.offset:
-                end = self.offset(exc.lineno, exc.end_offset - 1, col_in_bytes=False)
-        else:  # no usable position (e.g. input ends early): point just past the end
-            start = end = len(self.text.rstrip())
-        return self.error(message, Span(start, max(end, start + 1)), _SYNTAX_HINT)
-
-    def check_size(self, root: ast.AST, max_nodes: int = MAX_NODES) -> None:
-        """Count nodes and nesting iteratively, so that ``convert`` may recurse safely afterwards."""
-        skip = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
-        count = 0
-        stack: list[tuple[ast.AST, int]] = [(root, 1)]
-        while stack:
-            node, depth = stack.pop()
-            count += 1
-            if count > max_nodes:
-                raise self.error(f"expression is too long (more than {max_nodes} terms)", None,
-                                 "write a shorter expression")
-            if depth > MAX_DEPTH:
-                raise self.too_deep(self.span(node) if isinstance(node, _POSITIONED) else None)
-            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if not isinstance(child, skip))
 
     # -- conversion ------------------------------------------------------------------------------------------
 
