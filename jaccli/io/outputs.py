@@ -39,6 +39,7 @@ _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
     sign="-", floatmode="maxprec", formatter=None, legacy=False,
 )
 _DEFAULT_PRECISION = 8
+JSON_HOLD_BYTES = 32 << 20  # JSON text held back to write "shape" first when B is not known up front
 CSV_ROWS_PER_WRITE = 16_384
 #: Up to this many values, text output is NumPy's own ``str()``; above, ``jaccli.io.text`` streams the same bytes.
 SMALL_TEXT_VALUES = 4096
@@ -221,29 +222,47 @@ class TextWriter(_Writer):
 class JsonWriter(_Writer):
     """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline; streams.
 
-    When the batch size is not known up front (CSV/TSV input) the object cannot start with ``"shape"`` without
-    holding the whole result back, so ``"shape"`` comes last, after ``"data"``: the same keys, valid JSON, and the
-    bytes still do not depend on the chunking.
+    When the batch size is not known up front (CSV/TSV input), the data is held back in memory up to
+    ``JSON_HOLD_BYTES`` so that a result of ordinary size still starts with ``"shape"`` (the same bytes as from an
+    NPY input). A larger one is not held: its object puts ``"shape"`` last, after ``"data"`` (the same keys, valid
+    JSON). Either way the bytes depend only on the result, never on the chunking.
     """
 
     def _start(self) -> None:
+        self.held: io.BytesIO | None = None
         if self.batch_size is not None:
             head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+            self.file.write((head + "[").encode("ascii"))
         else:
-            head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
-            head = head[:-1] + ', "data": '
-        self.file.write((head + "[").encode("ascii"))
+            self.held = io.BytesIO()
+
+    def _release(self) -> None:
+        """Too much to hold: the object starts without its shape, and the held data follows."""
+        assert self.held is not None
+        head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
+        self.file.write((head[:-1] + ', "data": [').encode("ascii"))
+        self.file.write(self.held.getvalue())
+        self.held = None
 
     def _write(self, chunk: np.ndarray) -> None:
         # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
         # A slice of rows at a time, as for CSV: the text of a whole chunk would be tens of MB at once.
         for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
             first = self.count == 0 and start == 0
-            self.file.write((b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE]))
+            text = (b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE])
+            (self.file if self.held is None else self.held).write(text)
+            if self.held is not None and self.held.tell() > JSON_HOLD_BYTES:
+                self._release()
 
     def _end(self) -> None:
-        tail = "" if self.batch_size is not None else ', "shape": ' + json.dumps(list(self.full_shape()))
-        self.file.write(("]" + tail + "}\n").encode("ascii"))
+        if self.held is not None:  # all of it was held: now B is known, so "shape" comes first
+            head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+            self.file.write((head + "[").encode("ascii") + self.held.getvalue() + b"]}\n")
+            self.held = None
+        elif self.batch_size is not None:
+            self.file.write(b"]}\n")
+        else:
+            self.file.write(("], \"shape\": " + json.dumps(list(self.full_shape())) + "}\n").encode("ascii"))
 
 
 class CsvWriter(_Writer):
