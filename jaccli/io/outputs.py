@@ -16,10 +16,8 @@ A None result (target not connected to the source) is written with ``write_none`
 """
 from __future__ import annotations
 
-import abc
 import io
 import json
-import shutil
 import sys
 import tempfile
 from typing import IO, Any, Iterator, Optional, Protocol, Sequence
@@ -30,6 +28,7 @@ from jaccli.errors import UsageError, did_you_mean
 from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.writer_base import _HeaderFirstWriter, _Writer
 
 FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
 
@@ -97,79 +96,6 @@ def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequ
 
 
 # -- writers ----------------------------------------------------------------------------------------------------------
-
-class _Writer:
-    """Checks the begin/write_chunk/finish protocol; subclasses implement ``_start``, ``_write`` and ``_end``."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.count = 0
-        self.shape: tuple[int, ...] = ()
-        self.dtype = np.dtype(np.float64)
-        self.batch_size: Optional[int] = None
-        self.order = 1
-        self.layout: list[str] = []
-
-    def begin(
-        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
-        layout: list[str],
-    ) -> None:
-        self.shape = tuple(int(n) for n in per_example_shape)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _SUPPORTED_DTYPES:
-            raise ValueError(f"results are float16/32/64, not {self.dtype}")
-        self.batch_size, self.order, self.layout = batch_size, order, list(layout)
-        self._start()
-
-    def write_chunk(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk)
-        if chunk.ndim != 1 + len(self.shape) or chunk.shape[1:] != self.shape:
-            raise ValueError(f"chunk of shape {chunk.shape} does not fit per-example shape {self.shape}")
-        if chunk.shape[0] == 0:
-            return
-        self._write(np.ascontiguousarray(chunk, dtype=self.dtype))
-        self.count += chunk.shape[0]
-
-    def finish(self) -> None:
-        if self.batch_size is not None and self.count != self.batch_size:
-            raise ValueError(f"{self.count} examples were written, but the batch size is {self.batch_size}")
-        self._end()
-
-    def full_shape(self) -> tuple[int, ...]:
-        return (self.count if self.batch_size is None else self.batch_size, *self.shape)
-
-    def _start(self) -> None: ...
-
-    def _write(self, chunk: np.ndarray) -> None: ...
-
-    def _end(self) -> None: ...
-
-
-class _HeaderFirstWriter(_Writer, abc.ABC):
-    """A format whose header holds the batch size B: streams when B is known, else spools the data until ``finish``."""
-
-    def _start(self) -> None:
-        if self.batch_size is not None:
-            self.data: IO[bytes] = self.file
-            self.file.write(self._header())
-        else:
-            self.data = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
-
-    def _end(self) -> None:
-        if self.data is not self.file:
-            self.file.write(self._header())
-            self.data.seek(0)
-            shutil.copyfileobj(self.data, self.file, 1024 * 1024)
-            self.data.close()
-        self.file.write(self._footer())
-
-    @abc.abstractmethod
-    def _header(self) -> bytes:
-        """The bytes before the data (they hold the full shape, so B must be known)."""
-
-    def _footer(self) -> bytes:
-        return b""
-
 
 class TextWriter(_Writer):
     """NumPy's tensor print, streamed: the chunks go to a spool (memory, then disk), then out in NumPy's layout.
