@@ -178,7 +178,7 @@ def test_index_col_by_name_position_and_none(tmp_path):
         assert batch.columns == ["a", "b"] and batch.notes == []
         np.testing.assert_array_equal(values(batch), [[1, 2], [3, 4]])
     assert read_batch(path).columns == ["id", "a", "b"]  # a named first column is data
-    with pytest.raises(InputError, match="column name '' is not a valid name"):
+    with pytest.raises(InputError, match="column 1 has no name"):
         read_batch(write(tmp_path, "p.csv", PANDAS), csv=csv_options(index_col="none"))
     with pytest.raises(UsageError, match="no such column"):
         read_batch(path, csv=csv_options(index_col="ident"))

@@ -115,9 +115,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Mapping[str, f
     from jaccli.functions import number
 
     listed = columns or []
-    for i, column in enumerate(listed):  # a CSV header is checked when read; API names and --columns here
-        if not is_valid_name(column):
-            raise UsageError(f"column name {column!r} is not a valid name", hint=NAME_HINT)
+    for i, column in enumerate(listed):  # a name that is not an identifier labels its column but is no alias
         if column in listed[:i]:
             raise UsageError(f"column name {column!r} appears twice", hint="names must be unique")
     constants = {}
@@ -129,7 +127,7 @@ def make_scope(arrays: Mapping[str, tuple[int, ...]], *, scalars: Mapping[str, f
             constants[name] = value if not isinstance(value, float) else number(value)
     aliases = {}
     if columns and row is not None:
-        aliases = {c: (row, i) for i, c in enumerate(columns)}
+        aliases = {c: (row, i) for i, c in enumerate(columns) if is_valid_name(c)}
     for name in params or {}:
         if not is_valid_name(name):
             raise UsageError(f"parameter name {name!r} is not a valid name", hint=NAME_HINT)

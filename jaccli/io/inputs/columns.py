@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from jaccli.errors import InputError, UsageError, did_you_mean
-from jaccli.io.inputs.batch import check_name
+from jaccli.expr.names import is_valid_name
 from jaccli.io.inputs.dialect import Cell, is_number
 
 
@@ -59,8 +59,14 @@ def choose_columns(header: Sequence[Cell] | None, first: Sequence[Cell], options
         if not kept:
             raise InputError("no column holds numbers", where=where,
                              hint="check the delimiter (--delimiter), or pick columns with --columns")
-        for i in kept:
-            check_name(header[i].text, "column name", f"{where}:{header[i].column}")
+        for position, i in enumerate(kept):
+            # R writes 'Sepal.Length': still a column, and still its label in the output; only not a name an
+            # expression can spell, so it is x[position] there.
+            if not header[i].text:
+                raise InputError(f"column {i + 1} has no name", where=f"{where}:{header[i].column}",
+                                 hint="name every column in the header (or none of them)")
+            if not is_valid_name(header[i].text):
+                notes.append(f"column {header[i].text!r} is not a name an expression can use: it is x[{position}]")
         _unique([header[i] for i in kept], where)
     return ColumnChoice(kept, None if names is None else [names[i] for i in kept], notes)
 
@@ -88,8 +94,8 @@ def _index_column(names: list[str] | None, ncols: int, option: str) -> int | Non
 
 def _picked_by_name(names: list[str] | None, ncols: int, index: int | None, wanted: Sequence[str],
                     notes: list[str]) -> ColumnChoice:
-    for name in wanted:
-        check_name(name, "--columns name", "--columns")
+    if any(not name for name in wanted):
+        raise UsageError("--columns has an empty name", hint="separate the names with single commas: --columns r,theta")
     if len(set(wanted)) != len(wanted):
         raise UsageError("--columns names a column twice", hint="list each column once")
     if names is None:  # no header: --columns names the columns, all of them
