@@ -47,13 +47,13 @@ Tensor(
 
 # CSV input: the batch size is known only at the end, so "shape" comes last (JSON streams; README "Outputs").
 SEED_JSON1 = (
-    '{"dtype": "float32", "order": 1, "layout": ["batch", "target.0", "x.0:d1"], '
-    '"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]], "shape": [2, 2, 2]}\n'
+    '{"shape": [2, 2, 2], "dtype": "float32", "order": 1, "layout": ["batch", "target.0", "x.0:d1"], '
+    '"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]]}\n'
 )
 SEED_JSON2 = (
-    '{"dtype": "float32", "order": 2, "layout": ["batch", "target.0", "x.0:d1", "x.0:d2"], '
+    '{"shape": [2, 2, 2, 2], "dtype": "float32", "order": 2, "layout": ["batch", "target.0", "x.0:d1", "x.0:d2"], '
     '"data": [[[[24.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 12.0]]], '
-    '[[[6.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 18.0]]]], "shape": [2, 2, 2, 2]}\n'
+    '[[[6.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 18.0]]]]}\n'
 )
 SEED_CSV1 = "J[0][0],J[0][1],J[1][0],J[1][1]\n48.0,0.0,0.0,12.0\n3.0,0.0,0.0,27.0\n"
 
@@ -165,8 +165,8 @@ def test_wrt_selects_a_json_object_member_from_stdin(jaccli):
 
 def test_wrt_a_csv_header_column_is_a_scalar_source(jaccli, polar_csv):
     result = jaccli("batch-jacobian", "r*theta", polar_csv, "--wrt", "r", "-f", "json")
-    assert result.stdout == ('{"dtype": "float64", "order": 1, "layout": ["batch"], '
-                             '"data": [0.0, 1.5707963267948966], "shape": [2]}\n')
+    assert result.stdout == ('{"shape": [2], "dtype": "float64", "order": 1, "layout": ["batch"], '
+                             '"data": [0.0, 1.5707963267948966]}\n')
     text = jaccli("batch-jacobian", "r*theta", polar_csv, "--wrt", "theta")
     assert text.stdout == "Tensor([1. 2.], shape=(2,), dtype=float64)\n"
 

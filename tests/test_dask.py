@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         yield cluster
 
 

@@ -180,8 +180,9 @@ def test_csv_streaming_memory_stays_near_one_chunk(tmp_path):
     finally:
         tracemalloc.stop()
     assert seen == rows
-    # The whole file as bytes, lines or a float array is >= 3.2 MB; one chunk of 10 000 rows is ~1 MB.
-    assert peak < size / 3, (peak, size)
+    # The whole file as bytes, lines or a float array is >= 3.6 MB; one chunk of 10 000 rows is ~1-1.6 MB (its
+    # text, the parser's floats and the array; newer orjson versions allocate their lists through Python's heap).
+    assert peak < size / 2, (peak, size)
 
 
 # --- NPY ----------------------------------------------------------------------------------------------------

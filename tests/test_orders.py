@@ -113,8 +113,8 @@ def test_order_zero_alone_is_the_value(jaccli, seed_csv):
 def test_json_holds_each_order_as_its_one_order_document(jaccli, seed_csv):
     result = jaccli("batch-jacobian", EXPR.replace("x[2]", "x[1]"), seed_csv, "-k", "0-2", "-f", "json")
     assert result.exit_code == 0, result.stderr
-    # CSV input: each order is its one-order document, "shape" last (the batch size is known only at the end)
-    assert result.stdout.startswith('{"orders": [0, 1, 2], "dtype": "float64", "order0": {"dtype": "float64", ')
+    # CSV input: each order is its one-order document ("shape" first: the small result was held until B was known)
+    assert result.stdout.startswith('{"orders": [0, 1, 2], "dtype": "float64", "order0": {"shape": [2, 2], ')
     doc = json.loads(result.stdout)
     assert list(doc) == ["orders", "dtype", "order0", "order1", "order2"]
     for k in (0, 1, 2):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaccli.errors import UsageError
+import jaccli.io.outputs as outputs_module
 from jaccli.io.outputs import FORMATS, format_text, make_writer, write_none, write_tensor
 
 ORDER1 = np.array([[[48, 0], [0, 12]], [[3, 0], [0, 27]]], dtype=np.float32)
@@ -205,8 +206,14 @@ def test_bytes_do_not_depend_on_chunking(fmt, known_batch):
     assert written(fmt, array, known_batch=known_batch) == whole  # and deterministic
 
 
-def test_json_with_an_unknown_batch_size_puts_shape_last():
-    """CSV input streams: the batch size is known only at the end, so "shape" follows "data" (README "Outputs")."""
+def test_json_with_an_unknown_batch_size_holds_the_data_to_put_shape_first():
+    """CSV input streams: B is known only at the end, so the data is held back and "shape" still comes first."""
+    assert written("json", ORDER1, known_batch=False) == written("json", ORDER1)
+
+
+def test_json_too_big_to_hold_puts_shape_last(monkeypatch):
+    """Past the hold limit the object streams at once and "shape" follows "data" (README "Outputs")."""
+    monkeypatch.setattr(outputs_module, "JSON_HOLD_BYTES", 10)
     data = written("json", ORDER1, known_batch=False)
     assert data == (b'{"dtype": "float32", "order": 1, "layout": ["B", "A0", "A1"], '
                     b'"data": [[[48.0, 0.0], [0.0, 12.0]], [[3.0, 0.0], [0.0, 27.0]]], "shape": [2, 2, 2]}\n')
@@ -233,3 +240,17 @@ def test_wrong_chunk_shape_or_count_is_a_bug():
 def test_unknown_format():
     with pytest.raises(UsageError, match="did you mean 'json'"):
         make_writer("jsno", io.BytesIO())
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "npy", "npz"])
+def test_a_target_with_no_elements_is_written_in_every_format(jaccli, seed_csv, tmp_path, fmt):
+    """``x[0:0]`` with --unconnected zero: a (2, 0, 2) result, no values, and no crash on zero-byte chunks."""
+    out = tmp_path / f"empty.{fmt}"
+    result = jaccli("batch-jacobian", "x[0:0]", seed_csv, "--unconnected", "zero", "-f", fmt, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    if fmt == "npy":
+        assert np.load(out).shape == (2, 0, 2)
+    elif fmt == "npz":
+        assert np.load(out)["order1"].shape == (2, 0, 2)
+    elif fmt == "text":
+        assert out.read_text() == "Tensor([], shape=(2, 0, 2), dtype=float64)\n"

@@ -201,3 +201,16 @@ def test_cache_key_follows_parameter_bytes_and_file_content(tmp_path, monkeypatc
     changed = cache.plan_cached(f"@{model}", arrays)
     assert not isinstance(changed, Compiled)
     assert np.allclose(evaluate(changed, x), np.cos(x["x"])[:, :, None] * 3 * np.eye(3))
+
+
+def test_the_cache_key_changes_with_the_planner_source(monkeypatch, tmp_path):
+    """A rule fixed in functions.py (or plan/, expr/) must not meet a plan cached before the fix."""
+    from jaccli.plan import cache
+
+    key = cache.plan_key("x*x", {"x": ((2,), "<f8")}, scalars={}, defines={}, columns=None, row=None, wrt="x",
+                         order=1, dtype="float64")
+    assert key["rules"] == cache.rules_fingerprint() and len(key["rules"]) == 24
+    monkeypatch.setattr(cache, "rules_fingerprint", lambda: "0" * 24)
+    other = cache.plan_key("x*x", {"x": ((2,), "<f8")}, scalars={}, defines={}, columns=None, row=None, wrt="x",
+                           order=1, dtype="float64")
+    assert cache._path(key) != cache._path(other)

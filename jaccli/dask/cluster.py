@@ -20,7 +20,9 @@ def connect(scheduler: Optional[str]) -> Iterator[Any]:
     except ImportError:
         raise UsageError("--engine dask needs dask.distributed, which is not installed", hint=INSTALL_HINT) from None
     if scheduler is None:
-        with LocalCluster(dashboard_address=":0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        # Loopback only, no dashboard: a local run opens nothing another machine could reach.
+        with LocalCluster(host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
             yield client
         return
     try:

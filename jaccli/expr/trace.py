@@ -166,7 +166,13 @@ class _Builder:
         if _is_scalar_constant(b):
             e = _const(b)
             if _is_scalar_constant(a):
-                return fl.constant(fold_power(_const(a), e))
+                folded = fold_power(_const(a), e)
+                if folded.is_infinite and _const(a).is_finite and e.is_finite:
+                    # 9**9**9 would be a 370-million-digit integer; in float64 it overflows. Neither is a model.
+                    raise self.error(f"this constant power overflows float64 (about 10**{_log10_power(_const(a), e)})",
+                                     exp_span, hint="a constant this large cannot be a meaningful input; "
+                                     "check the exponent")
+                return fl.constant(folded)
             if not e.is_finite or abs(float(e)) > MAX_EXPONENT:
                 raise self.error(f"exponent {float(e):g} is too large (the limit is {MAX_EXPONENT})", exp_span,
                                  hint="powers of data are limited so that derivatives stay meaningful")
@@ -268,6 +274,13 @@ class _Builder:
                                  item.span, hint="index or broadcast the items to one shape first")
         self.budget.charge((len(visited),) + first, [], node.span)
         return self.record("stack", [v for _, v in visited], fl.stack([f for f, _ in visited]))
+
+
+def _log10_power(base: sympy.Expr, exp: sympy.Expr) -> str:
+    """log10(|base|**exp), for a message about a power too large to compute."""
+    with np.errstate(all="ignore"):
+        value = float(exp) * np.log10(abs(float(base)))
+    return f"{value:.3g}" if np.isfinite(value) else "inf"
 
 
 def _indexes(array: np.ndarray, key: tuple) -> bool:

@@ -75,7 +75,7 @@ class NpzWriter:
             b = chunk.shape[0]
             target = self.stream if name == self.streamed else self.spools[name]
             assert target is not None
-            target.write(chunk.data.cast("B"))
+            target.write(chunk.data.cast("B") if chunk.size else b"")
         self.count += b or 0
 
     def finish(self) -> None:

@@ -16,10 +16,8 @@ A None result (target not connected to the source) is written with ``write_none`
 """
 from __future__ import annotations
 
-import abc
 import io
 import json
-import shutil
 import sys
 import tempfile
 from typing import IO, Any, Iterator, Optional, Protocol, Sequence
@@ -30,6 +28,7 @@ from jaccli.errors import UsageError, did_you_mean
 from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.writer_base import _HeaderFirstWriter, _Writer
 
 FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
 
@@ -39,6 +38,7 @@ _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
     sign="-", floatmode="maxprec", formatter=None, legacy=False,
 )
 _DEFAULT_PRECISION = 8
+JSON_HOLD_BYTES = 32 << 20  # JSON text held back to write "shape" first when B is not known up front
 CSV_ROWS_PER_WRITE = 16_384
 #: Up to this many values, text output is NumPy's own ``str()``; above, ``jaccli.io.text`` streams the same bytes.
 SMALL_TEXT_VALUES = 4096
@@ -97,79 +97,6 @@ def _json_header(shape: Sequence[int], dtype: np.dtype, order: int, layout: Sequ
 
 # -- writers ----------------------------------------------------------------------------------------------------------
 
-class _Writer:
-    """Checks the begin/write_chunk/finish protocol; subclasses implement ``_start``, ``_write`` and ``_end``."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.count = 0
-        self.shape: tuple[int, ...] = ()
-        self.dtype = np.dtype(np.float64)
-        self.batch_size: Optional[int] = None
-        self.order = 1
-        self.layout: list[str] = []
-
-    def begin(
-        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
-        layout: list[str],
-    ) -> None:
-        self.shape = tuple(int(n) for n in per_example_shape)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _SUPPORTED_DTYPES:
-            raise ValueError(f"results are float16/32/64, not {self.dtype}")
-        self.batch_size, self.order, self.layout = batch_size, order, list(layout)
-        self._start()
-
-    def write_chunk(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk)
-        if chunk.ndim != 1 + len(self.shape) or chunk.shape[1:] != self.shape:
-            raise ValueError(f"chunk of shape {chunk.shape} does not fit per-example shape {self.shape}")
-        if chunk.shape[0] == 0:
-            return
-        self._write(np.ascontiguousarray(chunk, dtype=self.dtype))
-        self.count += chunk.shape[0]
-
-    def finish(self) -> None:
-        if self.batch_size is not None and self.count != self.batch_size:
-            raise ValueError(f"{self.count} examples were written, but the batch size is {self.batch_size}")
-        self._end()
-
-    def full_shape(self) -> tuple[int, ...]:
-        return (self.count if self.batch_size is None else self.batch_size, *self.shape)
-
-    def _start(self) -> None: ...
-
-    def _write(self, chunk: np.ndarray) -> None: ...
-
-    def _end(self) -> None: ...
-
-
-class _HeaderFirstWriter(_Writer, abc.ABC):
-    """A format whose header holds the batch size B: streams when B is known, else spools the data until ``finish``."""
-
-    def _start(self) -> None:
-        if self.batch_size is not None:
-            self.data: IO[bytes] = self.file
-            self.file.write(self._header())
-        else:
-            self.data = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
-
-    def _end(self) -> None:
-        if self.data is not self.file:
-            self.file.write(self._header())
-            self.data.seek(0)
-            shutil.copyfileobj(self.data, self.file, 1024 * 1024)
-            self.data.close()
-        self.file.write(self._footer())
-
-    @abc.abstractmethod
-    def _header(self) -> bytes:
-        """The bytes before the data (they hold the full shape, so B must be known)."""
-
-    def _footer(self) -> bytes:
-        return b""
-
-
 class TextWriter(_Writer):
     """NumPy's tensor print, streamed: the chunks go to a spool (memory, then disk), then out in NumPy's layout.
 
@@ -189,7 +116,7 @@ class TextWriter(_Writer):
 
     def _write(self, chunk: np.ndarray) -> None:
         self.magnitudes.add(chunk)  # pass A, while the result is computed
-        self.spool.write(chunk.data.cast("B"))
+        self.spool.write(chunk.data.cast("B") if chunk.size else b"")
 
     def _end(self) -> None:
         from jaccli.io.text import stream_text
@@ -221,29 +148,47 @@ class TextWriter(_Writer):
 class JsonWriter(_Writer):
     """``{"shape": [...], "dtype": ..., "order": k, "layout": [...], "data": [...]}`` and a newline; streams.
 
-    When the batch size is not known up front (CSV/TSV input) the object cannot start with ``"shape"`` without
-    holding the whole result back, so ``"shape"`` comes last, after ``"data"``: the same keys, valid JSON, and the
-    bytes still do not depend on the chunking.
+    When the batch size is not known up front (CSV/TSV input), the data is held back in memory up to
+    ``JSON_HOLD_BYTES`` so that a result of ordinary size still starts with ``"shape"`` (the same bytes as from an
+    NPY input). A larger one is not held: its object puts ``"shape"`` last, after ``"data"`` (the same keys, valid
+    JSON). Either way the bytes depend only on the result, never on the chunking.
     """
 
     def _start(self) -> None:
+        self.held: io.BytesIO | None = None
         if self.batch_size is not None:
             head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+            self.file.write((head + "[").encode("ascii"))
         else:
-            head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
-            head = head[:-1] + ', "data": '
-        self.file.write((head + "[").encode("ascii"))
+            self.held = io.BytesIO()
+
+    def _release(self) -> None:
+        """Too much to hold: the object starts without its shape, and the held data follows."""
+        assert self.held is not None
+        head = json.dumps({"dtype": self.dtype.name, "order": int(self.order), "layout": self.layout})
+        self.file.write((head[:-1] + ', "data": [').encode("ascii"))
+        self.file.write(self.held.getvalue())
+        self.held = None
 
     def _write(self, chunk: np.ndarray) -> None:
         # json.dumps of a list is "[" + ", ".join(items) + "]", so joining chunks with ", " gives the same bytes.
         # A slice of rows at a time, as for CSV: the text of a whole chunk would be tens of MB at once.
         for start in range(0, chunk.shape[0], CSV_ROWS_PER_WRITE):
             first = self.count == 0 and start == 0
-            self.file.write((b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE]))
+            text = (b"" if first else b", ") + json_items(chunk[start:start + CSV_ROWS_PER_WRITE])
+            (self.file if self.held is None else self.held).write(text)
+            if self.held is not None and self.held.tell() > JSON_HOLD_BYTES:
+                self._release()
 
     def _end(self) -> None:
-        tail = "" if self.batch_size is not None else ', "shape": ' + json.dumps(list(self.full_shape()))
-        self.file.write(("]" + tail + "}\n").encode("ascii"))
+        if self.held is not None:  # all of it was held: now B is known, so "shape" comes first
+            head = _json_header(self.full_shape(), self.dtype, self.order, self.layout)
+            self.file.write((head + "[").encode("ascii") + self.held.getvalue() + b"]}\n")
+            self.held = None
+        elif self.batch_size is not None:
+            self.file.write(b"]}\n")
+        else:
+            self.file.write(("], \"shape\": " + json.dumps(list(self.full_shape())) + "}\n").encode("ascii"))
 
 
 class CsvWriter(_Writer):
@@ -274,7 +219,7 @@ class NpyWriter(_HeaderFirstWriter):
         return buffer.getvalue()
 
     def _write(self, chunk: np.ndarray) -> None:
-        self.data.write(chunk.data.cast("B"))  # C-order raw bytes, like np.save; no extra copy
+        self.data.write(chunk.data.cast("B") if chunk.size else b"")  # C-order raw bytes, like np.save
 
 
 # -- entry points -----------------------------------------------------------------------------------------------------

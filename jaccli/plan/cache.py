@@ -3,7 +3,7 @@
 An entry is one ``.npz`` file (no pickles) in ``JACCLI_CACHE_DIR`` or the platform's user cache directory
 (``platformdirs.user_cache_dir("jaccli")``, e.g. ``~/.cache/jaccli``), named by a SHA-256 of everything the plan
 depends on: expression text, array names, event shapes and dtypes, scalar and ``-D`` constants, CSV columns,
-``--wrt``, order, ``--dtype``, and the jaccli and plan-format versions. It holds ``plan_to_data``'s arrays plus
+``--wrt``, order, ``--dtype``, the jaccli and plan-format versions, and a digest of the planner's source. It holds ``plan_to_data``'s arrays plus
 the JSON meta (with the full key, compared on load). A corrupt, truncated, foreign or mismatching entry is
 ignored and rebuilt, never trusted; a cache directory that cannot be written just means no caching.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -33,6 +34,19 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("jaccli"))
 
 
+@lru_cache(maxsize=1)
+def rules_fingerprint() -> str:
+    """A digest of the source that decides what a plan computes (the function table, the NumPy ops, the tracer
+    and the planner), so a fixed derivative rule never meets a plan cached before the fix, version bump or not.
+    Reading ~30 small files costs about a millisecond; no module is imported for it."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([root / "functions.py", root / "numeric.py", *(root / "expr").glob("*.py"),
+                        *(root / "plan").glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
 def _number(v: Any) -> list:
     # int and float are different constants (an int exponent stays exact); repr round-trips a float exactly
     return [type(v).__name__, repr(v)]
@@ -44,7 +58,7 @@ def plan_key(expression: str, arrays: Mapping[str, tuple[tuple[int, ...], str]],
     """Everything a plan depends on, as a JSON-able dict (its SHA-256 names the entry)."""
     from jaccli import __version__
 
-    return {"jaccli": __version__, "format": FORMAT_VERSION, "expression": expression,
+    return {"jaccli": __version__, "format": FORMAT_VERSION, "rules": rules_fingerprint(), "expression": expression,
             "arrays": [[k, list(shape), str(dt)] for k, (shape, dt) in arrays.items()],
             "scalars": [[k, *_number(v)] for k, v in scalars.items()],
             "defines": [[k, *_number(v)] for k, v in defines.items()],

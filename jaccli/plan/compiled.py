@@ -232,10 +232,11 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: np.ndarray |
             finite = False
             parts = [block[:, p * lanes:(p + 1) * lanes] for p in range(len(group.program.outputs))]
             block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
-        for step in group.steps:
-            _apply(flat_out, block, step)
+        with np.errstate(invalid="ignore"):  # inf + -inf is nan here, a result like any other (counted later)
+            for step in group.steps:
+                _apply(flat_out, block, step)
     if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
-        value = evaluate(plan.value, arrays)
+        value = nanrule.checked(evaluate(plan.value, arrays), arrays, plan.nan_prone)
         finite = finite and not bool(np.isnan(value).any())
         nanrule.apply(result, value)
     if not finite:  # one NaN bit pattern: SIMD and scalar loops disagree on a NaN's sign, bytes must not

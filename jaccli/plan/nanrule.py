@@ -52,6 +52,20 @@ def inputs_hold_nan(arrays: Mapping[str, np.ndarray]) -> bool:
     return any(a.dtype.kind == "f" and bool(np.isnan(a).any()) for a in arrays.values())
 
 
+def checked(value: np.ndarray, arrays: Mapping[str, np.ndarray], nan_prone: bool) -> np.ndarray:
+    """The value as the rule sees it: where the plan is not nan-prone, only the examples whose own inputs hold a
+    nan are checked, example by example, so the result never depends on which examples share a chunk (a nan that
+    overflow makes in another example of the chunk is not looked for, as documented)."""
+    if nan_prone:
+        return value
+    b = value.shape[0]
+    rows = np.zeros(b, bool)
+    for a in arrays.values():
+        if a.dtype.kind == "f" and a.ndim and a.shape[0] == b:
+            rows |= np.isnan(a.reshape(b, -1)).any(axis=1)
+    return np.where(rows.reshape((b,) + (1,) * (value.ndim - 1)), value, 0)
+
+
 def apply(out: np.ndarray, value: np.ndarray) -> None:
     """Set every derivative of a nan component to nan: ``out`` is ``(b, *T, *S^k)``, ``value`` is ``(b, *T)``."""
     b = value.shape[0]

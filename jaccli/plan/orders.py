@@ -40,6 +40,8 @@ class OrdersPlan:
         if self.plan.tape.target.size and (self.plan.nan_prone or nanrule.inputs_hold_nan(dict(chunk))):
             split = self.split(rows)
             value = split[0] if 0 in split else evaluate_chunk(self.value, chunk, pfor=pfor) if self.value else None
+            if value is not None:
+                value = nanrule.checked(value, chunk, self.plan.nan_prone)
             for k, block in split.items():
                 if k and value is not None:
                     nanrule.apply(block, value)  # block is a view into rows

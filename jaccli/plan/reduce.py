@@ -111,6 +111,7 @@ def _nan_rule(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], result: np.nd
     if plan.value is None or not (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
         return
     value = evaluate(Plan(plan.expression, plan.tape, plan.value, plan.dtype, plan.scope), arrays)
+    value = nanrule.checked(value, arrays, plan.nan_prone)
     b = value.shape[0]
     nan = np.isnan(value.reshape(b, -1))
     if not nan.any():
