@@ -621,7 +621,7 @@ def test_version(jaccli):
     (["batch-jacobian", "x", "-k", "3-1"], "'-k' / '--order': the range 3-1 is empty (write 1-3)"),
     (["batch-jacobian", "x", "--order", "two"], "'two' is not an order (give k, a list k1,k2 or a range"),
     (["batch-jacobian", "x", "--bogus"], "No such option '--bogus'"),
-    (["batch-jacobian", "-x*x", "a.csv"], "goes after '--': jaccli batch-jacobian -- '-x*x'"),
+    (["batch-jacobian", "-x*x", "a.csv"], "goes after '--', the options before it: jaccli batch-jacobian -f csv -- '-x*x'"),
     (["batch-jacobian"], "Missing argument 'EXPRESSION'"),
     (["batch-jacobian", "x", "-f", "xml"], "'xml' is not one of 'text', 'json', 'csv', 'npy'"),
     (["batch-jacobian", "x", "--input-format", "xls"], "'xls' is not one of"),
@@ -685,3 +685,23 @@ def test_output_bytes_do_not_depend_on_the_hash_seed(mixed_csv, tmp_path):
         assert done.returncode == 0, done.stderr
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+@pytest.mark.parametrize("name, check", [
+    ("out.npy", lambda p: np.load(p).shape == (2, 2, 2)),
+    ("out.json", lambda p: json.loads(p.read_text())["shape"] == [2, 2, 2]),
+    ("out.csv", lambda p: p.read_text().splitlines()[1] == "48.0,0.0,0.0,12.0"),
+    ("out.txt", lambda p: p.read_text().startswith("Tensor(")),
+    ("out.dat", lambda p: p.read_text().startswith("Tensor(")),
+])
+def test_the_output_format_follows_the_o_extension(jaccli, seed_csv, tmp_path, name, check):
+    """Without -f, '-o out.npy' writes NPY (a text dump named .npy would only fail later, in np.load)."""
+    path = tmp_path / name
+    assert jaccli("batch-jacobian", "x*x*x", seed_csv, "-o", path).exit_code == 0
+    assert check(path)
+
+
+def test_an_explicit_format_wins_over_the_o_extension(jaccli, seed_csv, tmp_path):
+    path = tmp_path / "out.npy"
+    assert jaccli("batch-jacobian", "x*x*x", seed_csv, "-f", "csv", "-o", path).exit_code == 0
+    assert path.read_text().startswith("J[0][0],")

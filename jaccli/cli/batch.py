@@ -33,7 +33,8 @@ def _size(value: Optional[str]) -> Optional[int]:
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
               help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
-@click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format  [default: by the -o extension (.json .csv .npy .npz .txt), else text]")
 @click.option("-o", "--output", metavar="PATH",
               help="Write here instead of standard output: atomically for a regular file, written through for a "
                    "device, FIFO or /dev/fd/N.")
@@ -125,6 +126,9 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     from jaccli.io.labels import labels_for
     from jaccli.io.rounding import check_precision, round_significant
 
+    from jaccli.io.outputs import format_for_path
+
+    kwargs["fmt"] = kwargs["fmt"] or format_for_path(output)
     orders, header_style = kwargs.pop("orders"), kwargs.pop("header")
     kwargs["csv"] = CsvOptions.parse(kwargs.pop("delimiter"), kwargs.pop("columns"), kwargs.pop("index_col"))
     opts = Options(**kwargs, order=orders[0], orders=orders if len(orders) > 1 else (),

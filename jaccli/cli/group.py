@@ -45,7 +45,8 @@ class JaccliGroup(click.Group):
             takes_expression = exc.ctx is not None and any(p.name == "expression" for p in exc.ctx.command.params)
             if isinstance(exc, click.NoSuchOption) and takes_expression and not exc.option_name.startswith("--"):
                 # 'jaccli batch-jacobian -x*x data.csv': click reads an expression starting with '-' as an option
-                hint += f"; an EXPRESSION starting with '-' goes after '--': {command} -- '-x*x' data.csv"
+                hint += (f"; an EXPRESSION starting with '-' goes after '--', the options before it: "
+                         f"{command} -f csv -- '-x*x' data.csv")
             click.echo(f"Error: {one_line(exc.format_message())}\n  hint: {hint}", err=True)
             code = 2
         except click.ClickException as exc:

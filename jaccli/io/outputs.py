@@ -231,6 +231,17 @@ def _check_format(fmt: str) -> None:
                          hint="the formats are " + ", ".join(FORMATS))
 
 
+OUTPUT_EXTENSIONS = {".json": "json", ".csv": "csv", ".npy": "npy", ".npz": "npz", ".txt": "text"}
+
+
+def format_for_path(path: str | None) -> str:
+    """The format ``-o PATH`` asks for by its extension when ``-f`` is not given (``out.npy`` -> npy); text
+    otherwise, as for standard output. A file named ``.npy`` holding a text dump would only fail later, in np.load."""
+    import os
+
+    return OUTPUT_EXTENSIONS.get(os.path.splitext(path or "")[1].lower(), "text")
+
+
 def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
                 header: Optional[list[str]] = None) -> TensorWriter:
     """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text
