@@ -65,7 +65,14 @@ def _split_constants(constants: Mapping[str, object], params: Mapping[str, objec
         for k, v in items.items():
             if k in defines or k in arrays:
                 raise UsageError(f"'{k}' is given twice (constants and params)")
-            array = np.asarray(v)
+            if isinstance(v, (str, bytes)) or v is None or (isinstance(v, np.ndarray) and v.dtype.kind not in "biuf"):
+                raise UsageError(f"{source}['{k}'] is {type(v).__name__} {v!r:.40}, not a number or array of numbers",
+                                 hint="pass numbers (int, float) or numeric NumPy arrays")
+            try:
+                array = np.asarray(v, dtype=np.float64) if not isinstance(v, np.ndarray) else v
+            except (TypeError, ValueError):
+                raise UsageError(f"{source}['{k}'] is not a number or array of numbers",
+                                 hint="pass numbers (int, float) or numeric NumPy arrays") from None
             if array.ndim == 0 and source == "constants":
                 defines[k] = v if isinstance(v, int) and not isinstance(v, bool) else float(array)
                 continue

@@ -356,3 +356,9 @@ def test_json_field_errors_render_as_one_error_line(tmp_path):
     path = raw(tmp_path, "a.json", json.dumps({"shape": [2], "dtype": "float64", "data": [1, [2]]}))
     rendered = input_error(path).render()
     assert rendered.splitlines()[0] == f"Error: {path}: data[1]: a list of 1 is not a number"
+
+
+def test_compare_refuses_standard_input_twice(jaccli):
+    from conftest import assert_error
+
+    assert_error(jaccli("compare", "-", "-", input="{}"), 2, "standard input can be only one")

@@ -140,3 +140,11 @@ def test_api_parameter_errors():
         jaccli.batch_jacobian("w * x", x, params={"w": 2.0})
     with pytest.raises(UsageError, match="given twice"):
         jaccli.batch_jacobian("w * x", x, params={"w": [1.0]}, constants={"w": 2.0})
+
+
+@pytest.mark.parametrize("bad", ["2", None, b"2", np.array(["a"])])
+def test_api_constants_must_be_numbers(bad):
+    from jaccli.errors import UsageError
+
+    with pytest.raises(UsageError, match="not a number or array of numbers"):
+        jaccli.batch_jacobian("c*x", np.array([1.0, 2.0]), constants={"c": bad})

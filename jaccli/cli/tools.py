@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
-from jaccli.errors import CheckFailed
+from jaccli.errors import CheckFailed, UsageError
 
 
 @click.command("compare")
@@ -34,6 +34,8 @@ def compare_command(expected: str, actual: str, rtol: float | None, atol: float 
     from jaccli.checks.several import compare_orders, read_orders
 
     # Files of several orders (-k 0,1,2 as .npz or json) are compared order by order.
+    if expected == "-" and actual == "-":
+        raise UsageError("standard input can be only one of GOLDEN and RESULT", hint="save one of them to a file")
     ok, report = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol)
     click.echo(report, err=True)
     if not ok:
