@@ -108,7 +108,31 @@ def test_start_up_does_not_import_sympy(code):
     assert done.stdout.strip() == "False"
 
 
+# Files other engineers were still editing when the limits were tightened: each may not grow past its ceiling
+# (its size then, plus a little room for work in flight) and leaves this list once it fits (the test says so).
+HOLDOUTS = {"jaccli.job": 310, "jaccli.cli.batch.batch_jacobian_command": 200}
+
+
 def test_files_stay_small():
-    """One module, one job: nothing grows past ~300 lines (the house limit, with a little slack)."""
-    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 330}
+    """One module, one job: nothing grows past 300 lines."""
+    sizes = {m: len(p.read_text().splitlines()) for m, p in MODULES.items()}
+    long = {m: n for m, n in sizes.items() if n > HOLDOUTS.get(m, 300)}
     assert not long, f"split these modules: {long}"
+    fits = [m for m in HOLDOUTS if m in sizes and sizes[m] <= 300]
+    assert not fits, f"remove {fits} from HOLDOUTS: they fit now"
+
+
+def _functions(module: str, path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            yield f"{module}.{node.name}", node.end_lineno - start + 1
+
+
+def test_functions_stay_short():
+    """A function reads on one screen: at most 60 lines, decorators and docstring included."""
+    lengths = dict(item for m, p in MODULES.items() for item in _functions(m, p))
+    long = {f: n for f, n in lengths.items() if n > HOLDOUTS.get(f, 60)}
+    assert not long, f"split these functions: {long}"
+    fits = [f for f in HOLDOUTS if f in lengths and lengths[f] <= 60]
+    assert not fits, f"remove {fits} from HOLDOUTS: they fit now"

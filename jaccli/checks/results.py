@@ -64,6 +64,14 @@ class Result:
         return cls(array, tuple(array.shape), array.dtype, layout, label)
 
 
+def read_bytes(path: str) -> bytes:
+    """The whole file, ``-`` being standard input; ``OSError`` is the caller's to word."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def read_result(path: str, fmt: str = "auto") -> Result:
     """Read a file that jaccli wrote (``-`` is standard input). ``fmt`` is one of ``GOLDEN_FORMATS``."""
     if fmt not in GOLDEN_FORMATS:
@@ -72,11 +80,7 @@ def read_result(path: str, fmt: str = "auto") -> Result:
                          hint="the formats are " + ", ".join(GOLDEN_FORMATS))
     label = "<stdin>" if path == "-" else str(path)
     try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
+        data = read_bytes(path)
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", where=label,
                          hint="check the path of the golden file") from None

@@ -10,11 +10,10 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 import zipfile
 
 from jaccli.checks.compare import Comparison, compare
-from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_result
+from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_bytes, read_result
 from jaccli.errors import InputError
 
 Orders = dict[int | None, Result]
@@ -28,11 +27,7 @@ def read_orders(path: str, fmt: str = "auto") -> Orders:
         return {None: read_result(path, fmt)}
     label = "<stdin>" if path == "-" else path
     try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
+        data = read_bytes(path)
     except OSError:
         return {None: read_result(path, fmt)}  # read_result words the error
     if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):

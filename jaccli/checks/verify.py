@@ -24,8 +24,8 @@ itself (wrong indexing), since the value and its derivatives share it -- golden 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -201,7 +201,7 @@ def _record(report: VerifyReport, upper: Plan, sym: np.ndarray, num: np.ndarray,
     labels = upper.layout()
     report.kinks += int(np.count_nonzero(kink))
     if kink.any() and not report.first_kink:
-        report.first_kink = _label(labels, _index(np.flatnonzero(kink)[0], full_shape, picked))
+        report.first_kink = _where(np.flatnonzero(kink)[0], full_shape, picked, labels)[1]
     checked = np.where(kink, -1.0, err)
     report.values_checked += int(np.count_nonzero(~kink))
     report.failures += int(np.count_nonzero(checked > report.tolerance))
@@ -211,8 +211,7 @@ def _record(report: VerifyReport, upper: Plan, sym: np.ndarray, num: np.ndarray,
     if worst_error > report.max_rel_error:
         report.max_rel_error = worst_error
         report.worst_order = upper.derivative.order
-        report.worst_index = _index(worst, full_shape, picked)
-        report.worst_label = _label(labels, report.worst_index)
+        report.worst_index, report.worst_label = _where(worst, full_shape, picked, labels)
         report.worst_symbolic, report.worst_numerical = float(sym.flat[worst]), float(num.flat[worst])
 
 
@@ -291,12 +290,8 @@ def _differentiate(lower: Plan, sample: dict[str, np.ndarray], leaf_name: str, e
     return np.stack([estimate, roundoff, spread, bad.astype(np.float64), span])
 
 
-def _index(flat: int, shape: tuple[int, ...], picked: np.ndarray) -> tuple[int, ...]:
-    """Full index of a flat position, with the batch coordinate mapped back to the input's row number."""
+def _where(flat: int, shape: tuple[int, ...], picked: np.ndarray, names: list[str]) -> tuple[tuple[int, ...], str]:
+    """Full index of a flat position (the batch coordinate mapped back to the input's row number), and its label."""
     index = [int(i) for i in np.unravel_index(flat, shape)]
     index[0] = int(picked[index[0]])
-    return tuple(index)
-
-
-def _label(names: list[str], index: tuple[int, ...]) -> str:
-    return "[" + ", ".join(f"{n}={i}" for n, i in zip(names, index)) + "]"
+    return tuple(index), "[" + ", ".join(f"{n}={i}" for n, i in zip(names, index)) + "]"

@@ -30,3 +30,10 @@ def divide(u: sympy.Expr, v: sympy.Expr) -> sympy.Expr:
         with np.errstate(all="ignore"):
             return number(float(np.float64(float(u)) / np.float64(0.0)))
     return u / v
+
+
+def log10_power(base: sympy.Expr, exp: sympy.Expr) -> str:
+    """log10(|base|**exp), for a message about a power too large to compute."""
+    with np.errstate(all="ignore"):
+        value = float(exp) * np.log10(abs(float(base)))
+    return f"{value:.3g}" if np.isfinite(value) else "inf"

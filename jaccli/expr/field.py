@@ -266,3 +266,12 @@ def fold_all(op: Template, f: Field) -> Field:
         slots += [Slot(s.leaf, s.index[lane:lane + 1]) for s in p.slots]
     piece = tidy(op(*args), np.zeros(1, np.int64), slots)
     return Field((), (piece,), np.asarray(f.connected.any()))
+
+
+def indexes(array: np.ndarray, key: tuple) -> bool:
+    """Whether ``key`` indexes ``array`` (an error message probes the key item by item to point at the bad one)."""
+    try:
+        array[key]
+    except IndexError:
+        return False
+    return True

@@ -16,7 +16,7 @@ import sympy
 from jaccli.expr import field as fl
 from jaccli.errors import ExpressionError, Span, did_you_mean
 from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
-from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero
+from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero, log10_power
 from jaccli.expr.field import Field
 from jaccli.expr.ir import AXIS_FUNCTIONS, SHAPED, Equation, Tape, primitive
 from jaccli.expr.scope import Scope
@@ -169,7 +169,7 @@ class _Builder:
                 folded = fold_power(_const(a), e)
                 if folded.is_infinite and _const(a).is_finite and e.is_finite:
                     # 9**9**9 would be a 370-million-digit integer; in float64 it overflows. Neither is a model.
-                    raise self.error(f"this constant power overflows float64 (about 10**{_log10_power(_const(a), e)})",
+                    raise self.error(f"this constant power overflows float64 (about 10**{log10_power(_const(a), e)})",
                                      exp_span, hint="a constant this large cannot be a meaningful input; "
                                      "check the exponent")
                 return fl.constant(folded)
@@ -260,7 +260,7 @@ class _Builder:
         except IndexError as exc:
             # Point at the first item that fails on its own prefix (an index out of range, or one too many).
             probe = np.empty(f.shape, dtype=np.int8)
-            bad = next((item for i, item in enumerate(node.items) if not _indexes(probe, key[:i + 1])),
+            bad = next((item for i, item in enumerate(node.items) if not fl.indexes(probe, key[:i + 1])),
                        node.items[-1])
             raise self.error(f"{exc}", bad.span, hint=f"the value has event shape {f.shape}") from None
         return self.record("index", [var], out, key=key)
@@ -274,21 +274,6 @@ class _Builder:
                                  item.span, hint="index or broadcast the items to one shape first")
         self.budget.charge((len(visited),) + first, [], node.span)
         return self.record("stack", [v for _, v in visited], fl.stack([f for f, _ in visited]))
-
-
-def _log10_power(base: sympy.Expr, exp: sympy.Expr) -> str:
-    """log10(|base|**exp), for a message about a power too large to compute."""
-    with np.errstate(all="ignore"):
-        value = float(exp) * np.log10(abs(float(base)))
-    return f"{value:.3g}" if np.isfinite(value) else "inf"
-
-
-def _indexes(array: np.ndarray, key: tuple) -> bool:
-    try:
-        array[key]
-    except IndexError:
-        return False
-    return True
 
 
 def build_tape(tree: Node | Program, scope: Scope, text: str, label: str | None = None) -> Tape:
