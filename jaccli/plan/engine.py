@@ -154,42 +154,6 @@ def _check_result_size(tape: Tape, order: int) -> None:
                          hint=f"the limits are {MAX_AXES} axes and {MAX_EXAMPLE_VALUES} values per example")
 
 
-# Used by plan/retarget.py (--reduce, --jvp, --vjp), which gathers and scatters lanes of its own.
-def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
-    n = flat.shape[1]
-    if len(index) == n and index[0] == 0 and np.array_equal(index, np.arange(n)):
-        return flat
-    if len(index) > 1 and (index == index[0]).all():
-        index = index[:1]
-    return np.ascontiguousarray(flat[:, index])
-
-
-def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
-    """``out[:, flat] (+)= value`` for ``out (b, n)``, ``value (b, L)``.
-
-    NumPy's 2-D fancy assignment is slow into a view of a big array (seconds for a few thousand values), so
-    few columns are written one strided column at a time and many through flat indices with ``np.put``.
-    """
-    if mode != "add_at" and len(flat) <= 16:
-        for j, f in enumerate(flat.tolist()):
-            if mode == "assign":
-                out[:, f] = value[:, j]
-            else:
-                with np.errstate(invalid="ignore"):  # inf + -inf is nan, as IEEE says; no warning on stderr
-                    out[:, f] += value[:, j]
-        return
-    b, n = out.shape
-    index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
-    whole = out.reshape(-1)
-    if mode == "assign":
-        np.put(whole, index, value)
-    elif mode == "add":
-        np.put(whole, index, np.take(whole, index) + value.reshape(-1))
-    else:  # repeated indices: accumulate in order, deterministically
-        np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
-
-
 def evaluate(plan: AnyPlan, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
     """One chunk: ``arrays[name]`` of shape ``(b, *event)`` in the plan's dtype -> result ``(b, *T, *S^k)``.
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from jaccli.expr.field import Slot, slot_symbol
 from jaccli.plan.derive import Derivative, PieceProgram
-from jaccli.plan.engine import _gather, _scatter
+from jaccli.plan.compiled import _gather
 from jaccli.plan.kernel import Kernel
 from jaccli.plan.rescue import rescue
 
@@ -139,3 +139,28 @@ def evaluate_groups(groups: list[Group], flats: dict[str, np.ndarray], out: np.n
                     out += value
             else:
                 _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
+
+
+def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
+    """``out[:, flat] (+)= value`` for ``out (b, n)``, ``value (b, L)``.
+
+    NumPy's 2-D fancy assignment is slow into a view of a big array (seconds for a few thousand values), so
+    few columns are written one strided column at a time and many through flat indices with ``np.put``.
+    """
+    if mode != "add_at" and len(flat) <= 16:
+        for j, f in enumerate(flat.tolist()):
+            if mode == "assign":
+                out[:, f] = value[:, j]
+            else:
+                with np.errstate(invalid="ignore"):  # inf + -inf is nan, as IEEE says; no warning on stderr
+                    out[:, f] += value[:, j]
+        return
+    b, n = out.shape
+    index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
+    whole = out.reshape(-1)
+    if mode == "assign":
+        np.put(whole, index, value)
+    elif mode == "add":
+        np.put(whole, index, np.take(whole, index) + value.reshape(-1))
+    else:  # repeated indices: accumulate in order, deterministically
+        np.add.at(whole, index, np.ascontiguousarray(value).reshape(-1))
