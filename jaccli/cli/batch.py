@@ -119,7 +119,8 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
     from jaccli.io.outputs import make_writer, write_none
-    from jaccli.job import Checks, Options, Report, consume, open_input, results
+    from jaccli.job import Options, Report, consume, open_input, results
+    from jaccli.job_checks import Checks
     from jaccli.io.sink import open_sink
     from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
     from jaccli.io.inputs import CsvOptions
