@@ -104,28 +104,17 @@ def _step(x):
     return _indicator(np.asarray(x) > 0, x)
 
 
-def _ge(a, b):
-    return _indicator(np.greater_equal(a, b), a, b)
+def _comparison(compare: np.ufunc):
+    """1.0 where ``compare(a, b)`` holds, else 0.0, in the arguments' float dtype (the indicator rows)."""
+    def indicator(a, b):
+        return _indicator(compare(a, b), a, b)
+
+    indicator.__name__ = compare.__name__
+    return indicator
 
 
-def _le(a, b):
-    return _indicator(np.less_equal(a, b), a, b)
-
-
-def _lt(a, b):
-    return _indicator(np.less(a, b), a, b)
-
-
-def _gt(a, b):
-    return _indicator(np.greater(a, b), a, b)
-
-
-def _eq(a, b):
-    return _indicator(np.equal(a, b), a, b)
-
-
-def _ne(a, b):
-    return _indicator(np.not_equal(a, b), a, b)
+_ge, _le, _lt, _gt, _eq, _ne = (_comparison(f) for f in (np.greater_equal, np.less_equal, np.less, np.greater,
+                                                          np.equal, np.not_equal))
 
 
 # name -> (implementation, number of arguments or None for any)

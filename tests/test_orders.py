@@ -271,7 +271,7 @@ def test_sample_npz_by_hand():
 
 
 def test_npz_writer_on_an_unseekable_stream():
-    """A pipe or device (``-o /dev/stdout``): zipfile writes data descriptors, np.load still reads it."""
+    """An unseekable stream (a pipe, a device, standard output): zipfile writes data descriptors, np.load reads it."""
     from jaccli.io.npz import NpzWriter
 
     class Pipe(io.RawIOBase):

@@ -3,6 +3,7 @@ checked by the parser, then one cheap pre-scan (bracket depth, unparseable chara
 turned into a caret, and a node and depth count, iterative, so that conversion may recurse safely afterwards."""
 from __future__ import annotations
 
+import abc
 import ast
 import re
 
@@ -17,11 +18,12 @@ _LONG_DECIMAL = re.compile(r"(?<![0-9_.])[0-9][0-9_]{4300,}(?![0-9_.eEjJ])")  # 
 _POSITIONED = (ast.expr, ast.keyword, ast.arg)  # the nodes of an expression tree that carry source positions
 
 
-class Guards(TextPositions):
+class Guards(TextPositions, abc.ABC):
     """The refusals of hostile text; ``error`` is the parser's (it knows the expression file's label)."""
 
+    @abc.abstractmethod
     def error(self, message: str, span: Span | None, hint: str | None = None) -> ExpressionError:
-        raise NotImplementedError
+        """The error to raise for ``message`` at ``span`` (the parser places it in its text or file)."""
 
     def prescan(self) -> None:
         """Refuse deep bracket nesting and unparseable characters in one cheap pass, before the parser sees them."""

@@ -197,7 +197,8 @@ class _Builder:
         assert want is not None  # only internal rows are n-ary (nargs None), and ELEMENTWISE leaves them out
         if len(node.args) != want:
             raise self.error(f"{name}() takes {want} argument{'s' if want > 1 else ''}, got {len(node.args)}",
-                             node.span, hint="reduce along one axis with axis=k" if name in AXIS_FUNCTIONS else None)
+                             node.span, hint="reduce along one axis with axis=k" if name in AXIS_FUNCTIONS
+                             else "'jaccli functions' shows every function with its arguments")
         if name == "where":
             return self.where(node)
         visited = [self.visit(a) for a in node.args]
