@@ -18,7 +18,8 @@ from jaccli.limits import check_result_bytes, result_limit
 from jaccli.errors import NonFiniteError
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
-from jaccli.job import Options, Progress, Report, Verdict, open_scope
+from jaccli.job import Options, Progress, Report, open_scope
+from jaccli.job_checks import Verdict
 from jaccli.plan.engine import Plan
 from jaccli.plan.orders import OrdersPlan, plan_orders
 

@@ -24,7 +24,7 @@ STAGES = [
     ("jaccli.plan",),
     ("jaccli.io",),
     ("jaccli.checks", "jaccli.symbolic"),
-    ("jaccli.job", "jaccli.job_orders", "jaccli.api", "jaccli.dask"),
+    ("jaccli.job", "jaccli.job_checks", "jaccli.job_orders", "jaccli.api", "jaccli.dask"),
     ("jaccli.cli", "jaccli.__main__"),
 ]
 
@@ -110,7 +110,7 @@ def test_start_up_does_not_import_sympy(code):
 
 # Files other engineers were still editing when the limits were tightened: each may not grow past its ceiling
 # (its size then, plus a little room for work in flight) and leaves this list once it fits (the test says so).
-HOLDOUTS = {"jaccli.job": 310, "jaccli.cli.batch.batch_jacobian_command": 200}
+HOLDOUTS: dict[str, int] = {}
 
 
 def test_files_stay_small():

@@ -1,14 +1,12 @@
 """``jaccli batch-jacobian``: the click face of one job (``jaccli.job``)."""
 from __future__ import annotations
 
-import contextlib
-import os
 from typing import Any, Optional
 
 import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
-from jaccli.errors import CheckFailed, UsageError
+from jaccli.errors import UsageError
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
 
 
@@ -21,70 +19,90 @@ def _size(value: Optional[str]) -> Optional[int]:
         raise click.BadParameter(str(exc)) from None
 
 
+# The command's arguments and options, top to bottom as --help lists them (``_stacked`` applies them as a stack of
+# decorators would): a tuple, so that the command function itself reads on one screen.
+_PARAMS = (
+    click.argument("expression"),
+    click.argument("input", default="-", required=False, metavar="[INPUT]"),
+    click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
+                 callback=lambda ctx, param, value: _orders(value),
+                 help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz)."),
+    click.option("--wrt", default="x", show_default=True, metavar="NAME",
+                 help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
+                      "several as a,b (their concatenation)."),
+    click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+                 help="A scalar constant (repeatable)."),
+    click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
+                 help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable)."),
+    click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
+                 help="Output format  [default: by the -o extension (.json .csv .npy .npz .txt), else text]"),
+    click.option("-o", "--output", metavar="PATH",
+                 help="Write here instead of standard output: atomically for a regular file, written through for a "
+                      "device, FIFO or /dev/fd/N."),
+    click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
+                 help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content."),
+    click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
+                 help="auto = the input's float dtype (float64 for text formats and integers)."),
+    click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
+                 help="A target that never reads the source gives None, or zeros of the full shape."),
+    click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
+                 help="At most N examples are evaluated at once (bounds memory; results are bit-identical)."),
+    click.option("--pfor/--no-pfor", default=True, show_default=True,
+                 help="Vectorised evaluation, or a per-example loop (bit-identical results)."),
+    click.option("--threads", type=click.IntRange(min=1), metavar="N",
+                 help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
+                      "available]."),
+    click.option("--cache/--no-cache", default=True, show_default=True,
+                 help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory)."),
+    click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
+                 help="Digits: text as numpy prints [default: 8; float64 needs at most 17]; csv/json significant "
+                      "digits [default: exact]."),
+    click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
+                 help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
+                      "half the available memory]."),
+    click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4)."),
+    click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data."),
+    click.option("--expect", metavar="GOLDEN",
+                 help="Compare with a saved result (any -f format); exit 1 if it differs."),
+    click.option("--rtol", type=float, help="Relative tolerance for --expect [float64: 1e-12, float32: 1e-5]."),
+    click.option("--atol", type=float, help="Absolute tolerance for --expect [float64: 1e-12, float32: 1e-6]."),
+    click.option("--verify", is_flag=True, help="Cross-check against finite differences; exit 1 if it disagrees."),
+    click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
+                 help="Rows --verify samples (seeded)."),
+    click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error)."),
+    click.option("--delimiter", default="auto", show_default=True, metavar="CHAR",
+                 help="CSV delimiter: auto (comma, tab, semicolon, pipe or whitespace), a character, tab, whitespace."),
+    click.option("--columns", metavar="A,B", help="The CSV columns that make up a row (the others are ignored)."),
+    click.option("--index-col", default="auto", show_default=True, metavar="COL",
+                 help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or "
+                      "0-based position."),
+    click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
+                 help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input "
+                      "has them."),
+    click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+                 help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag."),
+    click.option("--jvp", metavar="NAME",
+                 help="Contract the last source axes with array NAME (input or -P; shaped like x)."),
+    click.option("--vjp", metavar="NAME",
+                 help="Contract the target axes with array NAME (input or -P; shaped like the target)."),
+    click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                 help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README."),
+    click.option("--scheduler", metavar="ADDRESS",
+                 help="With --engine dask: a running Dask scheduler (tcp://host:8786) [default: a local cluster]."),
+)
+
+
+def _stacked(params: tuple[Any, ...]) -> Any:
+    """Apply ``params`` as if written as decorators in this order (the last one nearest the function)."""
+    def apply(f: Any) -> Any:
+        for param in reversed(params):
+            f = param(f)
+        return f
+    return apply
+
+
 @click.command("batch-jacobian")
-@click.argument("expression")
-@click.argument("input", default="-", required=False, metavar="[INPUT]")
-@click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
-              callback=lambda ctx, param, value: _orders(value),
-              help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
-@click.option("--wrt", default="x", show_default=True, metavar="NAME",
-              help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
-                   "several as a,b (their concatenation).")
-@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant (repeatable).")
-@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
-              help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable).")
-@click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format  [default: by the -o extension (.json .csv .npy .npz .txt), else text]")
-@click.option("-o", "--output", metavar="PATH",
-              help="Write here instead of standard output: atomically for a regular file, written through for a "
-                   "device, FIFO or /dev/fd/N.")
-@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
-              help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
-              help="auto = the input's float dtype (float64 for text formats and integers).")
-@click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
-              help="A target that never reads the source gives None, or zeros of the full shape.")
-@click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
-              help="At most N examples are evaluated at once (bounds memory; results are bit-identical).")
-@click.option("--pfor/--no-pfor", default=True, show_default=True,
-              help="Vectorised evaluation, or a per-example loop (bit-identical results).")
-@click.option("--threads", type=click.IntRange(min=1), metavar="N",
-              help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
-                   "available].")
-@click.option("--cache/--no-cache", default=True, show_default=True,
-              help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory).")
-@click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
-              help="Digits: text as numpy prints [default: 8; float64 needs at most 17]; csv/json significant "
-                   "digits [default: exact].")
-@click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
-              help="Refuse a result larger than this (values x 4 or 8 bytes), like 512M or 8G [default: 1G; text: "
-                   "half the available memory].")
-@click.option("--strict", is_flag=True, help="A non-finite result value is an error (exit 4).")
-@click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data.")
-@click.option("--expect", metavar="GOLDEN", help="Compare with a saved result (any -f format); exit 1 if it differs.")
-@click.option("--rtol", type=float, help="Relative tolerance for --expect [float64: 1e-12, float32: 1e-5].")
-@click.option("--atol", type=float, help="Absolute tolerance for --expect [float64: 1e-12, float32: 1e-6].")
-@click.option("--verify", is_flag=True, help="Cross-check against finite differences; exit 1 if it disagrees.")
-@click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
-              help="Rows --verify samples (seeded).")
-@click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error).")
-@click.option("--delimiter", default="auto", show_default=True, metavar="CHAR",
-              help="CSV delimiter: auto (comma, tab, semicolon, pipe or whitespace), a character, tab, whitespace.")
-@click.option("--columns", metavar="A,B", help="The CSV columns that make up a row (the others are ignored).")
-@click.option("--index-col", default="auto", show_default=True, metavar="COL",
-              help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or 0-based position.")
-@click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
-              help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input has them.")
-@click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
-              help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag.")
-@click.option("--jvp", metavar="NAME",
-              help="Contract the last source axes with array NAME (input or -P; shaped like x).")
-@click.option("--vjp", metavar="NAME",
-              help="Contract the target axes with array NAME (input or -P; shaped like the target).")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="dask: run on a Dask cluster (Zarr/Parquet/globbed inputs, -o result.zarr); see the README.")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="With --engine dask: a running Dask scheduler (tcp://host:8786) [default: a local cluster].")
+@_stacked(_PARAMS)
 def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
                            atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
                            engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
@@ -118,15 +136,28 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
 
     With --expect or --verify the result is checked instead of printed (-o still writes it).
     """
-    from jaccli.io.outputs import make_writer, write_none
-    from jaccli.job import Checks, Options, Report, consume, open_input, results
-    from jaccli.io.sink import open_sink
-    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
-    from jaccli.io.inputs import CsvOptions
-    from jaccli.io.labels import labels_for
-    from jaccli.io.rounding import check_precision, round_significant
+    from jaccli.cli.batch_run import run_one
+    from jaccli.job_checks import Checks
 
+    opts, header_style = _resolve_options(output, expect, verify, show_layout, kwargs)
+    verify_at = verify_rows if verify else None
+    if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
+        return _run_dask(opts, output, scheduler, Checks(expect, rtol, atol, verify_at), show_layout, header_style)
+    if scheduler is not None:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
+    if opts.orders:  # -k 0,1,2: one pass, every order written
+        return _run_several(opts, output, show_layout, expect, rtol, atol, verify_at, header_style)
+    run_one(opts, output, Checks(expect, rtol, atol, verify_at), show_layout, header_style)
+
+
+def _resolve_options(output: Optional[str], expect: Optional[str], verify: bool, show_layout: bool,
+                     kwargs: dict[str, Any]) -> tuple[Any, str]:
+    """The click values as the job's ``Options`` (and the --header style), checked before any input is read."""
+    from jaccli.io.inputs import CsvOptions
     from jaccli.io.outputs import format_for_path
+    from jaccli.io.rounding import check_precision
+    from jaccli.io.terminal import refuse_binary_to_terminal, say_reading_stdin
+    from jaccli.job import Options
 
     kwargs["fmt"] = kwargs["fmt"] or format_for_path(output)
     orders, header_style = kwargs.pop("orders"), kwargs.pop("header")
@@ -139,87 +170,34 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     say_reading_stdin(opts.input)
     if verify or show_layout:  # these read the symbolic plan, which a cached (numeric) plan does not have
         opts.cache = False
-    if engine == "dask":  # before any local-only path: the Dask engine refuses what it does not run
-        from jaccli.dask.run import run_batch
+    return opts, header_style
 
-        if opts.precision is not None and opts.fmt in ("csv", "json"):  # refused, never silently ignored
-            raise UsageError(f"--precision for {opts.fmt} output is not supported by --engine dask",
-                             hint="drop --precision (values are written exactly), or run without --engine dask")
-        if opts.csv.delimiter is not True or opts.csv.columns.index_col != "auto" or header_style != "auto":
-            raise UsageError("--delimiter, --index-col and --header are not supported by --engine dask",
-                             hint="drop them, or run without --engine dask")
 
-        checks = Checks(expect, rtol, atol, verify_rows if verify else None)
-        _finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
-        return
-    if scheduler is not None:
-        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask, or drop --scheduler")
-    if opts.orders and (opts.reduce or opts.jvp or opts.vjp):
+def _run_dask(opts: Any, output: Optional[str], scheduler: Optional[str], checks: Any, show_layout: bool,
+              header_style: str) -> None:
+    """``--engine dask``: refuse the options it does not run (never silently ignored), then run on the cluster."""
+    from jaccli.cli.batch_run import finish
+    from jaccli.dask.run import run_batch
+
+    if opts.precision is not None and opts.fmt in ("csv", "json"):
+        raise UsageError(f"--precision for {opts.fmt} output is not supported by --engine dask",
+                         hint="drop --precision (values are written exactly), or run without --engine dask")
+    if opts.csv.delimiter is not True or opts.csv.columns.index_col != "auto" or header_style != "auto":
+        raise UsageError("--delimiter, --index-col and --header are not supported by --engine dask",
+                         hint="drop them, or run without --engine dask")
+    finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
+
+
+def _run_several(opts: Any, output: Optional[str], show_layout: bool, expect: Optional[str], rtol: Optional[float],
+                 atol: Optional[float], verify_rows: Optional[int], header_style: str) -> None:
+    """``-k 0,1,2``: every order in one pass (``jaccli.cli.several``); the reductions take one order only."""
+    from jaccli.cli.several import run_several
+
+    if opts.reduce or opts.jvp or opts.vjp:
         raise UsageError("--reduce, --jvp and --vjp apply to one order, not to several (-k "
                          + ",".join(map(str, opts.orders)) + ")",
                          hint="run each order on its own")
-    if opts.orders:  # -k 0,1,2: one pass, every order written
-        from jaccli.cli.several import run_several
-
-        return run_several(opts, output, show_layout, expect, rtol, atol, verify_rows if verify else None, header_style)
-    checks = Checks(expect, rtol, atol, verify_rows if verify else None)
-    # A check reports on stderr; the result itself then goes only where -o says.
-    quiet = checks.active and output is None
-    with (open(os.devnull, "wb") if quiet else contextlib.nullcontext()) as discard, \
-            open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
-        batch, plan = open_input(opts)
-        for note in batch.notes:
-            click.echo(f"note: {note}", err=True)
-        labels = labels_for(plan, header_style, batch, opts.wrt)
-        if show_layout:
-            from jaccli.plan.engine import Plan
-            from jaccli.symbolic.render import render_layout
-
-            assert isinstance(plan, Plan)  # --layout turned the cache off: a symbolic plan
-            click.echo(render_layout(plan, labels.axes()), err=True)
-        if checks.active:
-            batch = checks.remember(batch)
-        report = Report()
-        if not plan.connected and opts.unconnected == "none":
-            if opts.fmt in ("csv", "npy", "npz") and discard is None:
-                raise UsageError(f"a None result cannot be written as {opts.fmt}",
-                                 hint="use --unconnected zero to get zeros, or -f text/json")
-            consume(batch, plan, opts, report)
-            write_none("json" if discard else opts.fmt, sink.file, shape=(report.examples,) + plan.example_shape,
-                       dtype=plan.dtype, order=opts.order, layout=labels.axes())
-        else:
-            header = None
-            if opts.fmt == "csv" and opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
-                from jaccli.plan.engine import Plan
-                from jaccli.plan.reduce import csv_header
-
-                assert isinstance(plan, Plan)  # reduced plans are never cached
-                header = csv_header(plan)
-            if opts.fmt == "csv" and header is None:  # one cell per entry: only when needed
-                header = labels.csv_header()
-            writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=header)
-            writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
-            digits = opts.precision if opts.fmt in ("csv", "json") else None
-            for chunk in results(batch, plan, opts, report):
-                writer.write_chunk(chunk if digits is None else round_significant(chunk, digits))
-                checks.collect(chunk)
-                sink.release()  # this chunk passed its checks: a stream may show it now
-            sink.release()
-            writer.finish()
-        verdict = checks.run(plan, report, connected=plan.connected or opts.unconnected == "zero", labels=labels)
-        sink.commit()
-    _finish(report, verdict)
-
-
-def _finish(report: Any, verdict: Any) -> None:
-    """The run's last words on stderr: the non-finite count, the checks' report (exit 1 if one failed)."""
-    if report.nonfinite:
-        click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
-                   f"the first at index {report.first_nonfinite}; --strict makes this an error", err=True)
-    if verdict:
-        click.echo(verdict.text, err=True)
-        if not verdict.ok:
-            raise CheckFailed(verdict.failure, hint=verdict.hint)
+    run_several(opts, output, show_layout, expect, rtol, atol, verify_rows, header_style)
 
 
 def _orders(text: str) -> tuple[int, ...]:

@@ -20,7 +20,7 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
     from jaccli.io.rounding import round_significant
     from jaccli.io.several import SeveralWriter, check_format, check_several
     from jaccli.io.sink import open_sink
-    from jaccli.job import Checks
+    from jaccli.job_checks import Checks
     from jaccli.job_orders import OrdersChecks, OrdersReport, check_output_size, open_orders, parts, results
 
     check_several(opts.fmt, len(opts.orders))

@@ -18,7 +18,8 @@ import click
 import numpy as np
 
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.job import Checks, Options, Progress, Report, parse_defines
+from jaccli.job import Options, Progress, Report, parse_defines
+from jaccli.job_checks import Checks
 
 BLOCK_VALUES = 1 << 24  # input + result values per block: ~130 MB of float64 result, bounded worker memory
 
