@@ -10,6 +10,13 @@ differentiates any composition to any order without ever inventing forms of its 
 ``Heaviside``, no ``re``/``im``). Derivative forms are chosen for numerical stability over the whole float64 range:
 ``tanh' = sech**2`` instead of ``1 - tanh**2``, ``sigmoid' = sigmoid(x)*sigmoid(-x)``, ``atan2`` via ``hypot``.
 Rows marked ``internal`` are helpers that derivatives use (``sech``, ``step``...); users cannot call them.
+
+How a derivative *family* is written: a rule returns an expression over rows, and every order follows from the
+rules by the chain rule, so a family needs rows that close over differentiation, not one row per order. ``tanh``
+closes over ``{tanh, sech}`` (``tanh' = sech**2``, ``sech' = -tanh*sech``). To add ``sinc``, whose closed form
+``(cos(x) - sinc(x))/x`` cancels near 0, one would add an internal row for the stable unit (as ``omx2``, ``hcos``
+and ``dsigmoid`` are here) whose own rule again returns rows; JAX's ``_sinc_maclaurin(k, x)``, a rule indexed by
+the order k, is the other way, for a family that does not close over a few rows.
 """
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ spools the result to an anonymous file beyond 32 MB and streams it back: ``jaccl
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -124,18 +123,9 @@ def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
                                  hint="columns: " + ", ".join(header) + "; 'x' is the whole row")
         row = "x"
         arrays = {"x": arrays[single]}
-        batch = _renamed(batch, single, "x")
+        batch = batch.renamed(single, "x")
     params = parse_params(opts.params, allow_nonfinite=opts.allow_nonfinite)
     return batch, _Head(arrays, defines, row, params)
-
-
-def _renamed(batch: Batch, old: str, new: str) -> Batch:
-    if old == new:
-        return batch
-    chunker = batch._chunker
-    arrays = {new if k == old else k: v for k, v in batch.arrays.items()}
-    return dataclasses.replace(batch, arrays=arrays, _chunker=lambda n: (
-        {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
 
 
 INPUT_VALUES_PER_CHUNK = 1 << 20  # a chunk of input (all arrays, every example) holds at most ~1M values

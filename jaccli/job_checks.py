@@ -2,9 +2,8 @@
 then judge it (a ``Verdict``). Kept apart from ``jaccli.job``, which streams the result itself."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -37,14 +36,7 @@ class Checks:
         """The batch, with its chunks also kept for ``--verify`` (which samples rows from the whole input)."""
         if self.verify_rows is None:
             return batch
-        chunker = batch._chunker
-
-        def keeping(n: int) -> Iterator[dict[str, np.ndarray]]:
-            for chunk in chunker(n):
-                self.inputs.append(chunk)
-                yield chunk
-
-        return dataclasses.replace(batch, _chunker=keeping)
+        return batch.tapped(self.inputs.append)
 
     def collect(self, chunk: np.ndarray) -> None:
         if self.expect is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keyword
 import math
 import mmap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -59,6 +59,26 @@ class Batch:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"chunk size must be a positive integer, not {n!r}")
         return self._chunker(n)
+
+    def renamed(self, old: str, new: str) -> Batch:
+        """The same batch with array ``old`` called ``new`` (a CSV row is ``x`` whatever the reader called it)."""
+        if old == new:
+            return self
+        chunker = self._chunker
+        arrays = {new if k == old else k: v for k, v in self.arrays.items()}
+        return replace(self, arrays=arrays, _chunker=lambda n: (
+            {new if k == old else k: v for k, v in c.items()} for c in chunker(n)))
+
+    def tapped(self, see: Callable[[Chunk], None]) -> Batch:
+        """The same batch; ``see`` is shown every chunk as it is read (``--verify`` keeps them to sample rows)."""
+        chunker = self._chunker
+
+        def seen(n: int) -> Iterator[Chunk]:
+            for chunk in chunker(n):
+                see(chunk)
+                yield chunk
+
+        return replace(self, _chunker=seen)
 
 
 # --- dtypes -------------------------------------------------------------------------------------------------
