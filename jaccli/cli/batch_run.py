@@ -7,7 +7,7 @@ from typing import IO, Any, Optional
 
 import click
 
-from jaccli.errors import CheckFailed, UsageError
+from jaccli.errors import CheckFailed
 
 
 def run_one(opts: Any, output: Optional[str], checks: Any, show_layout: bool, header_style: str) -> None:
@@ -49,12 +49,11 @@ def _show_layout(plan: Any, labels: Any) -> None:
 def _write_none(batch: Any, plan: Any, opts: Any, report: Any, labels: Any, file: IO[bytes],
                 discarded: bool) -> None:
     """A target that never reads the source: its None result (every example still read, to count and validate)."""
-    from jaccli.io.outputs import write_none
+    from jaccli.io.outputs import refuse_none_as, write_none
     from jaccli.job import consume
 
-    if opts.fmt in ("csv", "npy", "npz") and not discarded:
-        raise UsageError(f"a None result cannot be written as {opts.fmt}",
-                         hint="use --unconnected zero to get zeros, or -f text/json")
+    if not discarded:
+        refuse_none_as(opts.fmt)
     consume(batch, plan, opts, report)
     write_none("json" if discarded else opts.fmt, file, shape=(report.examples,) + plan.example_shape,
                dtype=plan.dtype, order=opts.order, layout=labels.axes())

@@ -118,16 +118,14 @@ def _quiet(checks: Checks, output: Optional[str]) -> Any:
 
 def _write_none(opts: Options, output: Optional[str], kind: Optional[str], checks: Checks, plan: Any,
                 size: int) -> None:
-    from jaccli.io.outputs import write_none
+    from jaccli.io.outputs import refuse_none_as, write_none
     from jaccli.io.sink import open_sink
 
     if kind is not None:
-        raise UsageError(f"a None result cannot be written as {'Zarr' if kind == 'zarr' else '.npy parts'}",
-                         hint="use --unconnected zero to get zeros, or -f text/json")
+        refuse_none_as("Zarr" if kind == "zarr" else ".npy parts")
     with _quiet(checks, output) as discard, open_sink(output, stdout=discard, whole=opts.fmt == "npz") as sink:
-        if opts.fmt in ("csv", "npy", "npz") and discard is None:
-            raise UsageError(f"a None result cannot be written as {opts.fmt}",
-                             hint="use --unconnected zero to get zeros, or -f text/json")
+        if discard is None:
+            refuse_none_as(opts.fmt)
         write_none("json" if discard else opts.fmt, sink.file, shape=(size,) + plan.example_shape,
                    dtype=plan.dtype, order=opts.order, layout=plan.layout())
         sink.commit()

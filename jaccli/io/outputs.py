@@ -282,5 +282,12 @@ def write_none(
     elif fmt == "json":
         file.write((_json_header(shape, np.dtype(dtype), order, layout) + "null}\n").encode("ascii"))
     else:
+        refuse_none_as(fmt)
+
+
+def refuse_none_as(fmt: str) -> None:
+    """The one rule for a None result: only text (``None``) and JSON (``"data": null``) can say it; csv, npy, npz
+    and the Dask stores hold numbers only. Called early, before any data is read, and by ``write_none`` itself."""
+    if fmt not in ("text", "json"):
         raise UsageError(f"a None result cannot be written as {fmt}",
                          hint="use --unconnected zero to get zeros, or -f text/json")
