@@ -204,11 +204,16 @@ def test_dev_fd_of_a_pipe(jaccli, seed_csv):
 
 
 def test_dev_stdout_keeps_append_mode(tmp_path):
-    """``-o /dev/stdout >> log``: written through descriptor 1, so the shell's append survives."""
+    """``-o /dev/stdout >> log``: written through descriptor 1, so the shell's append survives.
+
+    ``/dev/stdout`` is a link to ``/proc/self/fd/1``; the test makes its own such link in the temp directory, so the
+    same path through ``/proc/self/fd`` is taken while no test ever names a real device as ``-o``."""
+    stdout_link = tmp_path / "stdout"
+    stdout_link.symlink_to("/proc/self/fd/1")
     log = tmp_path / "log.csv"
     log.write_text("earlier\n")
     with open(log, "ab") as out:
-        child = jaccli_process("batch-jacobian", "x*x*x", "samples/seed.csv", "-f", "csv", "-o", "/dev/stdout",
+        child = jaccli_process("batch-jacobian", "x*x*x", "samples/seed.csv", "-f", "csv", "-o", str(stdout_link),
                                stdout=out, stderr=subprocess.PIPE)
         _, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
