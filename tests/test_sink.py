@@ -204,7 +204,7 @@ def test_dev_fd_of_a_pipe(jaccli, seed_csv):
 
 
 def test_dev_stdout_keeps_append_mode(tmp_path):
-    """``-o /dev/stdout >> log``: written through descriptor 1, so the shell's append survives.
+    """Output to standard output's path with ``>> log``: written through descriptor 1, so the append survives.
 
     ``/dev/stdout`` is a link to ``/proc/self/fd/1``; the test makes its own such link in the temp directory, so the
     same path through ``/proc/self/fd`` is taken while no test ever names a real device as ``-o``."""
