@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import sympy
@@ -85,6 +85,17 @@ def shifted(piece: Piece, offset: int) -> sympy.Expr:
     if offset == 0 or not piece.slots:
         return piece.expr
     return piece.expr.xreplace({slot_symbol(j): slot_symbol(j + offset) for j in range(len(piece.slots))})
+
+
+def joined(parts: Iterable[tuple[Piece, np.ndarray | slice]]) -> tuple[list[sympy.Expr], list[Slot]]:
+    """Several pieces' templates side by side, for one new template over all their slots: each template renumbered
+    after the slots before it, each slot restricted to ``lanes`` (the lanes of that piece the new template reads)."""
+    templates: list[sympy.Expr] = []
+    slots: list[Slot] = []
+    for piece, lanes in parts:
+        templates.append(shifted(piece, len(slots)))
+        slots += [Slot(s.leaf, s.index[lanes]) for s in piece.slots]
+    return templates, slots
 
 
 # --- construction ----------------------------------------------------------------------------------------
@@ -211,14 +222,8 @@ def compact(f: Field) -> Field:
     pieces = []
     for g, signature in enumerate(signatures):
         where = np.flatnonzero(group == g)
-        terms: list[sympy.Expr] = []
-        slots: list[Slot] = []
-        for i, count in enumerate(signature):
-            p = f.pieces[i]
-            for r in range(int(count)):
-                lanes = orders[i][starts[i][where] + r]
-                terms.append(shifted(p, len(slots)))
-                slots += [Slot(s.leaf, s.index[lanes]) for s in p.slots]
+        terms, slots = joined((f.pieces[i], orders[i][starts[i][where] + r])
+                              for i, count in enumerate(signature) for r in range(int(count)))
         pieces.append(tidy(sympy.Add(*terms), where, slots))
     return Field(f.shape, tuple(pieces), f.connected)
 
@@ -238,13 +243,7 @@ def combine(op: Template, fields: Sequence[Field], shape: tuple[int, ...]) -> Fi
     pieces = []
     for g, combo in enumerate(combos):
         where = np.flatnonzero(group == g)
-        args: list[sympy.Expr] = []
-        slots: list[Slot] = []
-        for k, i in enumerate(combo):
-            p = fields[k].pieces[i]
-            lanes = lane_of[k, where]
-            args.append(shifted(p, len(slots)))
-            slots += [Slot(s.leaf, s.index[lanes]) for s in p.slots]
+        args, slots = joined((fields[k].pieces[i], lane_of[k, where]) for k, i in enumerate(combo))
         pieces.append(tidy(op(*args), where, slots))
     connected = np.zeros(shape, bool)
     for f in fields:
@@ -259,11 +258,7 @@ def fold_all(op: Template, f: Field) -> Field:
     for p in f.pieces:
         for lane, q in enumerate(p.pos):
             by_pos[q] = (p, lane)
-    args: list[sympy.Expr] = []
-    slots: list[Slot] = []
-    for p, lane in by_pos:
-        args.append(shifted(p, len(slots)))
-        slots += [Slot(s.leaf, s.index[lane:lane + 1]) for s in p.slots]
+    args, slots = joined((p, slice(lane, lane + 1)) for p, lane in by_pos)
     piece = tidy(op(*args), np.zeros(1, np.int64), slots)
     return Field((), (piece,), np.asarray(f.connected.any()))
 
