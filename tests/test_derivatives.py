@@ -1,6 +1,7 @@
 """Derivatives against an independent oracle (``tests/oracle.py``), never against jaccli's own formulas.
 
-1. every function of the table, orders 1..3, float64, against mpmath at 30 digits (<= 1e-12 relative);
+1. every function of the table (its entry in ``tests/function_data.py``), orders 1..3, float64, against mpmath at
+30 digits (<= 1e-12 relative);
 2. float32 against the float64 reference; 3. structure (rank-3 sources, stacks, broadcasting, aliasing,
 reductions, names, constants, dict inputs) against Richardson / complex step / closed forms; 4. the seed article;
 5. TensorFlow's kink conventions, stability at huge and tiny inputs, accuracy over the float64 range;
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaccli
-from jaccli.functions import ELEMENTWISE
+from function_data import ERF_D, FUNCTIONS, SIGMOID_D
 from oracle import (batch_apply, complex_step, cube_d1, cube_d2, mp_batch, polar_hessian, polar_jacobian,
                     richardson, softmax, softmax_d1, softmax_d2, tanh_squared_d1)
 
@@ -45,83 +46,28 @@ def assert_close(got: np.ndarray, ref: np.ndarray, rtol: float, what: str = "") 
 # =============================================================================================================
 # 1. The function table against mpmath (float64, orders 1..3)
 # =============================================================================================================
-def _mp_cbrt(t):
-    return mpmath.sign(t) * mpmath.cbrt(abs(t))  # mpmath.cbrt of a negative number is the complex principal root
-
-
-# name -> (an mpmath implementation written independently of jaccli, float64 points inside the domain: away from
-# kinks, and away from zeros of the first three derivatives where a relative error means nothing)
-UNARY = {
-    "abs": (abs, (-1.7, 0.6, 2.3)),
-    "sign": (mpmath.sign, (-1.7, 0.6, 2.3)),
-    "relu": (lambda t: max(t, 0), (-1.7, 0.6, 2.3)),
-    "floor": (mpmath.floor, (-1.7, 0.6, 2.3)),
-    "ceil": (mpmath.ceil, (-1.7, 0.6, 2.3)),
-    "sqrt": (mpmath.sqrt, (0.3, 1.7, 5.5)),
-    "cbrt": (_mp_cbrt, (-2.3, 0.4, 3.1)),
-    "exp": (mpmath.exp, (-1.3, 0.45, 2.2)),
-    "expm1": (mpmath.expm1, (-1.3, 0.45, 2.2)),
-    "log": (mpmath.log, (0.2, 1.9, 7.0)),
-    "log1p": (mpmath.log1p, (-0.6, 0.4, 3.0)),
-    "log2": (lambda t: mpmath.log(t, 2), (0.2, 1.9, 7.0)),
-    "log10": (mpmath.log10, (0.2, 1.9, 7.0)),
-    "sin": (mpmath.sin, (-1.3, 0.45, 2.2)),
-    "cos": (mpmath.cos, (-1.3, 0.45, 2.2)),
-    "tan": (mpmath.tan, (-1.3, 0.45, 1.2)),
-    "asin": (mpmath.asin, (-0.8, 0.15, 0.6)),
-    "acos": (mpmath.acos, (-0.8, 0.15, 0.6)),
-    "atan": (mpmath.atan, (-1.3, 0.45, 2.2)),
-    "sinh": (mpmath.sinh, (-1.3, 0.45, 2.2)),
-    "cosh": (mpmath.cosh, (-1.3, 0.45, 2.2)),
-    "tanh": (mpmath.tanh, (-1.3, 0.45, 2.2)),
-    "asinh": (mpmath.asinh, (-1.3, 0.45, 2.2)),
-    "acosh": (mpmath.acosh, (1.2, 2.5, 6.0)),
-    "atanh": (mpmath.atanh, (-0.8, 0.15, 0.6)),
-    "erf": (mpmath.erf, (-1.3, 0.45, 2.2)),
-    "erfc": (mpmath.erfc, (-1.3, 0.45, 2.2)),
-    "sigmoid": (lambda t: 1 / (1 + mpmath.exp(-t)), (-1.3, 0.45, 2.2)),
-    "softplus": (lambda t: mpmath.log1p(mpmath.exp(t)), (-1.3, 0.45, 2.2)),
-    "square": (lambda t: t * t, (-1.3, 0.45, 2.2)),
-}
-BINARY = {  # f(x[0], x[1]) with S = (2,): every mixed partial up to order 3
-    "atan2": (mpmath.atan2, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),
-    "hypot": (mpmath.hypot, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),
-    "maximum": (max, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),  # no ties here: ties are in section 5
-    "minimum": (min, ((1.3, -0.6), (-0.8, 2.1), (0.5, 0.9))),
-    "pow": (lambda a, b: a**b, ((1.7, 2.3), (0.4, -1.6), (2.5, 0.7))),
-}
-TERNARY = ("clip", "where")  # against mpmath in test_language.py, with TF's conventions at bounds and ties
-# Measured worst case over this table is 1.3e-14 (atan2, order 3); 1e-12 leaves room for other libms, while an
-# inaccurate derivative form (cancellation: see section 5) shows up as 1e-10 or worse.
+# Every entry of tests/function_data.py (its expression, and other spellings such as x[0]**x[1] for pow) at its
+# points, against its mpmath reference. Measured worst case over this table is 1.3e-14 (atan2, order 3); 1e-12
+# leaves room for other libms, while an inaccurate derivative form (cancellation: see section 5) shows up as 1e-10
+# or worse.
 RTOL_F64 = 1e-12
+SPELLINGS = [pytest.param(e, name, id=e) for name in sorted(FUNCTIONS)
+             for e in (FUNCTIONS[name].expression,) + FUNCTIONS[name].also]
 
 
-def test_the_table_is_what_these_tests_cover():
-    """A new function row must get a reference and domain here (and a kink convention in section 5)."""
-    assert set(ELEMENTWISE) == set(UNARY) | set(BINARY) | set(TERNARY)
-    for name, row in ELEMENTWISE.items():
-        assert row.nargs == (3 if name in TERNARY else 2 if name in BINARY else 1), name
-
-
-@pytest.mark.parametrize("order", [1, 2, 3])
-@pytest.mark.parametrize("name", sorted(UNARY))
-def test_unary_function_matches_mpmath(name, order):
-    f, points = UNARY[name]
-    x = np.array(points, dtype=np.float64)
-    got = bj(f"{name}(x)", x, order=order)
-    assert got.dtype == np.float64 and got.shape == (len(points),)
-    assert_rel(got, mp_batch(f, x, order), RTOL_F64, f"{name} order {order}")
+def _shape(x: np.ndarray, order: int) -> tuple[int, ...]:
+    """(B,) for x of shape (B,) (S = ()); (B, n, ..., n) with n repeated ``order`` times for x of shape (B, n)."""
+    return x.shape[:1] + x.shape[1:] * order
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-@pytest.mark.parametrize("expression", [f"{n}(x[0], x[1])" for n in sorted(BINARY)] + ["x[0]**x[1]"])
-def test_binary_function_matches_mpmath_in_both_arguments(expression, order):
-    name = expression.split("(")[0] if "(" in expression else "pow"
-    f, points = BINARY[name]
-    x = np.array(points, dtype=np.float64)
+@pytest.mark.parametrize("expression, name", SPELLINGS)
+def test_function_matches_mpmath(expression, name, order):
+    fn = FUNCTIONS[name]
+    x = np.array(fn.points, dtype=np.float64)
     got = bj(expression, x, order=order)
-    assert got.shape == (len(points),) + (2,) * order
-    assert_rel(got, mp_batch(f, x, order), RTOL_F64, f"{expression} order {order}")
+    assert got.dtype == np.float64 and got.shape == _shape(x, order)
+    assert_rel(got, mp_batch(fn.reference, x, order), RTOL_F64, f"{expression} order {order}")
 
 
 # =============================================================================================================
@@ -133,16 +79,15 @@ RTOL_F32 = 1e-5
 
 
 @pytest.mark.parametrize("order", [1, 2])
-@pytest.mark.parametrize("name", sorted(UNARY) + sorted(BINARY))
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_float32_matches_the_float64_reference(name, order):
-    f, points = UNARY[name] if name in UNARY else BINARY[name]
-    expression = f"{name}(x)" if name in UNARY else f"{name}(x[0], x[1])"
-    x = np.array(points, dtype=np.float64)
-    got = bj(expression, x, order=order, dtype="float32")
+    fn = FUNCTIONS[name]
+    x = np.array(fn.points, dtype=np.float64)
+    got = bj(fn.expression, x, order=order, dtype="float32")
     assert got.dtype == np.float32
     # The reference is taken where float32 evaluates: at the inputs rounded to float32.
-    ref = mp_batch(f, x.astype(np.float32).astype(np.float64), order)
-    assert_rel(got, ref, RTOL_F32, f"float32 {expression} order {order}")
+    ref = mp_batch(fn.reference, x.astype(np.float32).astype(np.float64), order)
+    assert_rel(got, ref, RTOL_F32, f"float32 {fn.expression} order {order}")
 
 
 def test_float32_input_stays_float32():
@@ -353,21 +298,19 @@ def test_seed_article_order_2():
 # 5. Kinks (TensorFlow's conventions), stability, accuracy over the float64 range
 # =============================================================================================================
 @pytest.mark.parametrize("order", [1, 2, 3])
-@pytest.mark.parametrize("name", ["relu", "abs", "sign", "floor", "ceil"])
-def test_kink_derivative_at_the_kink_is_zero(name, order):
-    x = np.array([0.0, -0.0, 1.0, -2.0, 2.5])  # 0 and integers are the kinks of these functions
-    got = bj(f"{name}(x)", x, order=order)
-    expected = {"relu": [0, 0, 1, 0, 1], "abs": [0, 0, 1, -1, 1]}.get(name, [0] * 5) if order == 1 else [0] * 5
-    assert np.array_equal(got, np.array(expected, dtype=np.float64)), got
+@pytest.mark.parametrize("name", sorted(name for name, fn in FUNCTIONS.items() if fn.kinks))
+def test_derivative_at_kinks_ties_and_bounds_is_tfs(name, order):
+    """relu'(0) = abs'(0) = 0, sign/floor/ceil' = 0 at their jumps, a maximum/minimum tie goes to the first
+    argument, clip passes the derivative on the closed interval; every higher derivative there is 0."""
+    fn = FUNCTIONS[name]
+    x = np.array([point for point, _ in fn.kinks], dtype=np.float64)
+    got = bj(fn.expression, x, order=order)
+    expected = np.array([d1 for _, d1 in fn.kinks]) if order == 1 else np.zeros(_shape(x, order))
+    assert got.shape == expected.shape and np.array_equal(got, expected), got
 
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
-def test_a_tie_gives_the_whole_derivative_to_the_first_argument(name):
-    x = np.array([[1.0, 1.0], [-0.0, 0.0], [2.0, 3.0]])
-    got = bj(f"{name}(x[0], x[1])", x)
-    win_a = [True, True, name == "minimum"]
-    assert np.array_equal(got, np.array([[1.0, 0.0] if a else [0.0, 1.0] for a in win_a]))
-    assert not bj(f"{name}(x[0], x[1])", x, order=2).any()
+def test_a_tie_with_a_constant_goes_to_the_first_argument(name):
     # maximum(x, 0) at 0 is a tie won by x (derivative 1), unlike relu'(0) = 0; maximum(0, x) gives it to 0.
     zero = np.array([0.0])
     assert bj(f"{name}(x, 0)", zero)[0] == 1.0 and bj(f"{name}(0, x)", zero)[0] == 0.0
@@ -387,45 +330,15 @@ def _mp(expr_of_t, dps=60):
     return value
 
 
-def _sig(t):
-    return 1 / (1 + mpmath.exp(-t))
-
-
-# (expression, point, [d1, d2, d3] as hand-derived closed forms in mpmath)
-def _sig2(t):
-    return _sig(t) * _sig(-t)  # sigmoid' without the cancellation of s*(1 - s) (at 60 digits 1 - s is 0 at x = 1000)
-
-
-# sigmoid'' = s'(1 - 2s) = -s' tanh(x/2) and sigmoid''' = s'(1 - 6s'): free of cancellation near 0 and at
-# |x| = 1000 (a reference must not share the bug it looks for).
-SIGMOID_D = [_sig2, lambda t: -_sig2(t) * mpmath.tanh(t / 2), lambda t: _sig2(t) * (1 - 6 * _sig2(t))]
-SOFTPLUS_D = [_sig] + SIGMOID_D[:2]
-SECH2 = lambda t: mpmath.sech(t) ** 2
-TANH_D = [SECH2, lambda t: -2 * mpmath.tanh(t) * SECH2(t),
-          lambda t: (4 * mpmath.tanh(t) ** 2 - 2 * SECH2(t)) * SECH2(t)]
-ERF_D = [lambda t: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-t**2),
-         lambda t: -4 * t / mpmath.sqrt(mpmath.pi) * mpmath.exp(-t**2),
-         lambda t: 4 * (2 * t**2 - 1) / mpmath.sqrt(mpmath.pi) * mpmath.exp(-t**2)]
-ERFC_D = [lambda t, d=d: -d(t) for d in ERF_D]
-LOG1P_D = [lambda t: 1 / (1 + t), lambda t: -1 / (1 + t) ** 2, lambda t: 2 / (1 + t) ** 3]
-EXPM1_D = [mpmath.exp] * 3
-
-
 def _stable_cases():
+    """Each function with hand-derived derivatives in tests/function_data.py, at its huge and tiny points."""
     cases = []
-    for name, derivs, points in [
-        ("softplus", SOFTPLUS_D, (1000.0, -1000.0, 1e300, -1e300, 1e-300, -1e-300, 30.0, -30.0)),
-        ("sigmoid", SIGMOID_D, (1000.0, -1000.0, 1e300, -1e300, 1e-300, -1e-300, 30.0, -30.0)),
-        ("tanh", TANH_D, (1000.0, -1000.0, 1e300, -1e300, 1e-300, 20.0, -20.0)),
-        ("erf", ERF_D, (1000.0, -1000.0, 1e300, -1e300, 1e-300)),
-        ("erfc", ERFC_D, (1000.0, -1000.0, 1e300, -1e300, 1e-300)),
-        ("log1p", LOG1P_D, (1000.0, 1e300, 1e-300, -1e-300)),
-        ("expm1", EXPM1_D, (-1000.0, -1e300, 1e-300, -1e-300)),
-    ]:
-        for point in points:
+    for name in sorted(name for name, fn in FUNCTIONS.items() if fn.extremes):
+        fn = FUNCTIONS[name]
+        for point in fn.extremes:
             for order in (1, 2, 3):
                 # erf''' at 1e300 passes through x**2 = 1e600: plan/rescue.py re-evaluates it wider.
-                cases.append(pytest.param(name, point, order, derivs[order - 1],
+                cases.append(pytest.param(name, point, order, fn.derivatives[order - 1],
                                           id=f"{name}-{point:g}-d{order}"))
     return cases
 
@@ -441,7 +354,7 @@ def test_stable_at_huge_and_tiny_inputs(name, point, order, exact):
 def test_tanh_derivative_at_20_is_accurate_not_zero():
     got = bj("tanh(x)", np.array([20.0]))[0]
     assert 1.69e-17 < got < 1.70e-17  # 1 - tanh(20)**2 would round to 0
-    assert_rel(np.array([got]), np.array([_mp(SECH2)(20.0)]), 1e-15)
+    assert_rel(np.array([got]), np.array([_mp(FUNCTIONS["tanh"].derivatives[0])(20.0)]), 1e-15)
 
 
 @pytest.mark.parametrize("point", [1000.0, -1000.0, 1e300, -1e300])

@@ -1,6 +1,7 @@
 """The model language's new functions against independent references (mpmath at 30 digits, complex step,
-Richardson, hand-derived formulas): clip, where, softmax, log_softmax, axis reductions, None/... indexing, matmul,
-and TensorFlow's conventions at clip's bounds and where's ties."""
+Richardson, hand-derived formulas): clip and where in expressions, softmax, log_softmax, axis reductions,
+None/... indexing, matmul, and TensorFlow's conventions at where's ties. (clip and where against mpmath and at
+clip's bounds: test_derivatives.py, from tests/function_data.py, with every function of the table.)"""
 from __future__ import annotations
 
 import mpmath
@@ -16,39 +17,9 @@ from test_derivatives import RTOL_F64, assert_close, assert_rel
 bj = jaccli.batch_jacobian
 
 
-# --- clip and where against mpmath, away from the bounds and ties -------------------------------------------------
-def _mp_clip(a, lo, hi):
-    return min(max(a, lo), hi)
-
-
-def _mp_where(a, b):
-    return mpmath.sin(a * b) if a < b else b**3 - a
-
-
-CLIP_POINTS = np.array([[-2.5, -1.0, 1.5], [0.3, -1.0, 1.5], [2.2, -1.0, 1.5], [0.7, 0.2, 0.9]])
-WHERE_POINTS = np.array([[0.3, 1.1], [1.4, -0.6], [-0.8, 0.5]])
-
-
-@pytest.mark.parametrize("order", [1, 2, 3])
-def test_clip_matches_mpmath(order):
-    got = bj("clip(x[0], x[1], x[2])", CLIP_POINTS, order=order)
-    assert_close(got, mp_batch(_mp_clip, CLIP_POINTS, order), 1e-12, f"clip order {order}")
-
-
-@pytest.mark.parametrize("order", [1, 2, 3])
-def test_where_matches_mpmath(order):
-    got = bj("where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])", WHERE_POINTS, order=order)
-    assert_close(got, mp_batch(_mp_where, WHERE_POINTS, order), 1e-12, f"where order {order}")
-
-
-# --- TensorFlow's conventions: clip at its bounds, where at ties -------------------------------------------------
-def test_clip_passes_the_derivative_on_the_closed_interval_as_tf():
-    # tf.clip_by_value's gradient: to x unless x < lo or x > hi; to lo where x < lo; to hi where x > hi.
-    x = np.array([[-1.0, -1.0, 2.0], [2.0, -1.0, 2.0], [-3.0, -1.0, 2.0], [5.0, -1.0, 2.0], [0.5, -1.0, 2.0]])
-    got = bj("clip(x[0], x[1], x[2])", x)
-    np.testing.assert_array_equal(got, [[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
-
-
+# --- clip and where in expressions --------------------------------------------------------------------------------
+# Their own values against mpmath (away from bounds and ties) and clip at its bounds (TF's clip_by_value) are
+# checked with every other function in test_derivatives.py, from their entries in tests/function_data.py.
 def test_clip_of_a_vector_with_constant_bounds():
     x = np.array([[-2.0, 0.5, 3.0]])
     np.testing.assert_array_equal(bj("clip(x, -1, 1)", x)[0], np.diag([0.0, 1.0, 0.0]))

@@ -12,61 +12,11 @@ from sympy.core.cache import clear_cache
 from jaccli.expr.scope import make_scope
 from jaccli.plan.engine import plan_jacobian
 from jaccli.errors import UsageError
-from jaccli.functions import ELEMENTWISE, SYMPY, TABLE, F
+from jaccli.functions import SYMPY, TABLE, F
 from jaccli.checks.verify import sample_rows, verify
+from function_data import FUNCTIONS
 
 B = 5  # small batches keep the whole file fast; every row still checks every derivative element
-
-Draw = Callable[[np.random.Generator, int], np.ndarray]  # (rng, rows) -> x of shape (rows, 2)
-
-
-def uniform(lo: float, hi: float) -> Draw:
-    return lambda rng, b: rng.uniform(lo, hi, (b, 2))
-
-
-def away_from_zero(rng: np.random.Generator, b: int) -> np.ndarray:
-    return rng.choice([-1.0, 1.0], (b, 2)) * rng.uniform(0.3, 2.0, (b, 2))
-
-
-def away_from_integers(rng: np.random.Generator, b: int) -> np.ndarray:
-    return rng.integers(-3, 3, (b, 2)) + rng.uniform(0.2, 0.8, (b, 2))
-
-
-def without_ties(rng: np.random.Generator, b: int) -> np.ndarray:
-    a = rng.uniform(-2.0, 2.0, b)
-    return np.stack([a, a + rng.choice([-1.0, 1.0], b) * rng.uniform(0.3, 1.0, b)], axis=1)
-
-
-def clip_away_from_bounds(rng: np.random.Generator, b: int) -> np.ndarray:
-    """(x, lo, hi) with x below, inside or above [lo, hi], at least 0.3 from either bound."""
-    lo = rng.uniform(-2.0, -1.0, b)
-    hi = rng.uniform(1.0, 2.0, b)
-    where = rng.integers(0, 3, b)
-    x = np.choose(where, [lo - 0.5, (lo + hi) / 2, hi + 0.5])
-    return np.stack([x, lo, hi], axis=1)
-
-
-def base_and_exponent(rng: np.random.Generator, b: int) -> np.ndarray:
-    return np.stack([rng.uniform(0.5, 3.0, b), rng.uniform(-2.0, 2.0, b)], axis=1)
-
-
-# A smooth domain per function: inside its domain, away from its kinks by much more than the step (~1e-3).
-DOMAINS: dict[str, Draw] = {
-    "sqrt": uniform(0.5, 3), "cbrt": away_from_zero, "exp": uniform(-2, 2), "expm1": uniform(-2, 2),
-    "log": uniform(0.5, 3), "log1p": uniform(-0.5, 2), "log2": uniform(0.5, 3), "log10": uniform(0.5, 3),
-    "pow": base_and_exponent,
-    "sin": uniform(-3, 3), "cos": uniform(-3, 3), "tan": uniform(-1, 1), "asin": uniform(-0.6, 0.6),
-    "acos": uniform(-0.6, 0.6), "atan": uniform(-3, 3), "sinh": uniform(-2, 2), "cosh": uniform(-2, 2),
-    "tanh": uniform(-2, 2), "asinh": uniform(-3, 3), "acosh": uniform(1.5, 3), "atanh": uniform(-0.5, 0.5),
-    "atan2": away_from_zero, "hypot": away_from_zero,
-    "erf": uniform(-2, 2), "erfc": uniform(-2, 2), "sigmoid": uniform(-4, 4), "softplus": uniform(-4, 4),
-    "abs": away_from_zero, "sign": away_from_zero, "relu": away_from_zero, "floor": away_from_integers,
-    "ceil": away_from_integers, "maximum": without_ties, "minimum": without_ties,
-    "square": uniform(-2, 2), "clip": clip_away_from_bounds, "where": without_ties,
-}
-# Three-argument functions: the expression that exercises every argument.
-TERNARY = {"clip": "clip(x[0], x[1], x[2])", "where": "where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])"}
-
 
 def check(expression: str, arrays: dict[str, np.ndarray], order: int, scope=None, **kwargs):
     """Plan ``expression`` at ``order`` and verify it; the scope defaults to the arrays' event shapes."""
@@ -80,16 +30,13 @@ def assert_ok(report) -> None:
     assert report.values_checked > 0
 
 
-def test_every_function_has_a_domain():
-    assert set(DOMAINS) == set(ELEMENTWISE)
-
-
 @pytest.mark.parametrize("order", [1, 2, 3])
-@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_elementwise_functions_pass(name: str, order: int):
-    x = DOMAINS[name](np.random.default_rng(sorted(ELEMENTWISE).index(name)), B)
-    expression = TERNARY.get(name) or (f"{name}(x)" if ELEMENTWISE[name].nargs == 1 else f"{name}(x[0], x[1])")
-    report = check(expression, {"x": x}, order)
+    """Every function of tests/function_data.py, on random draws from its smooth domain."""
+    fn = FUNCTIONS[name]
+    x = fn.domain(np.random.default_rng(sorted(FUNCTIONS).index(name)), B)
+    report = check(fn.expression, {"x": x}, order)
     assert_ok(report)
     assert sorted(report.errors_by_order) == list(range(1, order + 1))  # every link of the chain was checked
 
