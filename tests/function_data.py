@@ -12,6 +12,8 @@ Adding a function is two edits: its row in ``jaccli/functions.py`` and its entry
   kinks by much more than a finite-difference step (~1e-3); ``verify`` is checked there.
 - ``kinks``: points on (and around) its kinks, ties or bounds, each with the first derivative TensorFlow's
   convention gives there (the README's function table); every higher derivative there is 0.
+- ``exact``: points where the first three derivatives are known exactly: the one-sided limits (+-inf) at the edge
+  of its domain, or values exact in binary.
 - ``derivatives`` and ``extremes``: hand-derived closed forms of the first three derivatives (mpmath) and huge or
   tiny points where jaccli must stay accurate (the stable forms of ``functions.py``).
 
@@ -98,6 +100,7 @@ ERFC_D = tuple(lambda t, d=d: -d(t) for d in ERF_D)
 LOG1P_D = (lambda t: 1 / (1 + t), lambda t: -1 / (1 + t) ** 2, lambda t: 2 / (1 + t) ** 3)
 EXPM1_D = (mpmath.exp,) * 3
 
+INF = float("inf")
 HUGE_AND_TINY = (1000.0, -1000.0, 1e300, -1e300, 1e-300, -1e-300)
 
 
@@ -110,6 +113,7 @@ class Fn:
     domain: Draw
     call: str | None = None  # the expression tests use, when not name(x) or name(x[0], x[1], ...)
     kinks: tuple = ()  # (point, first derivative there by TF's convention)
+    exact: tuple = ()  # (point, (d1, d2, d3) there, exactly)
     derivatives: tuple = ()  # closed forms of d1, d2, d3
     extremes: tuple = ()  # points where those closed forms check accuracy
     also: tuple[str, ...] = ()  # other spellings of the same function (the ** operator is pow)
@@ -150,8 +154,10 @@ def _ties(first_wins_ordered: bool) -> tuple:
 
 _ENTRIES: dict[str, Fn] = {
     # --- powers, roots, exponentials, logarithms
-    "sqrt": Fn(mpmath.sqrt, (0.3, 1.7, 5.5), uniform(0.5, 3)),
-    "cbrt": Fn(_mp_cbrt, (-2.3, 0.4, 3.1), away_from_zero),
+    "sqrt": Fn(mpmath.sqrt, (0.3, 1.7, 5.5), uniform(0.5, 3),  # sqrt^(k)(x) ~ x**(1/2 - k): +-inf at 0
+               exact=((0.0, (INF, -INF, INF)), (4.0, (0.25, -1 / 32, 3 / 256)))),
+    "cbrt": Fn(_mp_cbrt, (-2.3, 0.4, 3.1), away_from_zero,  # cbrt''(x) = -2/9 x**(-5/3): zero's sign picks the side
+               exact=((0.0, (INF, -INF, INF)), (-0.0, (INF, INF, INF)))),
     "exp": Fn(mpmath.exp, ONE, uniform(-2, 2)),
     "expm1": Fn(mpmath.expm1, ONE, uniform(-2, 2), derivatives=EXPM1_D, extremes=(-1000.0, -1e300, 1e-300, -1e-300)),
     "log": Fn(mpmath.log, POSITIVE, uniform(0.5, 3)),

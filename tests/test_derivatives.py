@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaccli
-from function_data import ERF_D, FUNCTIONS, SIGMOID_D
+from function_data import ERF_D, FUNCTIONS, SIGMOID_D, TANH_D
 from oracle import (batch_apply, complex_step, cube_d1, cube_d2, mp_batch, polar_hessian, polar_jacobian,
                     richardson, softmax, softmax_d1, softmax_d2, tanh_squared_d1)
 
@@ -316,10 +316,15 @@ def test_a_tie_with_a_constant_goes_to_the_first_argument(name):
     assert bj(f"{name}(x, 0)", zero)[0] == 1.0 and bj(f"{name}(0, x)", zero)[0] == 0.0
 
 
-def test_sqrt_derivative_at_zero_is_inf():
-    got = bj("sqrt(x)", np.array([0.0, 4.0]))
-    assert got[0] == np.inf and got[1] == 0.25
-    assert bj("sqrt(x)", np.array([0.0]), order=2)[0] == -np.inf
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("name", sorted(name for name, fn in FUNCTIONS.items() if fn.exact))
+def test_derivatives_at_exact_points(name, order):
+    """sqrt'(0) = inf (the one-sided limit at a domain edge), and values exact in binary."""
+    fn = FUNCTIONS[name]
+    x = np.array([point for point, _ in fn.exact], dtype=np.float64)
+    got = bj(fn.expression, x, order=order)
+    expected = np.array([derivatives[order - 1] for _, derivatives in fn.exact])
+    assert got.shape == expected.shape and np.array_equal(got, expected), got
 
 
 def _mp(expr_of_t, dps=60):
@@ -379,7 +384,7 @@ RANGE = [
     ("sqrt(x)", 1e300, 1, (), lambda t: 1 / (2 * mpmath.sqrt(t)), None),
     ("sqrt(x)", 1e-300, 1, (), lambda t: 1 / (2 * mpmath.sqrt(t)), None),
     ("cbrt(x)", -1e-200, 1, (), lambda t: 1 / (3 * mpmath.cbrt(-t) ** 2), None),
-    ("tanh(x)", 1e-8, 2, (), lambda t: -2 * mpmath.tanh(t) * mpmath.sech(t) ** 2, None),
+    ("tanh(x)", 1e-8, 2, (), TANH_D[1], None),
     ("erf(x)", 1e-8, 2, (), ERF_D[1], None),
     ("asin(x)", 0.999999, 2, (), lambda t: t / (1 - t**2) ** 1.5, None),
     ("acosh(x)", 1 + 1e-8, 1, (), lambda t: 1 / mpmath.sqrt(t**2 - 1), None),

@@ -29,7 +29,7 @@ CI = settings(derandomize=True, database=None, deadline=None, max_examples=int(o
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 X = np.array([[0.5, -1.25, 2.0], [3.0, 0.0, -0.75]])  # B = 2, S = (3,): zeros, negatives, a value past 1
-UNARY, BINARY, TERNARY = plain_names(1), plain_names(2), plain_names(3)  # where (a comparison first) is nested below
+UNARY, BINARY, TERNARY = plain_names(1), plain_names(2), plain_names(3)  # where (a comparison first): below
 ATOMS = ["x", "x[0]", "x[1]", "x[-1]", "x[0:2]", "x[::-1]", "x[1:]", "x[:, None]", "pi", "e", "0", "1", "2", "0.0", "-0.0",
          "0.5", "1e308", "1e-308", "3", "10", "1024", "y", "x[5]", "x[0, 1]"]
 

@@ -177,6 +177,16 @@ def test_other_kinks_are_skipped(expression: str, x: list, order: int):
     assert report.ok and report.failures == 0, report.summary()
 
 
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("name", sorted(name for name, fn in FUNCTIONS.items() if fn.kinks))
+def test_every_functions_kinks_are_skipped_or_agree(name: str, order: int):
+    """At the kinks, ties and bounds of tests/function_data.py: skipped where the differences straddle them."""
+    fn = FUNCTIONS[name]
+    x = np.array([point for point, _ in fn.kinks], dtype=np.float64)
+    report = check(fn.expression, {"x": x.reshape(len(x), -1)}, order)
+    assert report.ok and report.failures == 0, report.summary()
+
+
 def test_values_below_finite_difference_resolution_are_skipped():
     # tanh'(30) = 4e-26 next to tanh(30) = 1: no step can see it. The row at 0.5 is checked as usual.
     report = check("tanh(x)", {"x": np.array([[30.0], [0.5]])}, 1)
