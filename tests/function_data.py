@@ -146,10 +146,7 @@ CLIP_BOUNDS = (  # tf.clip_by_value: to x unless x < lo or x > hi (bounds includ
     ((5.0, -1.0, 2.0), (0.0, 0.0, 1.0)), ((0.5, -1.0, 2.0), (1.0, 0.0, 0.0)))
 
 
-def _ties(first_wins_ordered: bool) -> tuple:
-    """A tie gives the whole derivative to the first argument; (2, 3) is no tie: the larger/smaller one wins."""
-    ordered = (1.0, 0.0) if first_wins_ordered else (0.0, 1.0)
-    return (((1.0, 1.0), (1.0, 0.0)), ((-0.0, 0.0), (1.0, 0.0)), ((2.0, 3.0), ordered))
+TIES = (((1.0, 1.0), (1.0, 0.0)), ((-0.0, 0.0), (1.0, 0.0)))  # maximum, minimum: a tie goes to the first argument
 
 
 _ENTRIES: dict[str, Fn] = {
@@ -199,10 +196,11 @@ _ENTRIES: dict[str, Fn] = {
     "ceil": Fn(mpmath.ceil, AROUND_ZERO, away_from_integers, kinks=FLAT),
     "clip": Fn(_mp_clip, ((-2.5, -1.0, 1.5), (0.3, -1.0, 1.5), (2.2, -1.0, 1.5), (0.7, 0.2, 0.9)),
                clip_away_from_bounds, kinks=CLIP_BOUNDS),
+    # where's reference is that of its expression: a sin branch and a cubic one, chosen by x[0] < x[1]
     "where": Fn(_mp_where, ((0.3, 1.1), (1.4, -0.6), (-0.8, 0.5)), without_ties,
                 call="where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])", plain=False),
-    "maximum": Fn(max, PAIRS, without_ties, kinks=_ties(first_wins_ordered=False)),
-    "minimum": Fn(min, PAIRS, without_ties, kinks=_ties(first_wins_ordered=True)),
+    "maximum": Fn(max, PAIRS, without_ties, kinks=TIES + (((2.0, 3.0), (0.0, 1.0)),)),  # no tie: to the larger
+    "minimum": Fn(min, PAIRS, without_ties, kinks=TIES + (((2.0, 3.0), (1.0, 0.0)),)),
 }
 FUNCTIONS: dict[str, Fn] = {name: replace(fn, name=name) for name, fn in _ENTRIES.items()}
 

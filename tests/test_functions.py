@@ -1,7 +1,7 @@
 """The function table is complete: every row has a NumPy function, a SymPy class, a rule and a convention.
 
 (The README line for every user-visible row is checked in test_readme.py; the rules' values in
-test_derivatives.py against mpmath.)
+test_derivatives.py against mpmath, from each function's entry in tests/function_data.py.)
 """
 from __future__ import annotations
 
