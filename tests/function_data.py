@@ -17,8 +17,8 @@ Adding a function is two edits: its row in ``jaccli/functions.py`` and its entry
 - ``derivatives`` and ``extremes``: hand-derived closed forms of the first three derivatives (mpmath) and huge or
   tiny points where jaccli must stay accurate (the stable forms of ``functions.py``).
 
-Readers: test_derivatives (mpmath table, float32, kinks, stability), test_verify (domains), test_language
-(``where``'s and ``clip``'s expressions) and test_fuzz (names by arity).
+Readers: test_derivatives (mpmath table, float32, kinks, exact points, stability), test_verify (domains, kinks),
+test_fuzz (names by arity) and test_function_data (this table against the function table).
 """
 from __future__ import annotations
 
