@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from jaccli.errors import InputError, UsageError
+from jaccli.io.formats import PARAM_FORMATS
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
                                    is_valid_name, value_dtype)
@@ -47,7 +48,7 @@ def load_param(name: str, value: str, allow_nonfinite: bool = False) -> np.ndarr
         batch = read_json(None, io.BytesIO(value.encode("utf-8")), label, name, allow_nonfinite)
         return _whole(batch, name, label)
     fmt = os.path.splitext(value)[1].lower().lstrip(".")
-    if fmt not in ("npy", "json", "csv", "tsv"):
+    if fmt not in PARAM_FORMATS:
         raise UsageError(f"--param {name}: cannot tell the format of {value!r}",
                          hint="a parameter is a .npy, .json, .csv or .tsv file, or an inline JSON list like [1, 2]")
     batch = read_batch(value, fmt, single_name=name, allow_nonfinite=allow_nonfinite)
