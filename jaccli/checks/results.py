@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
-from jaccli.errors import InputError, UsageError, did_you_mean
+from jaccli.errors import InputError, did_you_mean
 from jaccli.checks.results_text import DTYPES, parse_csv, parse_text
-from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS
+from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS, check_format
 from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, finite_float,
                             item_path, label_for, nested_leaves, refuse_constant, unique_keys, unravel)
 
@@ -73,10 +73,7 @@ def read_bytes(path: str) -> bytes:
 
 def read_result(path: str, fmt: str = "auto") -> Result:
     """Read a file that jaccli wrote (``-`` is standard input). ``fmt`` is one of ``RESULT_FORMATS``."""
-    if fmt not in RESULT_FORMATS:
-        guess = did_you_mean(fmt, RESULT_FORMATS)
-        raise UsageError(f"unknown golden format '{fmt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="the formats are " + ", ".join(RESULT_FORMATS))
+    check_format(fmt, RESULT_FORMATS, "golden")
     label = label_for(path)
     try:
         data = read_bytes(path)

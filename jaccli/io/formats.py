@@ -1,9 +1,13 @@
 """Every format name and file extension jaccli knows, in one place, for the readers, the writers and the CLI.
 
-No NumPy and nothing else imported: ``cli/group.py`` reads the choices for ``--help`` from here, and ``jaccli
---help`` must stay fast. Tuples, in the order ``--help`` lists them; ``auto`` first where a reader may guess.
+No NumPy imported (only ``jaccli.errors``, which ``--help`` loads anyway): ``cli/group.py`` reads the choices for
+``--help`` from here, and ``jaccli --help`` must stay fast. Tuples, in the order ``--help`` lists them; ``auto``
+first where a reader may guess. ``check_format`` is the one "unknown format" error of the library's entry points
+(the CLI's click choices refuse earlier, with click's words).
 """
 from __future__ import annotations
+
+from jaccli.errors import UsageError, did_you_mean
 
 # Batched inputs (``io/inputs``): ``auto`` goes by the extension, or sniffs standard input's first bytes.
 INPUT_FORMATS = ("auto", "csv", "tsv", "json", "npy", "npz")
@@ -23,3 +27,11 @@ RESULT_FORMATS = ("auto", *(fmt for fmt in OUTPUT_FORMATS if fmt != "npz"))
 RESULT_EXTENSIONS = {**{ext: fmt for ext, fmt in OUTPUT_EXTENSIONS.items() if fmt in RESULT_FORMATS}, ".text": "text"}
 # ``jaccli compare`` reads any output file: one result as above, or several orders (npz, json; ``checks/several``).
 COMPARE_FORMATS = ("auto", *OUTPUT_FORMATS)
+
+
+def check_format(fmt: str, formats: tuple[str, ...], kind: str) -> None:
+    """Refuse a format name not in ``formats`` (``kind``: input, output, golden), with a did-you-mean."""
+    if fmt not in formats:
+        guess = did_you_mean(fmt, formats)
+        raise UsageError(f"unknown {kind} format {fmt!r}" + (f" (did you mean {guess!r}?)" if guess else ""),
+                         hint="the formats are " + ", ".join(formats))

@@ -24,10 +24,10 @@ from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
-from jaccli.errors import UsageError, did_you_mean
+from jaccli.errors import UsageError
 from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
-from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS as FORMATS  # npz: jaccli.io.npz
+from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS as FORMATS, check_format  # npz: jaccli.io.npz
 from jaccli.io.sink import SPOOL_MAX_SIZE
 from jaccli.io.writer_base import _HeaderFirstWriter, _Writer
 
@@ -224,10 +224,7 @@ class NpyWriter(_HeaderFirstWriter):
 # -- entry points -----------------------------------------------------------------------------------------------------
 
 def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        guess = did_you_mean(fmt, FORMATS)
-        raise UsageError(f"unknown output format '{fmt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="the formats are " + ", ".join(FORMATS))
+    check_format(fmt, FORMATS, "output")
 
 
 def format_for_path(path: str | None) -> str:

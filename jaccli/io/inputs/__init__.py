@@ -16,8 +16,8 @@ import os
 import sys
 from typing import BinaryIO, Optional, Union
 
-from jaccli.errors import InputError, UsageError, did_you_mean
-from jaccli.io.formats import INPUT_EXTENSIONS as EXTENSIONS, INPUT_FORMATS as FORMATS
+from jaccli.errors import InputError, UsageError
+from jaccli.io.formats import INPUT_EXTENSIONS as EXTENSIONS, INPUT_FORMATS as FORMATS, check_format
 from jaccli.io.inputs.batch import ArraySpec, Batch, Chunk, batch_from_arrays, open_binary, read_all
 from jaccli.io.inputs.columns import ColumnOptions
 from jaccli.io.inputs.compression import compression_of, sniff_format, sniff_stream, without_compression
@@ -33,10 +33,7 @@ __all__ = ["ArraySpec", "Batch", "Chunk", "ColumnOptions", "CsvOptions", "FORMAT
 def resolve_format(path: str, fmt: str = "auto") -> str:
     """The concrete format for ``path``: ``fmt`` unless 'auto', then by extension (``data.csv.gz`` is CSV);
     standard input is ``auto`` here (``read_batch`` sniffs its content)."""
-    if fmt not in FORMATS:
-        guess = did_you_mean(fmt, FORMATS)
-        raise UsageError(f"unknown input format {fmt!r}" + (f" (did you mean {guess!r}?)" if guess else ""),
-                         hint="choose one of " + ", ".join(FORMATS))
+    check_format(fmt, FORMATS, "input")
     if fmt != "auto" or path == "-":
         return fmt
     extension = os.path.splitext(without_compression(path))[1].lower()
