@@ -23,6 +23,7 @@ in the digits and the words they take, each for a reason:
   print, ``nan`` and ``inf``, lower case, signed. A golden file is jaccli's own output: anything else is not.
 - ``DEFINE_NUMBER`` (``-D NAME=VALUE``, ``expr/scope``): finite only, since a constant must be finite (SymPy
   would fold ``nan*x``); ``DEFINE_NONFINITE`` recognises the CSV words so that ``-D a=-inf`` is told exactly that.
+  ``-P NAME=VALUE`` (``io/params``) refuses what either matches: a scalar belongs to ``-D``.
 
 ``RESULT_NUMBER`` and ``DEFINE_NUMBER`` take ``\\d``, any Unicode decimal digit (which ``float()`` reads too), as
 their readers always have; the CSV grammar is ASCII, as the vectorised path that must agree with it is.

@@ -22,6 +22,7 @@ from jaccli.io import formats
 from jaccli.io.inputs import read_batch, resolve_format
 from jaccli.io.inputs.dialect import is_number
 from jaccli.io.outputs import make_writer
+from jaccli.io.params import load_param
 from jaccli.textkit import (
     BOM, CSV_NUMBER, DEFINE_NONFINITE, DEFINE_NUMBER, RESULT_NUMBER, NotRectangular, csv_number_bytes, decode_utf8,
     finite_float, label_for, line_column, nested_leaves, refuse_constant, unique_keys, unravel,
@@ -90,6 +91,12 @@ def test_readers_use_the_grammars():
 def test_defines_refuse_every_non_finite_spelling_by_name(text):
     with pytest.raises(UsageError, match="constants must be finite"):
         parse_defines((f"a={text}",))
+
+
+@pytest.mark.parametrize("text", ["2.5", "-inf", "NaN", "1e5", ".5"])
+def test_a_param_that_minus_d_would_read_is_sent_to_minus_d(text):
+    with pytest.raises(UsageError, match="is a single number"):
+        load_param("w", text)
 
 
 def test_a_csv_cell_with_a_non_ascii_case_fold_is_an_error_not_a_crash(tmp_path):

@@ -18,6 +18,7 @@ from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
                                    is_valid_name, value_dtype)
 from jaccli.io.inputs.jsonfile import read_json
+from jaccli.textkit import DEFINE_NONFINITE, DEFINE_NUMBER
 
 _CHUNK = 1 << 20
 _SCALAR_HINT = "a scalar is a constant: -D NAME=VALUE"
@@ -75,11 +76,8 @@ def check_param(name: str, value: object, allow_nonfinite: bool = False) -> np.n
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A value ``-D`` would read (finite or not): the user meant a scalar."""
+    return bool(DEFINE_NUMBER.fullmatch(text) or DEFINE_NONFINITE.fullmatch(text))
 
 
 def _whole(batch: Batch, name: str, label: str) -> np.ndarray:
