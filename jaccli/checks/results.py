@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
 
 # -- json -------------------------------------------------------------------------------------------------------------
 
-def load_json(data: bytes, label: str) -> object:
+def load_json(data: bytes, label: str) -> Any:
     """Strict JSON (``textkit``'s hooks: no NaN/Infinity literals, no overflow to inf, no repeated key)."""
     text = decode_utf8(data, label)
     try:
