@@ -66,6 +66,12 @@ def csv_number_bytes() -> bytes:
 
 BOM = b"\xef\xbb\xbf"
 UTF8_HINT = "save the file as UTF-8 text"
+_BLANK_BYTES = b" \t\r\n"
+
+
+def text_start(data: bytes) -> bytes:
+    """``data`` from its first character that is not a blank or a BOM: where a format sniffer looks for ``{``."""
+    return data.lstrip(_BLANK_BYTES).removeprefix(BOM).lstrip(_BLANK_BYTES)
 
 
 def line_column(data: bytes, offset: int, first_line: int = 1) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from jaccli.io.outputs import make_writer
 from jaccli.io.params import load_param
 from jaccli.textkit import (
     BOM, CSV_NUMBER, DEFINE_NONFINITE, DEFINE_NUMBER, RESULT_NUMBER, NotRectangular, csv_number_bytes, decode_utf8,
-    finite_float, label_for, line_column, nested_leaves, refuse_constant, unique_keys, unravel,
+    finite_float, label_for, line_column, nested_leaves, refuse_constant, text_start, unique_keys, unravel,
 )
 
 # --- the number grammars ----------------------------------------------------------------------------------------
@@ -276,3 +276,9 @@ def test_an_unknown_format_is_one_error_everywhere(call, message):
     with pytest.raises(UsageError) as info:
         call()
     assert info.value.message.startswith(message) and info.value.hint.startswith("the formats are ")
+
+
+def test_sniffers_look_past_blanks_and_one_bom():
+    assert text_start(b" \r\n" + BOM + b'\n {"a": 1}') == b'{"a": 1}'
+    assert text_start(BOM + b"Tensor(") == b"Tensor("
+    assert text_start(b"1,2") == b"1,2"

@@ -29,7 +29,8 @@ from jaccli.errors import InputError, did_you_mean
 from jaccli.checks.results_text import DTYPES, parse_csv, parse_text
 from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS, check_format
 from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, finite_float,
-                            item_path, label_for, nested_leaves, refuse_constant, unique_keys, unravel)
+                            item_path, label_for, nested_leaves, refuse_constant, text_start, unique_keys,
+                            unravel)
 
 _JSON_KEYS = ("shape", "dtype", "order", "layout", "data")
 
@@ -96,7 +97,7 @@ def sniff_format(data: bytes) -> str:
     """Guess the format of a file with an unknown extension from its first bytes."""
     if data.startswith(b"\x93NUMPY"):
         return "npy"
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = text_start(data)
     if head.startswith(b"{"):
         return "json"
     if head.startswith((b"Tensor(", b"None")):

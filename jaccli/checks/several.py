@@ -15,7 +15,7 @@ import zipfile
 from jaccli.checks.compare import Comparison, compare
 from jaccli.checks.results import Result, _read_json, _read_npy, load_json, parse_result, read_bytes, read_result
 from jaccli.errors import InputError
-from jaccli.textkit import label_for
+from jaccli.textkit import label_for, text_start
 
 Orders = dict[int | None, Result]
 _MEMBER = re.compile(r"order(\d+)\.npy")
@@ -33,7 +33,7 @@ def read_orders(path: str, fmt: str = "auto") -> Orders:
         return {None: read_result(path, fmt)}  # read_result words the error
     if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):
         return _read_npz(data, label)
-    if _SEVERAL_JSON.match(data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")):
+    if _SEVERAL_JSON.match(text_start(data[:4096])):
         return _read_json_orders(data, label)
     return {None: parse_result(data, label, fmt)}
 
