@@ -117,7 +117,8 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def refuse_constant(name: str) -> NoReturn:
     """``parse_constant`` for JSON that jaccli wrote: ``NaN``/``Infinity`` are not JSON (Python's json reads them)."""
-    raise InputError(f"{name} is not JSON", hint=f"jaccli writes non-finite values as the strings {JSON_NONFINITE_NAMES}")
+    raise InputError(f"{name} is not JSON",
+                     hint=f"jaccli writes non-finite values as the strings {JSON_NONFINITE_NAMES}")
 
 
 def finite_float(literal: str) -> float:
