@@ -10,28 +10,29 @@ dtype (``dtype_known`` is False, so a dtype difference is not reported). text is
 (``exact`` is False): use it as a golden only with tolerances that allow for the rounding.
 
 This module owns ``Result``, choosing the format (extension, then ``sniff_format``) and the json and npy readers;
-the csv and text parsers, and the UTF-8 decoding they share with json, live in ``golden_text``.
+the csv and text parsers live in ``results_text``; the strict-JSON hooks, the nested-list walker and the UTF-8
+decoding all readers share in ``jaccli.textkit``; the format names in ``jaccli.io.formats``.
 """
 from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
-from jaccli.errors import InputError, UsageError, did_you_mean
-from jaccli.checks.results_text import DTYPES, decode, parse_csv, parse_text
+from jaccli.errors import InputError, did_you_mean
+from jaccli.checks.results_text import DTYPES, parse_csv, parse_text
+from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS, check_format
+from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, finite_float,
+                            item_path, label_for, nested_leaves, refuse_constant, text_start, unique_keys,
+                            unravel)
 
-GOLDEN_FORMATS = ("auto", "text", "json", "csv", "npy")
-_EXTENSIONS = {".json": "json", ".npy": "npy", ".csv": "csv", ".txt": "text", ".text": "text"}
 _JSON_KEYS = ("shape", "dtype", "order", "layout", "data")
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_NONFINITE_NAMES = '"nan", "inf", "-inf"'
 
 
 @dataclass
@@ -73,12 +74,9 @@ def read_bytes(path: str) -> bytes:
 
 
 def read_result(path: str, fmt: str = "auto") -> Result:
-    """Read a file that jaccli wrote (``-`` is standard input). ``fmt`` is one of ``GOLDEN_FORMATS``."""
-    if fmt not in GOLDEN_FORMATS:
-        guess = did_you_mean(fmt, GOLDEN_FORMATS)
-        raise UsageError(f"unknown golden format '{fmt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="the formats are " + ", ".join(GOLDEN_FORMATS))
-    label = "<stdin>" if path == "-" else str(path)
+    """Read a file that jaccli wrote (``-`` is standard input). ``fmt`` is one of ``RESULT_FORMATS``."""
+    check_format(fmt, RESULT_FORMATS, "golden")
+    label = label_for(path)
     try:
         data = read_bytes(path)
     except OSError as exc:
@@ -90,7 +88,7 @@ def read_result(path: str, fmt: str = "auto") -> Result:
 def parse_result(data: bytes, label: str, fmt: str = "auto") -> Result:
     """A result from the bytes of a file named ``label`` (``auto``: by its extension, then by content)."""
     if fmt == "auto":
-        fmt = _EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_format(data)
+        fmt = RESULT_EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_format(data)
     reader = {"json": _read_json, "npy": _read_npy, "csv": _read_csv, "text": _read_text}[fmt]
     return reader(data, label)
 
@@ -99,7 +97,7 @@ def sniff_format(data: bytes) -> str:
     """Guess the format of a file with an unknown extension from its first bytes."""
     if data.startswith(b"\x93NUMPY"):
         return "npy"
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = text_start(data)
     if head.startswith(b"{"):
         return "json"
     if head.startswith((b"Tensor(", b"None")):
@@ -121,32 +119,22 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
 
 # -- json -------------------------------------------------------------------------------------------------------------
 
-def _read_json(data: bytes, label: str) -> Result:
-    text = decode(data, label)
-
-    def refuse_constant(name: str) -> None:
-        raise ValueError(f"{name} is not JSON; jaccli writes non-finite values as the strings {_NONFINITE_NAMES}")
-
-    def finite_float(literal: str) -> float:
-        if not math.isfinite(value := float(literal)):  # 1e400: json would make it inf without a word
-            raise ValueError(f"{literal} is out of the float64 range")
-        return value
-
-    def unique_keys(pairs: list[tuple[str, object]]) -> dict:
-        found: dict = {}
-        for key, value in pairs:
-            if key in found:
-                raise ValueError(f"key {key!r} appears twice")
-            found[key] = value
-        return found
-
+def load_json(data: bytes, label: str) -> Any:
+    """Strict JSON (``textkit``'s hooks: no NaN/Infinity literals, no overflow to inf, no repeated key)."""
+    text = decode_utf8(data, label)
     try:
-        obj = json.loads(text, parse_constant=refuse_constant, parse_float=finite_float, object_pairs_hook=unique_keys)
+        return json.loads(text, parse_constant=refuse_constant, parse_float=finite_float, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}") from None
+    except InputError as exc:  # from the hooks, which do not know the file
+        raise InputError(exc.message, where=label, hint=exc.hint) from None
     except (ValueError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
         raise InputError(message, where=label) from None
+
+
+def _read_json(data: bytes, label: str) -> Result:
+    obj = load_json(data, label)
     hint = "jaccli's JSON object has the keys " + ", ".join(_JSON_KEYS)
     if not isinstance(obj, dict):
         raise InputError(f"expected an object, found {_brief(obj)}", where=label, hint=hint)
@@ -177,27 +165,22 @@ def _read_json(data: bytes, label: str) -> Result:
 
 def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
     """The nested lists of ``data`` as a float64 array of ``shape``; checked level by level (no recursion)."""
-    nodes = [data]
-    for depth, size in enumerate(shape):
-        children: list[object] = []
-        for position, node in enumerate(nodes):
-            if not isinstance(node, list) or len(node) != size:
-                index = "".join(f"[{i}]" for i in np.unravel_index(position, shape[:depth])) if depth else ""
-                raise InputError(f"expected a list of {size} (shape {shape}), found {_brief(node)}",
-                                 where=f"{label}: data{index}")
-            children.extend(node)
-        nodes = children
+    try:
+        nodes, _ = nested_leaves(data, shape)
+    except NotRectangular as exc:
+        raise InputError(f"expected a list of {exc.length} (shape {shape}), found {_brief(exc.node)}",
+                         where=f"{label}: data{item_path(exc.index)}") from None
     values = []
     for position, item in enumerate(nodes):
         if isinstance(item, float) or (isinstance(item, int) and not isinstance(item, bool) and abs(item) < 2**1000):
             values.append(float(item))
-        elif isinstance(item, str) and item in _NONFINITE:
-            values.append(_NONFINITE[item])
+        elif isinstance(item, str) and item in JSON_NONFINITE:
+            values.append(JSON_NONFINITE[item])
         else:
-            index = "".join(f"[{i}]" for i in np.unravel_index(position, shape))
+            index = item_path(unravel(position, shape))
             what = "is out of range" if isinstance(item, int) and not isinstance(item, bool) else "is not a number"
             raise InputError(f"{_brief(item)} {what}", where=f"{label}: data{index}",
-                             hint=f"values are numbers or the strings {_NONFINITE_NAMES}")
+                             hint=f"values are numbers or the strings {JSON_NONFINITE_NAMES}")
     return np.array(values, dtype=np.float64).reshape(shape)
 
 

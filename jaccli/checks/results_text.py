@@ -1,4 +1,5 @@
-"""The text side of reading a golden file: UTF-8 decoding, number syntax, and the csv and text parsers.
+"""The text side of reading a golden file: the csv and text parsers (the number grammar and UTF-8 decoding they
+use are ``jaccli.textkit``'s).
 
 Both parsers are strict and report a bad file as an ``InputError`` at ``file:line:column``. They return plain
 float64 arrays (the text print also its dtype); ``golden`` wraps them into a ``Result`` and casts to the dtype.
@@ -11,25 +12,16 @@ import re
 import numpy as np
 
 from jaccli.errors import InputError
+from jaccli.textkit import RESULT_NUMBER, decode_utf8
 
 DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64")}  # the dtypes a result can have
 
 # A number as numpy prints it (``48.``, ``-1.2e-05``, ``1.e+10``, ``nan``, ``-inf``) or as Python's repr writes it.
-_NUMBER = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf)"
-_NUMBER_RE = re.compile(_NUMBER)
+_NUMBER_RE = re.compile(RESULT_NUMBER)
 _TEXT_TAIL_RE = re.compile(r",\s*shape=\(([0-9, ]*)\),\s*dtype=(\w+)\)\s*\Z")
 _TEXT_TOKEN_RE = re.compile(r"\[|\]|[^\s\[\]]+")
 _CSV_CELL_RE = re.compile(r"J((?:\[\d+\])*)")
 _CSV_HINT = "a jaccli csv header lists every J[...] of one example in C order"
-
-
-def decode(data: bytes, label: str) -> str:
-    """UTF-8 text (a BOM is dropped); a bad byte is reported at its line and column."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = data[:exc.start].decode("utf-8-sig")  # valid up to exc.start; columns count characters
-        raise _error_at(f"invalid UTF-8 byte 0x{data[exc.start]:02x}", label, before, len(before)) from None
 
 
 def _error_at(message: str, label: str, text: str, offset: int, hint: str | None = None) -> InputError:
@@ -45,7 +37,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
     """The rows of a jaccli csv file as a float64 array ``(B, *per-example shape)``, the header checked first,
     and whether the header names entries (``d y[0]/d r``, ``--header names``): the per-example shape is then not
     written down, and the array is ``(B, cells)``."""
-    lines = decode(data, label).replace("\r\n", "\n").split("\n")
+    lines = decode_utf8(data, label).replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline
     if not lines:
@@ -77,7 +69,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
 def _csv_rows(lines: list[str], label: str, per_example: tuple[int, ...]) -> np.ndarray:
     if len(lines) == 1:
         raise InputError("the file has a header row but no data rows", where=label)
-    row_re = re.compile(f"{_NUMBER}(?:,{_NUMBER})*")
+    row_re = re.compile(f"{RESULT_NUMBER}(?:,{RESULT_NUMBER})*")
     width = math.prod(per_example)
     rows = []
     for lineno, line in enumerate(lines[1:], start=2):
@@ -103,7 +95,7 @@ def _csv_row_error(row: list[str], width: int, where: str) -> None:
 
 def parse_text(data: bytes, label: str) -> tuple[np.ndarray, np.dtype] | None:
     """jaccli's text print as its float64 values (shaped as it says) and the dtype it names; None for ``None``."""
-    text = decode(data, label)
+    text = decode_utf8(data, label)
     if text.strip() == "None":
         return None
     tail = _TEXT_TAIL_RE.search(text)

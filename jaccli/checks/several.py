@@ -13,8 +13,9 @@ import re
 import zipfile
 
 from jaccli.checks.compare import Comparison, compare
-from jaccli.checks.results import Result, _read_json, _read_npy, parse_result, read_bytes, read_result
+from jaccli.checks.results import Result, _read_json, _read_npy, load_json, parse_result, read_bytes, read_result
 from jaccli.errors import InputError
+from jaccli.textkit import label_for, text_start
 
 Orders = dict[int | None, Result]
 _MEMBER = re.compile(r"order(\d+)\.npy")
@@ -25,14 +26,14 @@ def read_orders(path: str, fmt: str = "auto") -> Orders:
     """Every result a file holds, by order (``None``: a one-result file that does not say its order)."""
     if fmt not in ("auto", "npz", "json"):
         return {None: read_result(path, fmt)}
-    label = "<stdin>" if path == "-" else path
+    label = label_for(path)
     try:
         data = read_bytes(path)
     except OSError:
         return {None: read_result(path, fmt)}  # read_result words the error
     if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):
         return _read_npz(data, label)
-    if _SEVERAL_JSON.match(data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")):
+    if _SEVERAL_JSON.match(text_start(data[:4096])):
         return _read_json_orders(data, label)
     return {None: parse_result(data, label, fmt)}
 
@@ -58,11 +59,7 @@ def _read_npz(data: bytes, label: str) -> Orders:
 
 def _read_json_orders(data: bytes, label: str) -> Orders:
     """A several-orders JSON document: each ``order{k}`` value is read (strictly) as a one-order document."""
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
-        raise InputError(f"not valid JSON: {message}", where=label) from None
+    obj = load_json(data, label)
     found = obj.get("orders") if isinstance(obj, dict) else None
     orders: list[int] = found if isinstance(found, list) else []
     valid = isinstance(found, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0

@@ -7,6 +7,7 @@ import click
 
 from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
 from jaccli.errors import UsageError
+from jaccli.io.formats import ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
 
 
@@ -179,7 +180,7 @@ def _run_dask(opts: Any, output: Optional[str], scheduler: Optional[str], checks
     from jaccli.cli.batch_run import finish
     from jaccli.dask.run import run_batch
 
-    if opts.precision is not None and opts.fmt in ("csv", "json"):
+    if opts.precision is not None and opts.fmt in ROUNDED_FORMATS:
         raise UsageError(f"--precision for {opts.fmt} output is not supported by --engine dask",
                          hint="drop --precision (values are written exactly), or run without --engine dask")
     if opts.csv.delimiter is not True or opts.csv.columns.index_col != "auto" or header_style != "auto":

@@ -8,6 +8,7 @@ from typing import IO, Any, Optional
 import click
 
 from jaccli.errors import CheckFailed
+from jaccli.io.formats import ROUNDED_FORMATS
 
 
 def run_one(opts: Any, output: Optional[str], checks: Any, show_layout: bool, header_style: str) -> None:
@@ -67,7 +68,7 @@ def _write_streamed(batch: Any, plan: Any, opts: Any, report: Any, labels: Any, 
 
     writer = make_writer(opts.fmt, sink.file, precision=opts.precision, header=_csv_header(plan, opts, labels))
     writer.begin(plan.example_shape, plan.dtype, batch.size, opts.order, labels.axes())
-    digits = opts.precision if opts.fmt in ("csv", "json") else None
+    digits = opts.precision if opts.fmt in ROUNDED_FORMATS else None
     for chunk in results(batch, plan, opts, report):
         writer.write_chunk(chunk if digits is None else round_significant(chunk, digits))
         checks.collect(chunk)

@@ -8,9 +8,9 @@ import click
 
 from jaccli import __version__
 from jaccli.errors import JaccliError, one_line
+from jaccli.io.formats import INPUT_FORMATS, OUTPUT_FORMATS  # re-exported: the commands' --format choices
 
-INPUT_FORMATS = ["auto", "csv", "tsv", "json", "npy", "npz"]
-OUTPUT_FORMATS = ["text", "json", "csv", "npy", "npz"]
+__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "JaccliGroup", "cli"]
 
 
 class JaccliGroup(click.Group):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
+from jaccli.cli.group import INPUT_FORMATS
 from jaccli.errors import CheckFailed, UsageError
+from jaccli.io.formats import COMPARE_FORMATS
 
 
 @click.command("compare")
@@ -13,9 +14,9 @@ from jaccli.errors import CheckFailed, UsageError
 @click.argument("actual", metavar="RESULT")
 @click.option("--rtol", type=float, help="Relative tolerance [float64: 1e-12, float32: 1e-5].")
 @click.option("--atol", type=float, help="Absolute tolerance [float64: 1e-12, float32: 1e-6].")
-@click.option("--format-a", "fmt_a", type=click.Choice(["auto", "text", *OUTPUT_FORMATS[1:]]), default="auto",
+@click.option("--format-a", "fmt_a", type=click.Choice(COMPARE_FORMATS), default="auto",
               show_default=True, help="Format of GOLDEN (auto: by extension, then by content).")
-@click.option("--format-b", "fmt_b", type=click.Choice(["auto", "text", *OUTPUT_FORMATS[1:]]), default="auto",
+@click.option("--format-b", "fmt_b", type=click.Choice(COMPARE_FORMATS), default="auto",
               show_default=True, help="Format of RESULT.")
 def compare_command(expected: str, actual: str, rtol: float | None, atol: float | None, fmt_a: str,
                     fmt_b: str) -> None:

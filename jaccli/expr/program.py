@@ -18,9 +18,10 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from jaccli.errors import Span, UsageError
+from jaccli.errors import InputError, Span, UsageError
 from jaccli.expr.parse import Parser, parse_expression
 from jaccli.expr.syntax import Assign, Node, Program
+from jaccli.textkit import decode_utf8
 
 MAX_FILE_BYTES = 1_000_000
 MAX_FILE_NODES = 200_000
@@ -61,9 +62,10 @@ def load_expression(argument: str | ExpressionText) -> ExpressionText:
     if len(data) > MAX_FILE_BYTES:  # a file that grew, or a pipe: never read more than the limit
         raise UsageError(f"expression file {path} is too large (at most {MAX_FILE_BYTES} bytes)")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"expression file is not UTF-8 text (byte {exc.start})", where=path) from None
+        text = decode_utf8(data, path)
+    except InputError as exc:  # the expression is part of the command: a usage error (exit 2), not bad data
+        raise UsageError(f"expression file is not UTF-8 text ({exc.message})", where=exc.where,
+                         hint=exc.hint) from None
     return ExpressionText(text.replace("\r\n", "\n").replace("\r", "\n"), path)
 
 

@@ -18,12 +18,10 @@ import numpy as np
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.expr.names import NAME_HINT, is_valid_name
 from jaccli.expr.source import EMPTY, Source, concatenate
+from jaccli.textkit import DEFINE_NONFINITE, DEFINE_NUMBER
 
 if TYPE_CHECKING:
     import sympy
-
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")  # a -D value: no words, no hex, no '_'
-_NONFINITE = ("nan", "inf", "+inf", "-inf")
 
 
 @dataclass
@@ -92,9 +90,9 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
             raise UsageError(f"-D {name} is given twice")
-        if text.lower() in _NONFINITE:
+        if DEFINE_NONFINITE.fullmatch(text):
             check_constant("-D", name, float(text))
-        elif _NUMBER.fullmatch(text):
+        elif DEFINE_NUMBER.fullmatch(text):
             value = float(text)
             out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):

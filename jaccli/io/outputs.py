@@ -24,13 +24,12 @@ from typing import IO, Any, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
-from jaccli.errors import UsageError, did_you_mean
+from jaccli.errors import UsageError
 from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
+from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS as FORMATS, check_format  # npz: jaccli.io.npz
 from jaccli.io.sink import SPOOL_MAX_SIZE
 from jaccli.io.writer_base import _HeaderFirstWriter, _Writer
-
-FORMATS = ("text", "json", "csv", "npy", "npz")  # npz: jaccli.io.npz
 
 # numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.
 _NUMPY_DEFAULT_PRINT: dict[str, Any] = dict(
@@ -225,13 +224,7 @@ class NpyWriter(_HeaderFirstWriter):
 # -- entry points -----------------------------------------------------------------------------------------------------
 
 def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        guess = did_you_mean(fmt, FORMATS)
-        raise UsageError(f"unknown output format '{fmt}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="the formats are " + ", ".join(FORMATS))
-
-
-OUTPUT_EXTENSIONS = {".json": "json", ".csv": "csv", ".npy": "npy", ".npz": "npz", ".txt": "text"}
+    check_format(fmt, FORMATS, "output")
 
 
 def format_for_path(path: str | None) -> str:

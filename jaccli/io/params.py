@@ -13,10 +13,12 @@ import os
 import numpy as np
 
 from jaccli.errors import InputError, UsageError
+from jaccli.io.formats import PARAM_FORMATS
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
                                    is_valid_name, value_dtype)
 from jaccli.io.inputs.jsonfile import read_json
+from jaccli.textkit import DEFINE_NONFINITE, DEFINE_NUMBER
 
 _CHUNK = 1 << 20
 _SCALAR_HINT = "a scalar is a constant: -D NAME=VALUE"
@@ -47,7 +49,7 @@ def load_param(name: str, value: str, allow_nonfinite: bool = False) -> np.ndarr
         batch = read_json(None, io.BytesIO(value.encode("utf-8")), label, name, allow_nonfinite)
         return _whole(batch, name, label)
     fmt = os.path.splitext(value)[1].lower().lstrip(".")
-    if fmt not in ("npy", "json", "csv", "tsv"):
+    if fmt not in PARAM_FORMATS:
         raise UsageError(f"--param {name}: cannot tell the format of {value!r}",
                          hint="a parameter is a .npy, .json, .csv or .tsv file, or an inline JSON list like [1, 2]")
     batch = read_batch(value, fmt, single_name=name, allow_nonfinite=allow_nonfinite)
@@ -74,11 +76,8 @@ def check_param(name: str, value: object, allow_nonfinite: bool = False) -> np.n
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A value ``-D`` would read (finite or not): the user meant a scalar."""
+    return bool(DEFINE_NUMBER.fullmatch(text) or DEFINE_NONFINITE.fullmatch(text))
 
 
 def _whole(batch: Batch, name: str, label: str) -> np.ndarray:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from jaccli.errors import UsageError
+from jaccli.io.formats import BINARY_FORMATS, ROUNDED_FORMATS
 
 
 def check_precision(digits: int | None, fmt: str) -> None:
     """Refuse what cannot mean anything: ``--precision 0`` for csv/json (no digit left) and npy (binary)."""
     if digits is None:
         return
-    if fmt in ("npy", "npz"):
+    if fmt in BINARY_FORMATS:
         raise UsageError(f"--precision does not apply to {fmt} output (it stores the exact binary values)",
                          hint="drop --precision, or use -f csv/json/text")
-    if fmt in ("csv", "json") and digits < 1:
+    if fmt in ROUNDED_FORMATS and digits < 1:
         raise UsageError(f"--precision {digits} leaves no digit in {fmt} output",
                          hint="give 1 or more significant digits, or drop it for exact round-trip values")
 

@@ -20,11 +20,11 @@ from typing import IO
 import numpy as np
 
 from jaccli.errors import UsageError
+from jaccli.io.formats import SEVERAL_FORMATS
 from jaccli.io.npz import NpzWriter, member_name
 from jaccli.io.outputs import TensorWriter, make_writer, write_none
 from jaccli.io.sink import SPOOL_MAX_SIZE
 
-SEVERAL_FORMATS = ("text", "json", "npz")
 NAMES = {0: "value", 1: "Jacobian", 2: "Hessian"}  # in text headings
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from jaccli.errors import UsageError
+from jaccli.io.formats import BINARY_FORMATS
 
 
 def _isatty(stream: object) -> bool:
@@ -16,7 +17,7 @@ def _isatty(stream: object) -> bool:
 def refuse_binary_to_terminal(fmt: str, output: str | None) -> None:
     """``-f npy``/``npz`` to a terminal would print binary garbage: refuse, as ``gzip`` does, unless ``-o`` says
     where."""
-    if fmt in ("npy", "npz") and output in (None, "-") and _isatty(sys.stdout):
+    if fmt in BINARY_FORMATS and output in (None, "-") and _isatty(sys.stdout):
         raise UsageError(f"refusing to write binary .{fmt} data to a terminal",
                          hint=f"redirect standard output (> result.{fmt}), or use -o result.{fmt}")
 

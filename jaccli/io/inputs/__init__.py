@@ -16,7 +16,8 @@ import os
 import sys
 from typing import BinaryIO, Optional, Union
 
-from jaccli.errors import InputError, UsageError, did_you_mean
+from jaccli.errors import InputError, UsageError
+from jaccli.io.formats import INPUT_EXTENSIONS as EXTENSIONS, INPUT_FORMATS as FORMATS, check_format
 from jaccli.io.inputs.batch import ArraySpec, Batch, Chunk, batch_from_arrays, open_binary, read_all
 from jaccli.io.inputs.columns import ColumnOptions
 from jaccli.io.inputs.compression import compression_of, sniff_format, sniff_stream, without_compression
@@ -24,21 +25,15 @@ from jaccli.io.inputs.csv import CsvOptions, read_csv
 from jaccli.io.inputs.jsonfile import read_json
 from jaccli.io.inputs.npy import read_npy
 from jaccli.io.inputs.npz import read_npz
+from jaccli.textkit import STDIN_LABEL, label_for
 
 __all__ = ["ArraySpec", "Batch", "Chunk", "ColumnOptions", "CsvOptions", "FORMATS", "batch_from_arrays", "read_batch", "resolve_format"]
-
-FORMATS = ("auto", "csv", "tsv", "json", "npy", "npz")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".npy": "npy", ".npz": "npz"}
-STDIN_LABEL = "<stdin>"
 
 
 def resolve_format(path: str, fmt: str = "auto") -> str:
     """The concrete format for ``path``: ``fmt`` unless 'auto', then by extension (``data.csv.gz`` is CSV);
     standard input is ``auto`` here (``read_batch`` sniffs its content)."""
-    if fmt not in FORMATS:
-        guess = did_you_mean(fmt, FORMATS)
-        raise UsageError(f"unknown input format {fmt!r}" + (f" (did you mean {guess!r}?)" if guess else ""),
-                         hint="choose one of " + ", ".join(FORMATS))
+    check_format(fmt, FORMATS, "input")
     if fmt != "auto" or path == "-":
         return fmt
     extension = os.path.splitext(without_compression(path))[1].lower()
@@ -63,9 +58,8 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
     path = os.fspath(path)
     fmt = resolve_format(path, fmt)
     stream: Optional[BinaryIO] = None
-    label = path
+    label = label_for(path)
     if path == "-":
-        label = STDIN_LABEL
         stream, head = sniff_stream(stdin if stdin is not None else _stdin_buffer(), label)
         fmt = sniff_format(head) if fmt == "auto" else fmt
     elif compression_of(path) and fmt in ("npy", "npz", "json"):

@@ -18,6 +18,7 @@ import zlib
 from typing import Any, BinaryIO, Callable, TypeVar
 
 from jaccli.errors import InputError
+from jaccli.textkit import text_start
 
 # extension -> opener; magic bytes -> extension (the same three, recognised on standard input)
 _OPENERS: dict[str, Callable[[BinaryIO], Any]] = {  # each gives a readable, seekable binary file object
@@ -154,5 +155,5 @@ def sniff_format(head: bytes) -> str:
         return "npy"
     if head.startswith(ZIP_MAGIC):
         return "npz"
-    first = head.lstrip(_BLANK).removeprefix(b"\xef\xbb\xbf").lstrip(_BLANK)[:1]
+    first = text_start(head)[:1]
     return "json" if first in (b"[", b"{") else "csv"

@@ -24,11 +24,11 @@ from jaccli.errors import InputError
 from jaccli.io.inputs.batch import NONFINITE_HINT, ArraySpec, Batch, Chunk, open_binary
 from jaccli.io.inputs.columns import ColumnOptions, choose_columns
 from jaccli.io.inputs.csvfast import fast_rows, skipped
-from jaccli.io.inputs.dialect import NUMBER, Cell, describe, detect_delimiter, is_number, parse_delimiter, split_line
+from jaccli.io.inputs.dialect import Cell, describe, detect_delimiter, is_number, parse_delimiter, split_line
+from jaccli.textkit import BOM, CSV_NUMBER, decode_utf8
 
 __all__ = ["CsvOptions", "CsvReader", "is_number", "read_csv"]
 
-_BOM = b"\xef\xbb\xbf"
 _NUMBER_HINT = "every cell must be a number; '#' starts a comment line"
 _MISSING = ("na", "n/a", "null", "none", "nat", "-", "?")  # how R, pandas and spreadsheets spell a missing value
 SAMPLE_ROWS = 20  # data rows read ahead to tell the delimiter
@@ -50,14 +50,8 @@ class CsvOptions:
 
 
 def _decode(raw: bytes, label: str, lineno: int) -> str:
-    """Strict UTF-8, with the line ending removed; a bad byte is an error at its line:column."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
-        raise InputError(f"invalid UTF-8 byte 0x{raw[exc.start]:02x}", where=f"{label}:{lineno}:{column}",
-                         hint="save the file as UTF-8 (or plain ASCII) text") from None
-    return text.rstrip("\r\n")
+    """One physical line (its BOM already removed on line 1), strict UTF-8, without its line ending."""
+    return decode_utf8(raw, label, first_line=lineno, drop_bom=False).rstrip("\r\n")
 
 
 def _shown(text: str) -> str:
@@ -95,8 +89,8 @@ class CsvReader:
         rows: List[int] = []  # line numbers of the lines that are not skipped (header included)
         for lineno, raw in enumerate(handle, start=1):
             self.data_offset += len(raw)
-            if lineno == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
+            if lineno == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
             physical.append(raw)
             if not skipped(raw):
                 rows.append(lineno)
@@ -198,7 +192,7 @@ class CsvReader:
 
     def _number(self, cell: Cell, lineno: int) -> float:
         where = f"{self.label}:{lineno}:{cell.column}"
-        if not NUMBER.match(cell.text):
+        if not CSV_NUMBER.fullmatch(cell.text):
             message = f"{_shown(cell.text)} is not a number" if cell.text else "empty cell"
             hint = _NUMBER_HINT
             if cell.text.lower() in _MISSING:

@@ -21,13 +21,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from jaccli.textkit import csv_number_bytes
+
 orjson: Any
 try:  # orjson is a dependency; without it the float() route below still parses every valid block
     import orjson
 except ImportError:  # pragma: no cover - exercised only on a machine without orjson
     orjson = None
 
-_NUMBER_BYTES = b"0123456789+-.eE naiftyNAIFTY\t"
+_NUMBER_BYTES = csv_number_bytes() + b" \t"  # and the blanks a cell may have around its number
 _NEWLINE, _COMMA = ord("\n"), ord(",")
 
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from jaccli.errors import InputError, UsageError
+from jaccli.textkit import CSV_NUMBER
 
 BLANKS = " \t"
-# A cell's number: a Python float literal without underscores, in ASCII; nan/inf/infinity in any case.
-NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\Z", re.IGNORECASE)
 DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|", "space": None,
                    "whitespace": None}
 _CANDIDATES = ("\t", ";", ",", "|")  # detection order; whitespace is tried when none of them splits the line
@@ -36,7 +35,7 @@ class Cell:
 
 def is_number(cell: str) -> bool:
     """True when ``cell`` (surrounding blanks allowed) is a number in jaccli's CSV grammar."""
-    return NUMBER.match(cell.strip(BLANKS)) is not None
+    return CSV_NUMBER.fullmatch(cell.strip(BLANKS)) is not None
 
 
 def parse_delimiter(option: str) -> str | None | bool:

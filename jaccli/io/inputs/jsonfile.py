@@ -10,25 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import BinaryIO, Dict, List, Optional, Tuple
+from typing import BinaryIO, Dict, Optional
 
 import numpy as np
 
 from jaccli.errors import InputError
 from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_name, read_all
+from jaccli.textkit import BOM, NotRectangular, decode_utf8, item_path, line_column, nested_leaves, unique_keys, unravel
 
 MAX_DEPTH = 32  # bracket nesting, the outer object included
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _DEPTH_HINT = f"arrays may have at most {MAX_DEPTH} axes"
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))  # for bytes.translate(None, delete)
-
-
-def _line_column(data: bytes, position: int) -> Tuple[int, int]:
-    """1-based line and character column of a byte position."""
-    line_start = data.rfind(b"\n", 0, position) + 1
-    column = len(data[line_start:position].decode("utf-8", "replace")) + 1
-    return data.count(b"\n", 0, position) + 1, column
 
 
 def _check_depth(data: bytes, label: str) -> None:
@@ -51,19 +45,9 @@ def _check_depth(data: bytes, label: str) -> None:
                 break
         elif token in (b"]", b"}"):
             level -= 1
-    line, column = _line_column(data, position)
+    line, column = line_column(data, position)
     raise InputError(f"JSON nested more than {MAX_DEPTH} levels deep", where=f"{label}:{line}:{column}",
                      hint=_DEPTH_HINT)
-
-
-def _unique_keys(pairs: List[Tuple[str, object]]) -> Dict[str, object]:
-    """json's object hook: a repeated key would silently drop a value, so it is an error."""
-    result: Dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InputError(f"key {key!r} appears twice in an object", hint="remove or rename one of them")
-        result[key] = value
-    return result
 
 
 def _describe(value: object) -> str:
@@ -80,65 +64,43 @@ def _describe(value: object) -> str:
     return "a number"
 
 
-def _path(flat_index: int, shape: List[int]) -> str:
-    """``[i][j]`` of the ``flat_index``-th item at a level whose parents have ``shape``."""
-    index = np.unravel_index(flat_index, shape) if shape else ()
-    return "".join(f"[{int(i)}]" for i in index)
-
-
 def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
     """A rectangular nested list of numbers as a float64 array; raises with the path of the first bad item.
 
-    The shape comes from the first item at each level; each level is then checked as a flat list (no
-    recursion, so cost is linear and depth was already bounded by ``_check_depth``)."""
-    shape: List[int] = []
-    probe: object = value
-    while type(probe) is list:
-        shape.append(len(probe))
-        if not probe:
-            break
-        probe = probe[0]
-    level: list = [value]
-    for depth, length in enumerate(shape):
-        what = "numbers" if depth == len(shape) - 1 else "lists"
-        following: list = []
-        for i, item in enumerate(level):
-            if type(item) is not list or len(item) != length:
-                raise InputError(f"expected a list of {length} {what}, found {_describe(item)}",
-                                 where=f"{label}: at {prefix}{_path(i, shape[:depth])}",
-                                 hint="nested lists must be rectangular: every example has the same shape")
-            following.extend(item)
-        level = following
+    The shape comes from the first item at each level (``textkit.nested_leaves``: linear, no recursion; depth
+    was already bounded by ``_check_depth``)."""
+    try:
+        leaves, shape = nested_leaves(value)
+    except NotRectangular as exc:
+        what = "numbers" if exc.depth == len(exc.shape) - 1 else "lists"
+        raise InputError(f"expected a list of {exc.length} {what}, found {_describe(exc.node)}",
+                         where=f"{label}: at {prefix}{item_path(exc.index)}",
+                         hint="nested lists must be rectangular: every example has the same shape") from None
     # parse_int=float made every JSON number a float; anything else (bool, null, str, ...) is refused here.
-    if set(map(type, level)) - {float}:
-        i = next(i for i, item in enumerate(level) if type(item) is not float)
-        hint = "booleans are refused; write 1 or 0" if isinstance(level[i], bool) else \
+    if set(map(type, leaves)) - {float}:
+        i = next(i for i, item in enumerate(leaves) if type(item) is not float)
+        hint = "booleans are refused; write 1 or 0" if isinstance(leaves[i], bool) else \
             "every item must be a number (NaN and Infinity count as non-finite numbers)"
-        raise InputError(f"expected a number, found {_describe(level[i])}",
-                         where=f"{label}: at {prefix}{_path(i, shape)}", hint=hint)
-    return np.array(level, dtype=np.float64).reshape(shape)
+        raise InputError(f"expected a number, found {_describe(leaves[i])}",
+                         where=f"{label}: at {prefix}{item_path(unravel(i, shape))}", hint=hint)
+    return np.array(leaves, dtype=np.float64).reshape(shape)
 
 
 def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
               allow_nonfinite: bool) -> Batch:
     """A JSON array -> one array ``(B, *S)`` named ``single_name``; a JSON object -> named arrays (nested lists,
     sharing B) and scalars (numbers)."""
-    data = read_all(path, stream, label)
+    data = read_all(path, stream, label).removeprefix(BOM)  # a BOM is not a column of line 1
     _check_depth(data, label)
+    text = decode_utf8(data, label)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, column = _line_column(data, exc.start)
-        raise InputError(f"invalid UTF-8 byte 0x{data[exc.start]:02x}", where=f"{label}:{line}:{column}",
-                         hint="save the file as UTF-8 text") from None
-    try:
-        document = json.loads(text.lstrip("\ufeff"), parse_int=float, object_pairs_hook=_unique_keys)
+        document = json.loads(text.lstrip("\ufeff"), parse_int=float, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}",
                          hint="check the brackets, commas and quotes near there") from None
     except RecursionError:  # belt and braces: _check_depth should already have refused it
         raise InputError("JSON nested too deeply", where=label, hint=_DEPTH_HINT) from None
-    except InputError as exc:  # from _unique_keys, which does not know the file name
+    except InputError as exc:  # from unique_keys, which does not know the file name
         raise InputError(exc.message, where=label, hint=exc.hint) from None
     if isinstance(document, list):
         if not document:
