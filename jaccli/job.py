@@ -16,7 +16,7 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, resolve_dtype, run_scanned
+from jaccli.plan.engine import AnyPlan as Plan, evaluate_scanned, resolve_dtype
 from jaccli.expr.scope import make_scope, parse_defines
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, CsvOptions, read_batch
@@ -57,13 +57,19 @@ class Options:
 
 
 @dataclass
-class Report:
-    """What a run saw: examples, values and the non-finite ones (the first one's full index, for messages)."""
+class Tally:
+    """What a run saw: examples, values and the non-finite ones (the first one's full index, for messages).
+
+    A count, not a check: the checks' outcomes are ``jaccli.checks.outcome.Outcome``s."""
 
     examples: int = 0
     values: int = 0
     nonfinite: int = 0
     first_nonfinite: Optional[tuple[int, ...]] = None
+
+    def where(self) -> str:
+        """Where the first non-finite value is, for messages."""
+        return f"at index {self.first_nonfinite}"
 
 
 def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
@@ -140,7 +146,7 @@ def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
     return step
 
 
-def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
+def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
     from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
@@ -153,19 +159,20 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     per_example = math.prod(plan.example_shape)
     check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
     check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
-    for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
+    scanned = evaluate_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads)
+    for out, (count, first) in scanned:
         if batch.size is None:  # a CSV stream: its length shows as it is read
-            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
-        if count and report.first_nonfinite is None:
+            check_result_bytes(tally.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
+        if count and tally.first_nonfinite is None:
             assert first is not None
-            report.first_nonfinite = (first[0] + report.examples,) + first[1:]
-        report.nonfinite += count
-        report.examples += out.shape[0]
-        report.values += out.size
+            tally.first_nonfinite = (first[0] + tally.examples,) + first[1:]
+        tally.nonfinite += count
+        tally.examples += out.shape[0]
+        tally.values += out.size
         if count and opts.strict:
-            raise NonFiniteError(f"non-finite derivative at index {report.first_nonfinite}",
+            raise NonFiniteError(f"non-finite derivative {tally.where()}",
                                  hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
-        progress.update(report.examples)
+        progress.update(tally.examples)
         yield out
     progress.done()
 
@@ -179,10 +186,10 @@ def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
     return count, (tuple(int(i) for i in np.argwhere(bad)[0]) if count else None)
 
 
-def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
+def consume(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
     for chunk in batch.chunks(narrow_chunks(batch, opts, plan.chunk_size(opts.parallel_iterations))):
-        report.examples += next(iter(chunk.values())).shape[0]
+        tally.examples += next(iter(chunk.values())).shape[0]
 
 
 class Progress:
