@@ -10,7 +10,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import numpy as np
 
@@ -39,19 +39,19 @@ class Options:
     input_format: str = "auto"
     dtype: str = "auto"
     unconnected: str = "none"
-    parallel_iterations: Optional[int] = None
+    parallel_iterations: int | None = None
     pfor: bool = True
-    precision: Optional[int] = None
+    precision: int | None = None
     strict: bool = False
     allow_nonfinite: bool = False
     csv: CsvOptions = CsvOptions()  # --delimiter, --columns, --index-col (jaccli.io.inputs.csv)
-    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    max_output_bytes: int | None = None  # None: 1 GiB streamed, half the available memory when held whole
     hold_result: bool = False  # the whole result is kept in memory (--expect)
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
-    threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
-    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
-    jvp: Optional[str] = None
-    vjp: Optional[str] = None
+    threads: int | None = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    reduce: str | None = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: str | None = None
+    vjp: str | None = None
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
@@ -65,14 +65,14 @@ class Tally:
     examples: int = 0
     values: int = 0
     nonfinite: int = 0
-    first_nonfinite: Optional[tuple[int, ...]] = None
+    first_nonfinite: tuple[int, ...] | None = None
 
     def where(self) -> str:
         """Where the first non-finite value is, for messages."""
         return f"at index {self.first_nonfinite}"
 
 
-def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
+def open_input(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
     can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
     if opts.reduce or opts.jvp or opts.vjp:
@@ -89,7 +89,7 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     return batch, plan
 
 
-def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
+def open_scope(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Scope, np.dtype]:
     """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
     from jaccli.plan.orders import source_dtype
 
@@ -106,11 +106,11 @@ class _Head:
 
     arrays: dict[str, tuple[int, ...]]
     defines: dict[str, float]
-    row: Optional[str]
+    row: str | None
     params: dict[str, np.ndarray]
 
 
-def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, _Head]:
+def _open_head(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, _Head]:
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
@@ -177,8 +177,8 @@ def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[n
     progress.done()
 
 
-def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
-    """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
+def _nonfinite(out: np.ndarray) -> tuple[int, tuple[int, ...] | None]:
+    """How many values of a result chunk are nan or inf, and the index of the first (called on the worker)."""
     if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
         return 0, None
     bad = ~np.isfinite(out)
@@ -195,7 +195,7 @@ def consume(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> None:
 class Progress:
     """``examples done / total`` on stderr, redrawn at most twice a second, only when stderr is a terminal."""
 
-    def __init__(self, total: Optional[int]) -> None:
+    def __init__(self, total: int | None) -> None:
         self.total, self.start, self.last = total, time.monotonic(), 0.0
         self.active = sys.stderr.isatty()
         self.shown = False

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from jaccli.job import Tally
 
 
-def run_one(opts: Any, output: Optional[str], checks: Any, show_layout: bool, header_style: str) -> None:
+def run_one(opts: Any, output: str | None, checks: Any, show_layout: bool, header_style: str) -> None:
     """One order, streamed chunk by chunk to ``output`` (or standard output), then ``--expect``/``--verify``."""
     from jaccli.io.labels import labels_for
     from jaccli.io.sink import open_sink
@@ -80,7 +80,7 @@ def _write_streamed(batch: Any, plan: Any, opts: Any, tally: Any, labels: Any, s
     writer.finish()
 
 
-def _csv_header(plan: Any, opts: Any, labels: Any) -> Optional[list[str]]:
+def _csv_header(plan: Any, opts: Any, labels: Any) -> list[str] | None:
     if opts.fmt != "csv":
         return None
     if opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)

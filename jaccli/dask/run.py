@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 from collections import deque
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import click
 import numpy as np
@@ -25,7 +25,7 @@ from jaccli.job_checks import Checks
 BLOCK_VALUES = 1 << 24  # input + result values per block: ~130 MB of float64 result, bounded worker memory
 
 
-def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str], checks: Checks,
+def run_batch(opts: Options, *, output: str | None, scheduler: str | None, checks: Checks,
               show_layout: bool) -> tuple[Tally, Outcome | None]:
     """Run one ``batch-jacobian`` on Dask; returns its tally and the checks' outcome (None without checks)."""
     from jaccli.dask.array import plan_lazy, require_dask
@@ -81,7 +81,7 @@ def _workers_import_jaccli() -> Iterator[None]:
     try:
         yield
     except (ModuleNotFoundError, RuntimeError) as exc:
-        cause: Optional[BaseException] = exc
+        cause: BaseException | None = exc
         while cause is not None and not (isinstance(cause, ModuleNotFoundError)
                                          and (cause.name or "").startswith("jaccli")):
             cause = cause.__cause__
@@ -103,7 +103,7 @@ def _check_supported(opts: Options) -> None:
                              "runs on the local engine", hint="drop --engine dask, or run once per order")
 
 
-def _check_wrt(wrt: str, columns: Optional[list[str]]) -> None:
+def _check_wrt(wrt: str, columns: list[str] | None) -> None:
     """As for a CSV file: with column names, --wrt is 'x' (the whole row) or one column."""
     if columns and wrt != "x" and wrt not in columns:
         guess = did_you_mean(wrt, columns)
@@ -112,12 +112,12 @@ def _check_wrt(wrt: str, columns: Optional[list[str]]) -> None:
                          hint="columns: " + ", ".join(columns) + "; 'x' is the whole row")
 
 
-def _quiet(checks: Checks, output: Optional[str]) -> Any:
+def _quiet(checks: Checks, output: str | None) -> Any:
     """A check reports on stderr; the result itself then goes only where -o says."""
     return open(os.devnull, "wb") if checks.active and output is None else contextlib.nullcontext()
 
 
-def _write_none(opts: Options, output: Optional[str], kind: Optional[str], checks: Checks, plan: Any,
+def _write_none(opts: Options, output: str | None, kind: str | None, checks: Checks, plan: Any,
                 size: int) -> None:
     from jaccli.io.outputs import refuse_none_as, write_none
     from jaccli.io.sink import open_sink
@@ -151,7 +151,7 @@ def _nonfinite(tally: Tally) -> NonFiniteError:
                           hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
 
 
-def _stream(client: Any, lazy: Any, opts: Options, output: Optional[str], checks: Checks, tally: Tally) -> None:
+def _stream(client: Any, lazy: Any, opts: Options, output: str | None, checks: Checks, tally: Tally) -> None:
     """Blocks computed a few ahead of the writer and written in batch order: the local formats, unchanged."""
     from jaccli.dask.cluster import total_threads
     from jaccli.io.outputs import make_writer
@@ -186,7 +186,7 @@ def ordered_blocks(client: Any, result: Any, window: int) -> Iterator[np.ndarray
         yield pending.popleft().result()
 
 
-def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: str, checks: Checks,
+def _store(client: Any, lazy: Any, opts: Options, output: str | None, kind: str, checks: Checks,
            tally: Tally) -> None:
     """Workers write the blocks and send back ``[count, first]`` per block; rename only when all is well."""
     from jaccli import __version__

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class Labels:
         d = "d" if self.order == 1 else f"d{self.order}"
         return f"{d} {y}/" + " ".join(parts)
 
-    def report_names(self) -> tuple[list[str], Optional[Callable[[Sequence[int]], str]]]:
+    def report_names(self) -> tuple[list[str], Callable[[Sequence[int]], str] | None]:
         """What ``Comparison.report`` takes: axis names, and entry names when the input gave names."""
         return self.axes(), self.entry if self.named else None
 

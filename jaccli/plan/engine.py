@@ -17,7 +17,7 @@ from jaccli.limits import MAX_ORDER
 from jaccli.plan import compiled as numeric
 from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
-if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan runs without SymPy
+if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan evaluates without SymPy
     from jaccli.expr.program import ExpressionText
     from jaccli.expr.trace import Scope, Tape
     from jaccli.plan.derive import Derivative

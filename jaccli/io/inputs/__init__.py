@@ -14,7 +14,7 @@ import dataclasses
 import io
 import os
 import sys
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO
 
 from jaccli.errors import InputError, UsageError, did_you_mean
 from jaccli.io.inputs.batch import ArraySpec, Batch, Chunk, batch_from_arrays, open_binary, read_all
@@ -48,8 +48,8 @@ def resolve_format(path: str, fmt: str = "auto") -> str:
     return EXTENSIONS[extension]
 
 
-def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, single_name: str = "x",
-               allow_nonfinite: bool = False, stdin: Optional[BinaryIO] = None,
+def read_batch(path: str | os.PathLike[str], fmt: str = "auto", *, single_name: str = "x",
+               allow_nonfinite: bool = False, stdin: BinaryIO | None = None,
                csv: CsvOptions = CsvOptions()) -> Batch:
     """Open a batched input. ``path == '-'`` reads ``stdin`` (default ``sys.stdin.buffer``), decompressed when
     its magic bytes say so and, with ``fmt='auto'``, in the format its first bytes tell (NPY/NPZ magic, JSON's
@@ -62,7 +62,7 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
     bad values surface in ``chunks``."""
     path = os.fspath(path)
     fmt = resolve_format(path, fmt)
-    stream: Optional[BinaryIO] = None
+    stream: BinaryIO | None = None
     label = path
     if path == "-":
         label = STDIN_LABEL
@@ -88,7 +88,7 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
     return _named_columns(batch, csv.columns.columns)
 
 
-def _named_columns(batch: Batch, names: Optional[tuple[str, ...]]) -> Batch:
+def _named_columns(batch: Batch, names: tuple[str, ...] | None) -> Batch:
     """``--columns`` on a single-array input of rows ``(B, n)``: names for the n columns, as a CSV header gives."""
     if names is None:
         return batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import BinaryIO, Dict, List, Optional, Tuple
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,7 +24,7 @@ _DEPTH_HINT = f"arrays may have at most {MAX_DEPTH} axes"
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))  # for bytes.translate(None, delete)
 
 
-def _line_column(data: bytes, position: int) -> Tuple[int, int]:
+def _line_column(data: bytes, position: int) -> tuple[int, int]:
     """1-based line and character column of a byte position."""
     line_start = data.rfind(b"\n", 0, position) + 1
     column = len(data[line_start:position].decode("utf-8", "replace")) + 1
@@ -56,9 +56,9 @@ def _check_depth(data: bytes, label: str) -> None:
                      hint=_DEPTH_HINT)
 
 
-def _unique_keys(pairs: List[Tuple[str, object]]) -> Dict[str, object]:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """json's object hook: a repeated key would silently drop a value, so it is an error."""
-    result: Dict[str, object] = {}
+    result: dict[str, object] = {}
     for key, value in pairs:
         if key in result:
             raise InputError(f"key {key!r} appears twice in an object", hint="remove or rename one of them")
@@ -80,7 +80,7 @@ def _describe(value: object) -> str:
     return "a number"
 
 
-def _path(flat_index: int, shape: List[int]) -> str:
+def _path(flat_index: int, shape: list[int]) -> str:
     """``[i][j]`` of the ``flat_index``-th item at a level whose parents have ``shape``."""
     index = np.unravel_index(flat_index, shape) if shape else ()
     return "".join(f"[{int(i)}]" for i in index)
@@ -91,7 +91,7 @@ def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
 
     The shape comes from the first item at each level; each level is then checked as a flat list (no
     recursion, so cost is linear and depth was already bounded by ``_check_depth``)."""
-    shape: List[int] = []
+    shape: list[int] = []
     probe: object = value
     while type(probe) is list:
         shape.append(len(probe))
@@ -119,7 +119,7 @@ def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
     return np.array(level, dtype=np.float64).reshape(shape)
 
 
-def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name: str,
               allow_nonfinite: bool) -> Batch:
     """A JSON array -> one array ``(B, *S)`` named ``single_name``; a JSON object -> named arrays (nested lists,
     sharing B) and scalars (numbers)."""
@@ -155,11 +155,11 @@ def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, singl
                      hint="give an array (one item per example) or an object of named arrays")
 
 
-def _named_arrays(document: Dict[str, object], label: str) -> Dict[str, object]:
+def _named_arrays(document: dict[str, object], label: str) -> dict[str, object]:
     """The members of a JSON object: nested lists -> arrays, numbers -> scalars (0-d)."""
     if not document:
         raise InputError("empty input: the JSON object has no arrays", where=label)
-    arrays: Dict[str, object] = {}
+    arrays: dict[str, object] = {}
     for key, value in document.items():
         check_name(key, "array name", where=label)
         prefix = "[" + json.dumps(key) + "]"
