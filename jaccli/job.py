@@ -71,6 +71,21 @@ class Tally:
         """Where the first non-finite value is, for messages."""
         return f"at index {self.first_nonfinite}"
 
+    def add_nonfinite(self, count: int, first: tuple[int, ...] | None) -> bool:
+        """Count a chunk's non-finite values (``count_nonfinite``), the chunk starting at example ``examples``;
+        True when it holds the run's first."""
+        is_first = bool(count) and self.first_nonfinite is None
+        if is_first:
+            assert first is not None
+            self.first_nonfinite = (first[0] + self.examples,) + first[1:]
+        self.nonfinite += count
+        return is_first
+
+    def nonfinite_error(self, what: str = "derivative") -> NonFiniteError:
+        """``--strict``'s error at the first non-finite value."""
+        return NonFiniteError(f"non-finite {what} {self.where()}",
+                              hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+
 
 def open_input(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
@@ -159,25 +174,21 @@ def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[n
     per_example = math.prod(plan.example_shape)
     check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
     check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
-    scanned = evaluate_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads)
+    scanned = evaluate_scanned(plan, batch.chunks(step), count_nonfinite, pfor=opts.pfor, threads=threads)
     for out, (count, first) in scanned:
         if batch.size is None:  # a CSV stream: its length shows as it is read
             check_result_bytes(tally.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
-        if count and tally.first_nonfinite is None:
-            assert first is not None
-            tally.first_nonfinite = (first[0] + tally.examples,) + first[1:]
-        tally.nonfinite += count
+        tally.add_nonfinite(count, first)
         tally.examples += out.shape[0]
         tally.values += out.size
         if count and opts.strict:
-            raise NonFiniteError(f"non-finite derivative {tally.where()}",
-                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+            raise tally.nonfinite_error()
         progress.update(tally.examples)
         yield out
     progress.done()
 
 
-def _nonfinite(out: np.ndarray) -> tuple[int, tuple[int, ...] | None]:
+def count_nonfinite(out: np.ndarray) -> tuple[int, tuple[int, ...] | None]:
     """How many values of a result chunk are nan or inf, and the index of the first (called on the worker)."""
     if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
         return 0, None

@@ -16,10 +16,9 @@ import numpy as np
 
 from jaccli.limits import check_result_bytes, result_limit
 from jaccli.checks.outcome import Outcome
-from jaccli.errors import NonFiniteError
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
-from jaccli.job import Options, Progress, Tally, open_scope
+from jaccli.job import Options, Progress, Tally, count_nonfinite, open_scope
 from jaccli.plan.engine import Plan
 from jaccli.plan.orders import OrdersPlan, plan_orders
 
@@ -106,19 +105,13 @@ def results(batch: Batch, plan: OrdersPlan, opts: Options,
         b = next(iter(chunk.values())).shape[0]
         tally.examples += b
         if tally.nonfinite and opts.strict:
-            raise NonFiniteError(f"non-finite result {tally.where()}",
-                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+            raise tally.nonfinite_error("result")
         progress.update(tally.examples)
         yield out, b
     progress.done()
 
 
 def _count(tally: OrdersTally, order: int, values: np.ndarray) -> None:
-    bad = ~np.isfinite(values)
-    count = int(np.count_nonzero(bad))
-    if count and tally.first_nonfinite is None:
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        tally.first_nonfinite = (first[0] + tally.examples,) + first[1:]
+    if tally.add_nonfinite(*count_nonfinite(values)):
         tally.first_order = order
-    tally.nonfinite += count
     tally.values += values.size

@@ -17,9 +17,9 @@ from typing import Any, Iterator
 import click
 import numpy as np
 
-from jaccli.errors import NonFiniteError, UsageError, did_you_mean
+from jaccli.errors import UsageError, did_you_mean
 from jaccli.checks.outcome import Outcome
-from jaccli.job import Options, Progress, Tally, parse_defines
+from jaccli.job import Options, Progress, Tally, count_nonfinite, parse_defines
 from jaccli.job_checks import Checks
 
 BLOCK_VALUES = 1 << 24  # input + result values per block: ~130 MB of float64 result, bounded worker memory
@@ -134,21 +134,12 @@ def _write_none(opts: Options, output: str | None, kind: str | None, checks: Che
 
 def _count(tally: Tally, block: np.ndarray, strict: bool) -> None:
     """``job.results``' bookkeeping for one block arriving in order."""
-    bad = ~np.isfinite(block)
-    count = int(np.count_nonzero(bad))
-    if count and tally.first_nonfinite is None:
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        tally.first_nonfinite = (first[0] + tally.examples,) + first[1:]
-    tally.nonfinite += count
+    count, first = count_nonfinite(block)
+    tally.add_nonfinite(count, first)
     tally.examples += block.shape[0]
     tally.values += block.size
     if count and strict:
-        raise _nonfinite(tally)
-
-
-def _nonfinite(tally: Tally) -> NonFiniteError:
-    return NonFiniteError(f"non-finite derivative {tally.where()}",
-                          hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
+        raise tally.nonfinite_error()
 
 
 def _stream(client: Any, lazy: Any, opts: Options, output: str | None, checks: Checks, tally: Tally) -> None:
@@ -205,7 +196,7 @@ def _store(client: Any, lazy: Any, opts: Options, output: str | None, kind: str,
             TextProgressBar([future], scheduler=client.scheduler.address, stream=sys.stderr)
         _combine(tally, future.result(), result.chunks[0], plan.example_shape)
         if tally.nonfinite and opts.strict:
-            raise _nonfinite(tally)
+            raise tally.nonfinite_error()
         if checks.expect is not None:
             checks.outputs = [_read_back(store)]
         store.commit()
