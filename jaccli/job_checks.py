@@ -53,7 +53,7 @@ class Checks:
             actual = Result.from_array(None, shape=(tally.examples,) + plan.example_shape, dtype=plan.dtype,
                                        layout=plan.layout())
         outcome = compare(golden, actual, rtol=self.rtol, atol=self.atol, names=(self.expect, "the result"))
-        layout, entry = labels.report_names() if labels else (plan.layout(), None)  # d y[0]/d theta
+        layout, entry = labels.comparison_names() if labels else (plan.layout(), None)  # d y[0]/d theta
         return dataclasses.replace(outcome, layout=layout or outcome.layout, entry=entry)
 
     def _verify(self, plan: Plan, connected: bool) -> Outcome:

@@ -25,6 +25,8 @@ from jaccli.plan.orders import OrdersPlan, plan_orders
 
 @dataclass
 class OrdersTally(Tally):
+    """A several-orders run's ``Tally``: the first non-finite value is named by its order too."""
+
     first_order: int | None = None  # the order of the first non-finite value
 
     def where(self) -> str:

@@ -71,7 +71,7 @@ class Verification:
         return self.failures == 0 and self.max_rel_error <= self.tolerance
 
     def summary(self) -> str:
-        """One to three lines for standard error: the verdict, the worst point when failed, kinks skipped."""
+        """One to three lines for standard error: ok or failed, the worst point when failed, kinks skipped."""
         status = "ok" if self.ok else f"FAILED ({self.failures} value{'s' * (self.failures != 1)} over tolerance)"
         lines = [f"verify: order {self.order}, {self.rows_checked} rows, {self.values_checked} values, "
                  f"max rel error {self.max_rel_error:.2g} (tolerance {self.tolerance:.2g}): {status}"]
