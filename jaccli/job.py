@@ -10,13 +10,13 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, resolve_dtype, run_scanned
+from jaccli.plan.engine import AnyPlan as Plan, evaluate_scanned, resolve_dtype
 from jaccli.expr.scope import make_scope, parse_defines
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, CsvOptions, read_batch
@@ -39,34 +39,55 @@ class Options:
     input_format: str = "auto"
     dtype: str = "auto"
     unconnected: str = "none"
-    parallel_iterations: Optional[int] = None
+    parallel_iterations: int | None = None
     pfor: bool = True
-    precision: Optional[int] = None
+    precision: int | None = None
     strict: bool = False
     allow_nonfinite: bool = False
     csv: CsvOptions = CsvOptions()  # --delimiter, --columns, --index-col (jaccli.io.inputs.csv)
-    max_output_bytes: Optional[int] = None  # None: 1 GiB streamed, half the available memory when held whole
+    max_output_bytes: int | None = None  # None: 1 GiB streamed, half the available memory when held whole
     hold_result: bool = False  # the whole result is kept in memory (--expect)
     cache: bool = True  # the plan cache (plan/cache.py); off for --verify and --layout, which need SymPy's plan
-    threads: Optional[int] = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
-    reduce: Optional[str] = None  # det | logabsdet | trace | diag (plan/reduce.py)
-    jvp: Optional[str] = None
-    vjp: Optional[str] = None
+    threads: int | None = None  # None: JACCLI_THREADS, else the cores available (plan/parallel.py)
+    reduce: str | None = None  # det | logabsdet | trace | diag (plan/reduce.py)
+    jvp: str | None = None
+    vjp: str | None = None
     params: tuple[str, ...] = ()  # -P NAME=PATH|JSON: arrays shared by every example
     orders: tuple[int, ...] = ()  # several orders (-k 0,1,2): run by jaccli.job_orders; empty: just ``order``
 
 
 @dataclass
-class Report:
-    """What a run saw: examples, values and the non-finite ones (the first one's full index, for messages)."""
+class Tally:
+    """What a run saw: examples, values and the non-finite ones (the first one's full index, for messages).
+
+    A count, not a check: the checks' outcomes are ``jaccli.checks.outcome.Outcome``s."""
 
     examples: int = 0
     values: int = 0
     nonfinite: int = 0
-    first_nonfinite: Optional[tuple[int, ...]] = None
+    first_nonfinite: tuple[int, ...] | None = None
+
+    def where(self) -> str:
+        """Where the first non-finite value is, for messages."""
+        return f"at index {self.first_nonfinite}"
+
+    def add_nonfinite(self, count: int, first: tuple[int, ...] | None) -> bool:
+        """Count a chunk's non-finite values (``count_nonfinite``), the chunk starting at example ``examples``;
+        True when it holds the run's first."""
+        is_first = bool(count) and self.first_nonfinite is None
+        if is_first:
+            assert first is not None
+            self.first_nonfinite = (first[0] + self.examples,) + first[1:]
+        self.nonfinite += count
+        return is_first
+
+    def nonfinite_error(self, what: str = "derivative") -> NonFiniteError:
+        """``--strict``'s error at the first non-finite value."""
+        return NonFiniteError(f"non-finite {what} {self.where()}",
+                              hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
 
 
-def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Plan]:
+def open_input(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
     can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
     if opts.reduce or opts.jvp or opts.vjp:
@@ -83,7 +104,7 @@ def open_input(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, 
     return batch, plan
 
 
-def open_scope(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, Scope, np.dtype]:
+def open_scope(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Scope, np.dtype]:
     """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
     from jaccli.plan.orders import source_dtype
 
@@ -100,11 +121,11 @@ class _Head:
 
     arrays: dict[str, tuple[int, ...]]
     defines: dict[str, float]
-    row: Optional[str]
+    row: str | None
     params: dict[str, np.ndarray]
 
 
-def _open_head(opts: Options, stdin: Optional[BinaryIO] = None) -> tuple[Batch, _Head]:
+def _open_head(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, _Head]:
     defines = parse_defines(opts.defines)
     sources = [w.strip() for w in opts.wrt.split(",")]  # --wrt a,b: several sources
     batch = read_batch(opts.input, opts.input_format, single_name=opts.wrt if len(sources) == 1 else "x",
@@ -140,7 +161,7 @@ def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
     return step
 
 
-def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator[np.ndarray]:
+def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[np.ndarray]:
     """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
     from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
@@ -153,25 +174,22 @@ def results(batch: Batch, plan: Plan, opts: Options, report: Report) -> Iterator
     per_example = math.prod(plan.example_shape)
     check_result_bytes(batch.size or 1, per_example, plan.dtype.itemsize, *limit)  # up front, before any work
     check_result_bytes(1, per_example, plan.dtype.itemsize, *result_limit(None, held=True))  # a chunk holds >= 1
-    for out, (count, first) in run_scanned(plan, batch.chunks(step), _nonfinite, pfor=opts.pfor, threads=threads):
+    scanned = evaluate_scanned(plan, batch.chunks(step), count_nonfinite, pfor=opts.pfor, threads=threads)
+    for out, (count, first) in scanned:
         if batch.size is None:  # a CSV stream: its length shows as it is read
-            check_result_bytes(report.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
-        if count and report.first_nonfinite is None:
-            assert first is not None
-            report.first_nonfinite = (first[0] + report.examples,) + first[1:]
-        report.nonfinite += count
-        report.examples += out.shape[0]
-        report.values += out.size
+            check_result_bytes(tally.examples + out.shape[0], per_example, plan.dtype.itemsize, *limit, so_far=True)
+        tally.add_nonfinite(count, first)
+        tally.examples += out.shape[0]
+        tally.values += out.size
         if count and opts.strict:
-            raise NonFiniteError(f"non-finite derivative at index {report.first_nonfinite}",
-                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
-        progress.update(report.examples)
+            raise tally.nonfinite_error()
+        progress.update(tally.examples)
         yield out
     progress.done()
 
 
-def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
-    """How many values of a result chunk are nan or inf, and the index of the first (run on the worker)."""
+def count_nonfinite(out: np.ndarray) -> tuple[int, tuple[int, ...] | None]:
+    """How many values of a result chunk are nan or inf, and the index of the first (called on the worker)."""
     if out.size == 0 or all_finite(out):  # a finite sum: all finite, one cheap pass
         return 0, None
     bad = ~np.isfinite(out)
@@ -179,16 +197,16 @@ def _nonfinite(out: np.ndarray) -> tuple[int, Optional[tuple[int, ...]]]:
     return count, (tuple(int(i) for i in np.argwhere(bad)[0]) if count else None)
 
 
-def consume(batch: Batch, plan: Plan, opts: Options, report: Report) -> None:
+def consume(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> None:
     """A None result still reads (and so validates) every example, to count them and catch bad data."""
     for chunk in batch.chunks(narrow_chunks(batch, opts, plan.chunk_size(opts.parallel_iterations))):
-        report.examples += next(iter(chunk.values())).shape[0]
+        tally.examples += next(iter(chunk.values())).shape[0]
 
 
 class Progress:
     """``examples done / total`` on stderr, redrawn at most twice a second, only when stderr is a terminal."""
 
-    def __init__(self, total: Optional[int]) -> None:
+    def __init__(self, total: int | None) -> None:
         self.total, self.start, self.last = total, time.monotonic(), 0.0
         self.active = sys.stderr.isatty()
         self.shown = False

@@ -15,21 +15,22 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from jaccli.limits import check_result_bytes, result_limit
-from jaccli.errors import NonFiniteError
+from jaccli.checks.outcome import Outcome
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
-from jaccli.job import Options, Progress, Report, open_scope
-from jaccli.job_checks import Verdict
+from jaccli.job import Options, Progress, Tally, count_nonfinite, open_scope
 from jaccli.plan.engine import Plan
 from jaccli.plan.orders import OrdersPlan, plan_orders
 
 
 @dataclass
-class OrdersReport(Report):
+class OrdersTally(Tally):
+    """A several-orders run's ``Tally``: the first non-finite value is named by its order too."""
+
     first_order: int | None = None  # the order of the first non-finite value
 
     def where(self) -> str:
-        return f"in order {self.first_order} at index {self.first_nonfinite}"
+        return f"in order {self.first_order} {super().where()}"
 
 
 class OrdersChecks:
@@ -45,7 +46,8 @@ class OrdersChecks:
             for k, values in chunks.items():
                 self.outputs.setdefault(k, []).append(values)
 
-    def run(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Verdict | None:
+    def judge(self, plan: OrdersPlan, described: dict[int, Part], examples: int) -> Outcome | None:
+        """The order-by-order comparison with the golden file (None without ``--expect``)."""
         if self.expect is None:
             return None
         from jaccli.checks.results import Result
@@ -60,9 +62,8 @@ class OrdersChecks:
                 found = self.outputs.get(k)
                 array = np.concatenate(found) if found else np.zeros(shape, plan.dtype)
                 actual[k] = Result.from_array(array, layout=part.layout)
-        ok, text = compare_orders(read_orders(self.expect), actual, self.rtol, self.atol)
-        return Verdict(ok, text, f"the result differs from {self.expect}",
-                       "if the change is intended, regenerate the golden file with -o")
+        return compare_orders(read_orders(self.expect), actual, self.rtol, self.atol,
+                              names=(self.expect, "the result"))
 
 
 def open_orders(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, OrdersPlan]:
@@ -90,7 +91,7 @@ def check_output_size(batch: Batch, plan: OrdersPlan, opts: Options) -> tuple[tu
 
 
 def results(batch: Batch, plan: OrdersPlan, opts: Options,
-            report: OrdersReport) -> Iterator[tuple[dict[int, np.ndarray], int]]:
+            tally: OrdersTally) -> Iterator[tuple[dict[int, np.ndarray], int]]:
     """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted."""
     present = plan.present(opts.unconnected)
     progress = Progress(batch.size)
@@ -98,27 +99,21 @@ def results(batch: Batch, plan: OrdersPlan, opts: Options,
     for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
         if batch.size is None:
             b = next(iter(chunk.values())).shape[0]
-            check_result_bytes(report.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
+            check_result_bytes(tally.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
         split = plan.split(plan.evaluate(chunk, pfor=opts.pfor))
         out = {k: v for k, v in split.items() if present[k]}
         for k, values in out.items():
-            _count(report, k, values)
+            _count(tally, k, values)
         b = next(iter(chunk.values())).shape[0]
-        report.examples += b
-        if report.nonfinite and opts.strict:
-            raise NonFiniteError(f"non-finite result {report.where()}",
-                                 hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
-        progress.update(report.examples)
+        tally.examples += b
+        if tally.nonfinite and opts.strict:
+            raise tally.nonfinite_error("result")
+        progress.update(tally.examples)
         yield out, b
     progress.done()
 
 
-def _count(report: OrdersReport, order: int, values: np.ndarray) -> None:
-    bad = ~np.isfinite(values)
-    count = int(np.count_nonzero(bad))
-    if count and report.first_nonfinite is None:
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        report.first_nonfinite = (first[0] + report.examples,) + first[1:]
-        report.first_order = order
-    report.nonfinite += count
-    report.values += values.size
+def _count(tally: OrdersTally, order: int, values: np.ndarray) -> None:
+    if tally.add_nonfinite(*count_nonfinite(values)):
+        tally.first_order = order
+    tally.values += values.size

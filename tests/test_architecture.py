@@ -143,3 +143,33 @@ def test_functions_stay_short():
     assert not long, f"split these functions: {long}"
     fits = [f for f in HOLDOUTS if f in lengths and lengths[f] <= 60]
     assert not fits, f"remove {fits} from HOLDOUTS: they fit now"
+
+
+OLD_TYPING = {"Optional", "Union", "List", "Dict", "Tuple", "Set", "FrozenSet", "Type"}
+
+
+def _annotated(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+            if node.returns is not None or any(a.annotation is not None for a in every):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_one_typing_style(module):
+    """``X | None`` and builtin generics (``list[int]``, ``dict``, ``tuple``), never ``typing.Optional``, ``List``,
+    ``Dict``, ``Tuple``, ``Union``, ``Set``; a module with annotations has ``from __future__ import annotations``."""
+    tree = ast.parse(MODULES[module].read_text())
+    old = [a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "typing"
+           for a in node.names if a.name in OLD_TYPING]
+    old += [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr in OLD_TYPING
+            and isinstance(node.value, ast.Name) and node.value.id in ("typing", "t")]
+    assert not old, f"{module} uses typing.{', typing.'.join(sorted(set(old)))}: write X | None, list[...], dict[...]"
+    future = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                 and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    assert future or not _annotated(tree), f"{module} has annotations: add 'from __future__ import annotations'"

@@ -152,7 +152,7 @@ def test_matching_and_mismatching_golden_in_every_format(tmp_path, fmt):
     outcome = compare(expected, Result.from_array(changed, layout=LAYOUT))
     assert not outcome.ok and outcome.mismatches == 1 and outcome.total == 8
     assert outcome.worst == [((0, 0, 0), 48.0, 48.5, 0.5, 0.5 / 48)]
-    assert "[batch=0, target.0=0, x.0:d1=0]  expected 48.0  actual 48.5  abs 0.5  rel 0.0104" in outcome.report()
+    assert "[batch=0, target.0=0, x.0:d1=0]  expected 48.0  actual 48.5  abs 0.5  rel 0.0104" in outcome.summary()
 
 
 def test_report_exact_text():
@@ -160,17 +160,17 @@ def test_report_exact_text():
     actual = ORDER1.astype(np.float64)
     actual[0, 0, 0], actual[0, 1, 1], actual[1, 0, 1] = 48.5, 12.25, 1e-3
     outcome = compare(expected, Result.from_array(actual))
-    assert outcome.report(LAYOUT) == (
+    assert outcome.summary(LAYOUT) == (
         "mismatch: 3 of 8 values differ (rtol=1e-12, atol=1e-12)\n"
         "  max abs error 0.5, max rel error inf\n"
         "  worst:\n"
         "    [batch=0, target.0=0, x.0:d1=0]  expected 48.0  actual 48.5  abs 0.5  rel 0.0104\n"
         "    [batch=0, target.0=1, x.0:d1=1]  expected 12.0  actual 12.25  abs 0.25  rel 0.0208\n"
         "    [batch=1, target.0=0, x.0:d1=1]  expected 0.0  actual 0.001  abs 0.001  rel inf")
-    assert compare(expected, expected).report() == (
+    assert compare(expected, expected).summary() == (
         "match: 8 values within rtol=1e-12, atol=1e-12 (max abs error 0.0, max rel error 0.0)")
     # Without names the index is plain.
-    assert "    [0, 0, 0]  expected 48.0" in outcome.report()
+    assert "    [0, 0, 0]  expected 48.0" in outcome.summary()
 
 
 def test_worst_is_five_nonfinite_first():
@@ -181,7 +181,7 @@ def test_worst_is_five_nonfinite_first():
     assert outcome.mismatches == 20 and outcome.nonfinite_mismatches == 1
     assert [w[0] for w in outcome.worst] == [(0, 3), (0, 19), (0, 18), (0, 17), (0, 16)]
     assert outcome.max_abs == 20.0  # over finite pairs only
-    assert "1 of them disagree on nan/inf" in outcome.report()
+    assert "1 of them disagree on nan/inf" in outcome.summary()
 
 
 def test_cross_format_json_golden_vs_npy_actual(tmp_path):
@@ -200,7 +200,7 @@ def test_dtype_mismatch_float32_json_vs_float64_npy(tmp_path):
                       read_result(golden(tmp_path, "npy", ORDER1.astype(np.float64))))
     assert not outcome.ok and outcome.mismatches == 0
     assert (outcome.rtol, outcome.atol) == DEFAULT_TOLERANCES["float32"]  # the less precise dtype
-    assert outcome.report().splitlines() == [
+    assert outcome.summary().splitlines() == [
         "mismatch: dtype differs: expected float32, actual float64",
         "  the 8 values agree within rtol=1e-05, atol=1e-06 (max abs error 0.0, max rel error 0.0)"]
 
@@ -208,13 +208,13 @@ def test_dtype_mismatch_float32_json_vs_float64_npy(tmp_path):
 def test_values_print_in_their_own_dtype():
     expected = Result.from_array(np.array([0.1], np.float32))
     outcome = compare(expected, Result.from_array(np.array([0.2])))
-    assert "expected 0.1  actual 0.2  abs 0.1  rel 1.0" in outcome.report()  # not 0.10000000149011612
+    assert "expected 0.1  actual 0.2  abs 0.1  rel 1.0" in outcome.summary()  # not 0.10000000149011612
 
 
 def test_shape_mismatch_compares_no_elements():
     outcome = compare(Result.from_array(ORDER1), Result.from_array(ORDER1[:, 0]))
     assert not outcome.ok and outcome.total == 0 and outcome.worst == []
-    assert outcome.report() == "mismatch: shape differs: expected (2, 2, 2), actual (2, 2)"
+    assert outcome.summary() == "mismatch: shape differs: expected (2, 2, 2), actual (2, 2)"
 
 
 @pytest.mark.parametrize("e, a, ok", [
@@ -262,13 +262,13 @@ def test_none_handling(tmp_path):
     none_json = read_result(str(path))
     none_text = read_result(raw(tmp_path, "none.txt", "None\n"))
     assert compare(none_json, none_text).ok and compare(none_text, none_json).ok
-    assert compare(none_json, none_text).report() == (
+    assert compare(none_json, none_text).summary() == (
         "match: both are None results (the target is not connected to the source)")
     assert compare(none_json, Result.from_array(None, shape=(2, 2, 2), dtype=np.float32)).ok
     other = Result.from_array(None, shape=(3, 2, 2), dtype=np.float32)
-    assert "both are None results, but of shapes (2, 2, 2)" in compare(none_json, other).report()
+    assert "both are None results, but of shapes (2, 2, 2)" in compare(none_json, other).summary()
     vs_array = compare(none_json, Result.from_array(ORDER1))
-    assert not vs_array.ok and vs_array.report() == (
+    assert not vs_array.ok and vs_array.summary() == (
         "mismatch: expected is a None result (target not connected to the source), the other is an array of "
         "shape (2, 2, 2)")
     assert not compare(Result.from_array(ORDER1), none_text).ok
@@ -278,7 +278,7 @@ def test_text_golden_mismatch_notes_rounding(tmp_path):
     data = np.array([[1 / 3, 2 / 3]])
     expected = read_result(golden(tmp_path, "text", data))
     outcome = compare(expected, Result.from_array(data))
-    assert not outcome.ok and "note: a text file is rounded" in outcome.report()
+    assert not outcome.ok and "note: a text file is rounded" in outcome.summary()
     assert compare(expected, Result.from_array(data), rtol=1e-7, atol=1e-8).ok
 
 

@@ -36,12 +36,32 @@ WORST_SHOWN = 5
 Index = tuple[int, ...]
 
 
+@dataclass(kw_only=True)
+class Mismatch:
+    """What a failed comparison (of one result, or of several orders) says on the ``Error:`` line, and its hint."""
+
+    names: tuple[str, str] = ("the golden file", "the result")  # (expected, actual) as the user knows them
+    computed: bool = False  # the actual result was computed just now (``--expect``), not read from a file
+
+    @property
+    def failure(self) -> str:
+        return f"{self.names[1]} differs from {self.names[0]}"
+
+    @property
+    def hint(self) -> str:
+        # A result just computed is meant to be saved again (-o); two saved files may only need wider tolerances.
+        if self.computed:
+            return "if the change is intended, regenerate the golden file with -o"
+        return "widen --rtol/--atol only if the change is expected"
+
+
 @dataclass
-class Comparison:
-    """The outcome of ``compare``. ``worst`` holds up to five mismatching elements, nan/inf disagreements first,
-    then by absolute error: ``(index, expected, actual, abs_err, rel_err)``. ``problems`` are whole-result
-    differences (shape, dtype, None) in plain words. ``max_abs``/``max_rel`` are over elements where both values
-    are finite: the numbers to look at when choosing tolerances."""
+class Comparison(Mismatch):
+    """The outcome of ``compare`` (a ``checks.outcome.Outcome``). ``worst`` holds up to five mismatching elements,
+    nan/inf disagreements first, then by absolute error: ``(index, expected, actual, abs_err, rel_err)``.
+    ``problems`` are whole-result differences (shape, dtype, None) in plain words. ``max_abs``/``max_rel`` are over
+    elements where both values are finite: the numbers to look at when choosing tolerances. ``layout`` and
+    ``entry`` name the values in ``summary()``."""
 
     ok: bool
     mismatches: int
@@ -57,12 +77,13 @@ class Comparison:
     exact: bool = True
     layout: list[str] | None = None
     none: bool = False  # both results are None
+    entry: Callable[[Index], str] | None = None
 
-    def report(self, layout: list[str] | None = None,
-               entry: Callable[[Index], str] | None = None) -> str:
+    def summary(self, layout: list[str] | None = None,
+                entry: Callable[[Index], str] | None = None) -> str:
         """A few lines for standard error; axis names from ``layout`` (else the files' own) when it fits the shape,
         or with ``entry`` each value named as ``[batch=2] d y[1]/d theta`` (``entry`` gets the per-example index)."""
-        layout = layout or self.layout
+        layout, entry = layout or self.layout, entry or self.entry
         tolerances = f"rtol={_num(self.rtol)}, atol={_num(self.atol)}"
         errors = f"max abs error {_err(self.max_abs)}, max rel error {_err(self.max_rel)}"
         if self.ok and self.none:
@@ -95,15 +116,17 @@ def comparison_dtype(expected: Result, actual: Result) -> np.dtype:
     return min(known, key=lambda d: d.itemsize) if known else np.dtype(np.float64)
 
 
-def compare(expected: Result, actual: Result, rtol: float | None = None, atol: float | None = None,
-            ) -> Comparison:
-    """Compare ``actual`` with the golden ``expected``; omitted tolerances take the dtype-aware defaults."""
+def compare(expected: Result, actual: Result, rtol: float | None = None, atol: float | None = None, *,
+            names: tuple[str, str] | None = None) -> Comparison:
+    """Compare ``actual`` with the golden ``expected``; omitted tolerances take the dtype-aware defaults.
+    ``names`` (expected, actual) word the failure; default: the results' labels."""
     dtype = comparison_dtype(expected, actual)
     default_rtol, default_atol = DEFAULT_TOLERANCES[dtype.name]
     rtol = default_rtol if rtol is None else _tolerance("rtol", rtol)
     atol = default_atol if atol is None else _tolerance("atol", atol)
     result = Comparison(True, 0, 0, 0.0, 0.0, rtol, atol, dtypes=(expected.dtype, actual.dtype),
-                        exact=expected.exact and actual.exact, layout=expected.layout or actual.layout)
+                        exact=expected.exact and actual.exact, layout=expected.layout or actual.layout,
+                        names=names or (expected.label, actual.label), computed=actual.fmt == "memory")
     if expected.dtype_known and actual.dtype_known and expected.dtype != actual.dtype:
         result.problems.append(f"dtype differs: expected {expected.dtype.name}, actual {actual.dtype.name}")
     if expected.array is None or actual.array is None:

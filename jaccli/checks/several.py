@@ -3,7 +3,8 @@
 ``read_orders(path)`` gives ``{k: Result}`` for a file holding several orders -- an ``.npz`` (members
 ``order0``, ``order1``, ...) or a several-orders JSON document (``{"orders": [...], "order0": {...}, ...}``) -- and
 ``{None: Result}`` for any one-result file (``read_result``: the order is not known there). ``compare_orders``
-compares two such dicts: the same orders must be present, each order is compared with ``compare``.
+compares two such dicts: the same orders must be present, each order is compared with ``compare``; its outcome
+is an ``OrdersComparison`` (or, for one result each, the ``Comparison``).
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import dataclass, field
 
-from jaccli.checks.compare import Comparison, compare
+from jaccli.checks.compare import Comparison, Mismatch, compare
 from jaccli.checks.results import Result, _read_json, _read_npy, load_json, parse_result, read_bytes, read_result
 from jaccli.errors import InputError
 from jaccli.textkit import label_for, text_start
@@ -81,21 +83,37 @@ def pick(found: Orders, order: int, path: str) -> Result:
     return found[order]
 
 
-def compare_orders(golden: Orders, actual: Orders, rtol: float | None,
-                   atol: float | None) -> tuple[bool, str]:
-    """Order by order: ``(ok, report)``. A file of one result matches the same order of the other when the other
-    holds one result too (its order is not recorded)."""
+@dataclass
+class OrdersComparison(Mismatch):
+    """The ``Outcome`` of ``compare_orders`` for several orders: each order's ``Comparison``, or why the two files'
+    orders cannot be paired (``problem``)."""
+
+    by_order: dict[int | None, Comparison] = field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and all(c.ok for c in self.by_order.values())
+
+    def summary(self) -> str:
+        if self.problem:
+            return self.problem
+        return "\n".join(f"order {k}: " + c.summary().replace("\n", "\n  ") for k, c in self.by_order.items())
+
+
+def compare_orders(golden: Orders, actual: Orders, rtol: float | None, atol: float | None, *,
+                   names: tuple[str, str] | None = None) -> Comparison | OrdersComparison:
+    """Order by order. A file of one result matches the same order of the other when the other holds one result
+    too (its order is not recorded). ``names`` (golden, actual) word the failure, as for ``compare``."""
     if len(golden) == 1 and len(actual) == 1 and (None in golden or None in actual):
-        one = compare(next(iter(golden.values())), next(iter(actual.values())), rtol=rtol, atol=atol)
-        return one.ok, one.report()
+        return compare(next(iter(golden.values())), next(iter(actual.values())), rtol=rtol, atol=atol, names=names)
+    names = names or ("the golden file", "the result")
+    computed = any(r.fmt == "memory" for r in actual.values())
     if set(golden) != set(actual):
-        return False, (f"orders differ: expected {_orders(golden)}, actual {_orders(actual)}")
-    ok, lines = True, []
-    for k in golden:
-        result: Comparison = compare(golden[k], actual[k], rtol=rtol, atol=atol)
-        ok = ok and result.ok
-        lines.append(f"order {k}: " + result.report().replace("\n", "\n  "))
-    return ok, "\n".join(lines)
+        return OrdersComparison(names=names, computed=computed,
+                                problem=f"orders differ: expected {_orders(golden)}, actual {_orders(actual)}")
+    by_order = {k: compare(golden[k], actual[k], rtol=rtol, atol=atol) for k in golden}
+    return OrdersComparison(names=names, computed=computed, by_order=by_order)
 
 
 def _orders(found: Orders) -> str:

@@ -23,9 +23,8 @@ itself (wrong indexing), since the value and its derivatives share it -- golden 
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,8 +45,11 @@ UNDERFLOW = np.finfo(np.float64).tiny / np.finfo(np.float64).eps  # below this f
 
 
 @dataclass
-class VerifyReport:
-    """The outcome of ``verify``: counts, the worst relative error and where it is, kink points skipped."""
+class Verification:
+    """The ``Outcome`` of ``verify``: counts, the worst relative error and where it is, kink points skipped."""
+
+    failure = "the symbolic derivative disagrees with finite differences"  # class constants, not fields
+    hint = "report the expression: a derivative rule may be wrong"
 
     order: int
     tolerance: float
@@ -69,7 +71,7 @@ class VerifyReport:
         return self.failures == 0 and self.max_rel_error <= self.tolerance
 
     def summary(self) -> str:
-        """One to three lines for standard error: the verdict, the worst point when failed, kinks skipped."""
+        """One to three lines for standard error: ok or failed, the worst point when failed, kinks skipped."""
         status = "ok" if self.ok else f"FAILED ({self.failures} value{'s' * (self.failures != 1)} over tolerance)"
         lines = [f"verify: order {self.order}, {self.rows_checked} rows, {self.values_checked} values, "
                  f"max rel error {self.max_rel_error:.2g} (tolerance {self.tolerance:.2g}): {status}"]
@@ -92,7 +94,7 @@ def sample_rows(batch: int, rows: int | None, seed: int) -> np.ndarray:
 
 
 def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: int | None = None, seed: int = 0,
-           tolerance: float | None = None, row_numbers: np.ndarray | None = None) -> VerifyReport:
+           tolerance: float | None = None, row_numbers: np.ndarray | None = None) -> Verification:
     """Check ``plan_k`` (order k) on ``arrays`` (the whole batch, ``(B, *event)`` each) against finite differences.
 
     Every order ``j = 1..k`` is compared with the central-difference derivative of the symbolic order ``j-1``
@@ -108,22 +110,22 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: int | None =
     order = plan_k.derivative.order
     if order < 1:
         raise UsageError("--verify needs --order 1 or more")
-    report = VerifyReport(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
+    outcome = Verification(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
     picked = sample_rows(next(iter(arrays.values())).shape[0], rows, seed)
-    report.rows_checked = len(picked)
+    outcome.rows_checked = len(picked)
     if len(picked) == 0 or plan_k.derivative.size == 0:  # no rows, or an empty target (x[0:0])
-        return report
+        return outcome
     sample = {k: np.asarray(a)[picked].astype(np.float64) for k, a in arrays.items()}
     if row_numbers is not None:
         picked = np.asarray(row_numbers)[picked]  # from here on, picked only names rows in messages
     tape = plan_k.tape
-    plans = [dataclasses.replace(plan_k, derivative=derive(tape, j) if j < order else plan_k.derivative,
-                                 dtype=np.dtype(np.float64)) for j in range(order + 1)]
+    plans = [replace(plan_k, derivative=derive(tape, j) if j < order else plan_k.derivative,
+                     dtype=np.dtype(np.float64)) for j in range(order + 1)]
     # The value itself is never skipped, and nothing is known of its error beyond the ulps model.
     known = _Known(np.zeros((len(picked),) + plans[0].example_shape, bool), *np.zeros((2, len(picked))))
     for j in range(1, order + 1):
-        known = _check_order(plans[j - 1], plans[j], sample, picked, known, report)
-    return report
+        known = _check_order(plans[j - 1], plans[j], sample, picked, known, outcome)
+    return outcome
 
 
 @dataclass
@@ -136,7 +138,7 @@ class _Known:
 
 
 def _check_order(lower: Plan, upper: Plan, sample: dict[str, np.ndarray], picked: np.ndarray, known: _Known,
-                 report: VerifyReport) -> _Known:
+                 outcome: Verification) -> _Known:
     """Compare ``upper`` (order j) with the finite-difference derivative of ``lower`` (order j-1).
 
     Differences of the order j-1 values are only as good as those values: their noise floor is the larger of
@@ -145,9 +147,9 @@ def _check_order(lower: Plan, upper: Plan, sample: dict[str, np.ndarray], picked
     differentiated again with smaller steps: near a singularity (log close to 0) or a kink the first step is too
     coarse, while elsewhere it keeps round-off lowest. A new estimate replaces the old one where it is
     self-consistent and closer (or the old one was not), so a wrong rule still fails at every step and a true
-    kink stays unresolved at every step. Updates ``report``; returns what order j establishes.
+    kink stays unresolved at every step. Updates ``outcome``; returns what order j establishes.
     """
-    source, tol = upper.tape.source, report.tolerance
+    source, tol = upper.tape.source, outcome.tolerance
     b, n = len(picked), source.size
     base = evaluate(lower, sample)
     sym = evaluate(upper, sample).reshape((b,) + lower.example_shape + (n,))
@@ -183,7 +185,7 @@ def _check_order(lower: Plan, upper: Plan, sample: dict[str, np.ndarray], picked
     # Finite differences that cannot resolve a value to the tolerance do not check it (nor what derives from it).
     noisy = (roundoff > tol * np.maximum(np.abs(num), scale)) & ~zero
     kink = ((err > tol) & unresolved) | noisy | known.skipped[..., None]
-    _record(report, upper, sym, num, err, kink, picked)
+    _record(outcome, upper, sym, num, err, kink, picked)
     seen = np.where(kink | ~np.isfinite(sym - num), 0.0, np.abs(sym - num))
     return _Known(kink.reshape((b,) + upper.example_shape), _largest(seen), magnitude)
 
@@ -194,25 +196,25 @@ def _largest(values: np.ndarray) -> np.ndarray:
     return np.max(np.where(np.isfinite(flat), flat, 0.0), axis=1, initial=0.0)
 
 
-def _record(report: VerifyReport, upper: Plan, sym: np.ndarray, num: np.ndarray, err: np.ndarray,
+def _record(outcome: Verification, upper: Plan, sym: np.ndarray, num: np.ndarray, err: np.ndarray,
             kink: np.ndarray, picked: np.ndarray) -> None:
-    """Add one order's counts to the report; keep the worst point (and the first kink) with full indices."""
+    """Add one order's counts to the outcome; keep the worst point (and the first kink) with full indices."""
     full_shape = (len(picked),) + upper.example_shape
     labels = upper.layout()
-    report.kinks += int(np.count_nonzero(kink))
-    if kink.any() and not report.first_kink:
-        report.first_kink = _where(np.flatnonzero(kink)[0], full_shape, picked, labels)[1]
+    outcome.kinks += int(np.count_nonzero(kink))
+    if kink.any() and not outcome.first_kink:
+        outcome.first_kink = _where(np.flatnonzero(kink)[0], full_shape, picked, labels)[1]
     checked = np.where(kink, -1.0, err)
-    report.values_checked += int(np.count_nonzero(~kink))
-    report.failures += int(np.count_nonzero(checked > report.tolerance))
+    outcome.values_checked += int(np.count_nonzero(~kink))
+    outcome.failures += int(np.count_nonzero(checked > outcome.tolerance))
     worst = int(np.argmax(checked))
     worst_error = float(checked.flat[worst])
-    report.errors_by_order[upper.derivative.order] = max(0.0, worst_error)
-    if worst_error > report.max_rel_error:
-        report.max_rel_error = worst_error
-        report.worst_order = upper.derivative.order
-        report.worst_index, report.worst_label = _where(worst, full_shape, picked, labels)
-        report.worst_symbolic, report.worst_numerical = float(sym.flat[worst]), float(num.flat[worst])
+    outcome.errors_by_order[upper.derivative.order] = max(0.0, worst_error)
+    if worst_error > outcome.max_rel_error:
+        outcome.max_rel_error = worst_error
+        outcome.worst_order = upper.derivative.order
+        outcome.worst_index, outcome.worst_label = _where(worst, full_shape, picked, labels)
+        outcome.worst_symbolic, outcome.worst_numerical = float(sym.flat[worst]), float(num.flat[worst])
 
 
 def _scale(fds: list[np.ndarray]) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from jaccli.checks.verify import (DEFAULT_TOLERANCE, SYMBOLIC_ULPS, UNDERFLOW, VerifyReport, _check_order,
+from jaccli.checks.verify import (DEFAULT_TOLERANCE, SYMBOLIC_ULPS, UNDERFLOW, Verification, _check_order,
                                   _differentiate, _judge, _Known, _largest, _record, sample_rows)
 from jaccli.plan.derive import derive
 from jaccli.plan.engine import Plan, evaluate
@@ -28,28 +28,28 @@ EPS = np.finfo(np.float64).eps
 
 
 def verify_reduced(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], *, rows: int | None = None,
-                   seed: int = 0, tolerance: float | None = None) -> VerifyReport:
+                   seed: int = 0, tolerance: float | None = None) -> Verification:
     """Check a reduced plan on ``arrays`` (the whole batch) against reduced finite differences."""
     order = plan.derivative.order
-    report = VerifyReport(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
+    outcome = Verification(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
     picked = sample_rows(next(iter(arrays.values())).shape[0], rows, seed)
-    report.rows_checked = len(picked)
+    outcome.rows_checked = len(picked)
     if len(picked) == 0 or plan.derivative.size == 0:
-        return report
+        return outcome
     sample = {k: np.asarray(a)[picked].astype(np.float64) for k, a in arrays.items()}
     full = Plan(plan.expression, plan.tape, plan.derivative, np.dtype(np.float64), plan.scope, plan.value,
                 plan.nan_prone)  # the full derivative's plan, as verify.py checks it (nan rule included)
     plans = [dataclasses.replace(full, derivative=derive(plan.tape, j)) for j in range(order)]
     known = _Known(np.zeros((len(picked),) + plans[0].example_shape, bool), *np.zeros((2, len(picked))))
     for j in range(1, order):
-        known = _check_order(plans[j - 1], plans[j], sample, picked, known, report)
-    _check_top(plans[-1], dataclasses.replace(plan, dtype=np.dtype(np.float64)), sample, picked, known, report)
-    return report
+        known = _check_order(plans[j - 1], plans[j], sample, picked, known, outcome)
+    _check_top(plans[-1], dataclasses.replace(plan, dtype=np.dtype(np.float64)), sample, picked, known, outcome)
+    return outcome
 
 
 def _check_top(lower: Plan, upper: ReducedPlan, sample: dict[str, np.ndarray], picked: np.ndarray, known: _Known,
-               report: VerifyReport) -> None:
-    """Reduced order k against the reduced differences of order k-1 (full); updates ``report``."""
+               outcome: Verification) -> None:
+    """Reduced order k against the reduced differences of order k-1 (full); updates ``outcome``."""
     source, b = upper.derivative.source, len(picked)
     base = evaluate(lower, sample)
     sym = upper.evaluate(sample)
@@ -70,9 +70,9 @@ def _check_top(lower: Plan, upper: ReducedPlan, sample: dict[str, np.ndarray], p
     err, unresolved = _judge(sym, fd5, scale, residue)
     unresolved |= ~np.isfinite(num) & (sym != num)  # -inf = log|det| of differences that are exactly singular
     zero = ((sym == 0) & (num == 0)).reshape(b, -1).all(axis=1).reshape(residue.shape)
-    noisy = (bound[0] > report.tolerance * np.maximum(np.abs(num), scale)) & ~zero
-    kink = ((err > report.tolerance) & unresolved) | noisy | skip
-    _record(report, upper, sym, num, err, kink, picked)
+    noisy = (bound[0] > outcome.tolerance * np.maximum(np.abs(num), scale)) & ~zero
+    kink = ((err > outcome.tolerance) & unresolved) | noisy | skip
+    _record(outcome, upper, sym, num, err, kink, picked)
 
 
 def eps_sum(plan: ReducedPlan) -> float:

@@ -1,7 +1,7 @@
 """``jaccli batch-jacobian``: the click face of one job (``jaccli.job``)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -11,7 +11,7 @@ from jaccli.io.formats import ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
 
 
-def _size(value: Optional[str]) -> Optional[int]:
+def _size(value: str | None) -> int | None:
     if value is None:
         return None
     try:
@@ -104,9 +104,9 @@ def _stacked(params: tuple[Any, ...]) -> Any:
 
 @click.command("batch-jacobian")
 @_stacked(_PARAMS)
-def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: Optional[float],
-                           atol: Optional[float], verify: bool, verify_rows: int, show_layout: bool,
-                           engine: str, scheduler: Optional[str], **kwargs: Any) -> None:
+def batch_jacobian_command(output: str | None, expect: str | None, rtol: float | None,
+                           atol: float | None, verify: bool, verify_rows: int, show_layout: bool,
+                           engine: str, scheduler: str | None, **kwargs: Any) -> None:
     """Per-example k-th derivative of EXPRESSION over the batch in INPUT ('-' or nothing: standard input).
     EXPRESSION may be @FILE: an expression file of 'name = expression' lines ending with the target.
 
@@ -151,7 +151,7 @@ def batch_jacobian_command(output: Optional[str], expect: Optional[str], rtol: O
     run_one(opts, output, Checks(expect, rtol, atol, verify_at), show_layout, header_style)
 
 
-def _resolve_options(output: Optional[str], expect: Optional[str], verify: bool, show_layout: bool,
+def _resolve_options(output: str | None, expect: str | None, verify: bool, show_layout: bool,
                      kwargs: dict[str, Any]) -> tuple[Any, str]:
     """The click values as the job's ``Options`` (and the --header style), checked before any input is read."""
     from jaccli.io.inputs import CsvOptions
@@ -174,7 +174,7 @@ def _resolve_options(output: Optional[str], expect: Optional[str], verify: bool,
     return opts, header_style
 
 
-def _run_dask(opts: Any, output: Optional[str], scheduler: Optional[str], checks: Any, show_layout: bool,
+def _run_dask(opts: Any, output: str | None, scheduler: str | None, checks: Any, show_layout: bool,
               header_style: str) -> None:
     """``--engine dask``: refuse the options it does not run (never silently ignored), then run on the cluster."""
     from jaccli.cli.batch_run import finish
@@ -189,8 +189,8 @@ def _run_dask(opts: Any, output: Optional[str], scheduler: Optional[str], checks
     finish(*run_batch(opts, output=output, scheduler=scheduler, checks=checks, show_layout=show_layout))
 
 
-def _run_several(opts: Any, output: Optional[str], show_layout: bool, expect: Optional[str], rtol: Optional[float],
-                 atol: Optional[float], verify_rows: Optional[int], header_style: str) -> None:
+def _run_several(opts: Any, output: str | None, show_layout: bool, expect: str | None, rtol: float | None,
+                 atol: float | None, verify_rows: int | None, header_style: str) -> None:
     """``-k 0,1,2``: every order in one pass (``jaccli.cli.several``); the reductions take one order only."""
     from jaccli.cli.several import run_several
 

@@ -6,7 +6,8 @@ import os
 
 import click
 
-from jaccli.errors import CheckFailed
+from jaccli.checks.outcome import combine
+from jaccli.cli.batch_run import finish
 from jaccli.job import Options
 
 
@@ -21,7 +22,7 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
     from jaccli.io.several import SeveralWriter, check_format, check_several
     from jaccli.io.sink import open_sink
     from jaccli.job_checks import Checks
-    from jaccli.job_orders import OrdersChecks, OrdersReport, check_output_size, open_orders, parts, results
+    from jaccli.job_orders import OrdersChecks, OrdersTally, check_output_size, open_orders, parts, results
 
     check_several(opts.fmt, len(opts.orders))
     checks = Checks(None, None, None, verify_rows)  # --verify: it keeps the input rows
@@ -43,8 +44,8 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
         batch = checks.remember(batch)
         writer = SeveralWriter("json" if discard else opts.fmt, sink.file, precision=opts.precision)
         writer.begin(described, plan.dtype, batch.size)
-        report = OrdersReport()
-        for chunks, examples in results(batch, plan, opts, report):
+        tally = OrdersTally()
+        for chunks, examples in results(batch, plan, opts, tally):
             digits = opts.precision if opts.fmt == "json" else None  # csv/npy are refused for several orders
             writer.write(chunks if digits is None else {k: round_significant(v, digits) for k, v in chunks.items()},
                          examples)
@@ -52,15 +53,7 @@ def run_several(opts: Options, output: str | None, show_layout: bool, expect: st
             sink.release()  # this chunk passed its checks: a stream may show it now
         sink.release()
         writer.finish()
-        verdicts = [v for v in (expecting.run(plan, described, report.examples),
-                                checks.run(plan.top(opts.expression), report, connected=plan.plan.connected))
-                    if v is not None]
+        outcome = combine([expecting.judge(plan, described, tally.examples),
+                           checks.judge(plan.top(opts.expression), tally, connected=plan.plan.connected)])
         sink.commit()
-    if report.nonfinite:
-        click.echo(f"warning: {report.nonfinite} of {report.values} result values are not finite (nan or inf), "
-                   f"the first {report.where()}; --strict makes this an error", err=True)
-    for verdict in verdicts:
-        click.echo(verdict.text, err=True)
-    failed = [v for v in verdicts if not v.ok]
-    if failed:
-        raise CheckFailed("; ".join(v.failure for v in failed), hint=failed[0].hint)
+    finish(tally, outcome)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from jaccli.cli.batch_run import settle
 from jaccli.cli.group import INPUT_FORMATS
-from jaccli.errors import CheckFailed, UsageError
+from jaccli.errors import UsageError
 from jaccli.io.formats import COMPARE_FORMATS
 
 
@@ -37,10 +38,9 @@ def compare_command(expected: str, actual: str, rtol: float | None, atol: float 
     # Files of several orders (-k 0,1,2 as .npz or json) are compared order by order.
     if expected == "-" and actual == "-":
         raise UsageError("standard input can be only one of GOLDEN and RESULT", hint="save one of them to a file")
-    ok, report = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol)
-    click.echo(report, err=True)
-    if not ok:
-        raise CheckFailed(f"{actual} differs from {expected}", hint="widen --rtol/--atol only if the change is expected")
+    outcome = compare_orders(read_orders(expected, fmt_a), read_orders(actual, fmt_b), rtol, atol,
+                             names=(expected, actual))
+    settle(outcome)
 
 
 @click.command("symbolic")

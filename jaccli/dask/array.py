@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -39,10 +39,10 @@ class Lazy:
 
 
 def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
-                   constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
-                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
-                   pfor: bool = True, allow_nonfinite: bool = False, threads: Optional[int] = None,
-                   params: Optional[Mapping[str, object]] = None) -> Any:
+                   constants: Mapping[str, object] | None = None, names: list[str] | None = None,
+                   unconnected: str = "none", dtype: str = "auto", parallel_iterations: int | None = None,
+                   pfor: bool = True, allow_nonfinite: bool = False, threads: int | None = None,
+                   params: Mapping[str, object] | None = None) -> Any:
     """Per-example k-th derivative of ``expression``, lazily: a ``dask.array`` ``(B, *T, *S, ..., *S)``.
 
     ``x`` is a ``dask.array.Array`` (or NumPy array) with the batch on axis 0, or a mapping of them as
@@ -67,12 +67,12 @@ def batch_jacobian(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
 
 
 def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
-              constants: Optional[Mapping[str, object]] = None, names: Optional[list[str]] = None,
-              unconnected: str = "none", dtype: str = "auto", parallel_iterations: Optional[int] = None,
+              constants: Mapping[str, object] | None = None, names: list[str] | None = None,
+              unconnected: str = "none", dtype: str = "auto", parallel_iterations: int | None = None,
               pfor: bool = True, allow_nonfinite: bool = False, input_checked: bool = False, label: str = "input",
-              block_values: Optional[int] = None, threads: Optional[int] = None,
-              params: Optional[Mapping[str, object]] = None,
-              reopen: Optional[Callable[[int], dict[str, Any]]] = None) -> Lazy:
+              block_values: int | None = None, threads: int | None = None,
+              params: Mapping[str, object] | None = None,
+              reopen: Callable[[int], dict[str, Any]] | None = None) -> Lazy:
     """``batch_jacobian`` for the CLI too: also returns the plan and inputs. ``input_checked``: the readers
     already refused non-finite values. ``block_values`` rechunks the batch axis to about that many input and
     result values per block (a multiple of the source's own chunks); ``reopen(rows)``, if given, reads the batched
@@ -132,7 +132,7 @@ def _split(da: Any, arrays: Mapping[str, Any], label: str, check_input: bool) ->
     return batched, scalars
 
 
-def _block_rows(batched: dict, source: str, block_values: Optional[int], result_size: int) -> Optional[int]:
+def _block_rows(batched: dict, source: str, block_values: int | None, result_size: int) -> int | None:
     """Examples per block for about ``block_values`` input and result values, in whole chunks of the source."""
     if block_values is None:
         return None
@@ -142,7 +142,7 @@ def _block_rows(batched: dict, source: str, block_values: Optional[int], result_
     return rows // first * first if rows >= first else rows  # whole chunks of the store: each read once
 
 
-def _aligned(batched: dict, source: str, rows: Optional[int]) -> dict:
+def _aligned(batched: dict, source: str, rows: int | None) -> dict:
     """Every array chunked like the source (or in ``rows``) along the batch axis, in one chunk along the rest."""
     chunks: Any = batched[source].chunks[0] if rows is None else rows
     return {name: a.rechunk((chunks,) + tuple(-1 for _ in a.shape[1:])) for name, a in batched.items()}
@@ -153,7 +153,7 @@ def block_starts(chunks: tuple[int, ...]) -> list[int]:
     return [int(v) for v in np.cumsum((0,) + tuple(chunks[:-1]))]
 
 
-def _graph(da: Any, plan: Any, batched: dict, parallel_iterations: Optional[int], pfor: bool,
+def _graph(da: Any, plan: Any, batched: dict, parallel_iterations: int | None, pfor: bool,
            check_input: bool, label: str, threads: int) -> Any:
     """One task per block: ``jacobian_block(shipped plan, first example, *input blocks)`` -> result block.
 
@@ -172,11 +172,11 @@ def _graph(da: Any, plan: Any, batched: dict, parallel_iterations: Optional[int]
     options: dict[str, Any] = dict(names=tuple(batched), label=label, check_input=check_input, pfor=pfor,
                                    threads=threads)
     name = "jaccli-batch-jacobian-" + dask.base.tokenize(data["digest"], options, *arrays)
-    run = functools.partial(jacobian_block, **options)  # a module function and plain data: pickled by reference
+    task = functools.partial(jacobian_block, **options)  # a module function and plain data: pickled by reference
     chunks = arrays[0].chunks[0]
     tail = (0,) * len(plan.example_shape)
     dsk: dict[Any, Any] = {
-        (name, i) + tail: (run, shipped.key, start) + tuple((a.name, i) + (0,) * (a.ndim - 1) for a in arrays)
+        (name, i) + tail: (task, shipped.key, start) + tuple((a.name, i) + (0,) * (a.ndim - 1) for a in arrays)
         for i, start in enumerate(block_starts(chunks))}
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[shipped, *arrays])
     return da.Array(graph, name, chunks=(chunks,) + tuple((n,) for n in plan.example_shape), dtype=plan.dtype,

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 from jaccli.dask.array import INSTALL_HINT
 from jaccli.errors import UsageError
 
 
 @contextlib.contextmanager
-def connect(scheduler: Optional[str]) -> Iterator[Any]:
+def connect(scheduler: str | None) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:

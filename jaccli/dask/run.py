@@ -12,21 +12,22 @@ import contextlib
 import os
 import sys
 from collections import deque
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import click
 import numpy as np
 
-from jaccli.errors import NonFiniteError, UsageError, did_you_mean
-from jaccli.job import Options, Progress, Report, parse_defines
+from jaccli.errors import UsageError, did_you_mean
+from jaccli.checks.outcome import Outcome
+from jaccli.job import Options, Progress, Tally, count_nonfinite, parse_defines
 from jaccli.job_checks import Checks
 
 BLOCK_VALUES = 1 << 24  # input + result values per block: ~130 MB of float64 result, bounded worker memory
 
 
-def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str], checks: Checks,
-              show_layout: bool) -> tuple[Report, Any]:
-    """Run one ``batch-jacobian`` on Dask; returns the report and the checks' verdict (None without checks)."""
+def run_batch(opts: Options, *, output: str | None, scheduler: str | None, checks: Checks,
+              show_layout: bool) -> tuple[Tally, Outcome | None]:
+    """Run one ``batch-jacobian`` on Dask; returns its tally and the checks' outcome (None without checks)."""
     from jaccli.dask.array import plan_lazy, require_dask
     from jaccli.dask.cluster import connect
     from jaccli.dask.sources import open_source
@@ -43,7 +44,7 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
     remove_temps_on_signals()  # SIGTERM/SIGHUP unwind: a temporary store is removed as on Ctrl-C
     if kind is None and not (checks.active and output is None):
         refuse_binary_to_terminal(opts.fmt, output)
-    report = Report()
+    tally = Tally()
     with connect(scheduler) as client, _workers_import_jaccli():
         picked = opts.csv.columns.columns  # --columns (the other CSV options are refused for --engine dask)
         source = open_source(opts.input, opts.wrt, opts.allow_nonfinite, ",".join(picked) if picked else None)
@@ -62,16 +63,16 @@ def run_batch(opts: Options, *, output: Optional[str], scheduler: Optional[str],
         batch_size = lazy.size
         if lazy.result is None:
             _write_none(opts, output, kind, checks, plan, batch_size)
-            report.examples = batch_size
+            tally.examples = batch_size
         elif kind is not None:
-            _store(client, lazy, opts, output, kind, checks, report)
+            _store(client, lazy, opts, output, kind, checks, tally)
         else:
-            _stream(client, lazy, opts, output, checks, report)
+            _stream(client, lazy, opts, output, checks, tally)
         if checks.verify_rows is not None and lazy.result is not None:
             checks.row_numbers, sample = _sample(lazy.inputs, checks.verify_rows)
             checks.inputs = [sample]
-        verdict = checks.run(plan, report, connected=lazy.result is not None)
-    return report, verdict
+        outcome = checks.judge(plan, tally, connected=lazy.result is not None)
+    return tally, outcome
 
 
 @contextlib.contextmanager
@@ -80,7 +81,7 @@ def _workers_import_jaccli() -> Iterator[None]:
     try:
         yield
     except (ModuleNotFoundError, RuntimeError) as exc:
-        cause: Optional[BaseException] = exc
+        cause: BaseException | None = exc
         while cause is not None and not (isinstance(cause, ModuleNotFoundError)
                                          and (cause.name or "").startswith("jaccli")):
             cause = cause.__cause__
@@ -102,7 +103,7 @@ def _check_supported(opts: Options) -> None:
                              "runs on the local engine", hint="drop --engine dask, or run once per order")
 
 
-def _check_wrt(wrt: str, columns: Optional[list[str]]) -> None:
+def _check_wrt(wrt: str, columns: list[str] | None) -> None:
     """As for a CSV file: with column names, --wrt is 'x' (the whole row) or one column."""
     if columns and wrt != "x" and wrt not in columns:
         guess = did_you_mean(wrt, columns)
@@ -111,12 +112,12 @@ def _check_wrt(wrt: str, columns: Optional[list[str]]) -> None:
                          hint="columns: " + ", ".join(columns) + "; 'x' is the whole row")
 
 
-def _quiet(checks: Checks, output: Optional[str]) -> Any:
+def _quiet(checks: Checks, output: str | None) -> Any:
     """A check reports on stderr; the result itself then goes only where -o says."""
     return open(os.devnull, "wb") if checks.active and output is None else contextlib.nullcontext()
 
 
-def _write_none(opts: Options, output: Optional[str], kind: Optional[str], checks: Checks, plan: Any,
+def _write_none(opts: Options, output: str | None, kind: str | None, checks: Checks, plan: Any,
                 size: int) -> None:
     from jaccli.io.outputs import refuse_none_as, write_none
     from jaccli.io.sink import open_sink
@@ -131,26 +132,17 @@ def _write_none(opts: Options, output: Optional[str], kind: Optional[str], check
         sink.commit()
 
 
-def _count(report: Report, block: np.ndarray, strict: bool) -> None:
+def _count(tally: Tally, block: np.ndarray, strict: bool) -> None:
     """``job.results``' bookkeeping for one block arriving in order."""
-    bad = ~np.isfinite(block)
-    count = int(np.count_nonzero(bad))
-    if count and report.first_nonfinite is None:
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        report.first_nonfinite = (first[0] + report.examples,) + first[1:]
-    report.nonfinite += count
-    report.examples += block.shape[0]
-    report.values += block.size
+    count, first = count_nonfinite(block)
+    tally.add_nonfinite(count, first)
+    tally.examples += block.shape[0]
+    tally.values += block.size
     if count and strict:
-        raise _nonfinite(report)
+        raise tally.nonfinite_error()
 
 
-def _nonfinite(report: Report) -> NonFiniteError:
-    return NonFiniteError(f"non-finite derivative at index {report.first_nonfinite}",
-                          hint="drop --strict to keep nan/inf in the output (they are counted on stderr)")
-
-
-def _stream(client: Any, lazy: Any, opts: Options, output: Optional[str], checks: Checks, report: Report) -> None:
+def _stream(client: Any, lazy: Any, opts: Options, output: str | None, checks: Checks, tally: Tally) -> None:
     """Blocks computed a few ahead of the writer and written in batch order: the local formats, unchanged."""
     from jaccli.dask.cluster import total_threads
     from jaccli.io.outputs import make_writer
@@ -162,11 +154,11 @@ def _stream(client: Any, lazy: Any, opts: Options, output: Optional[str], checks
         writer = make_writer(opts.fmt, sink.file, precision=opts.precision)
         writer.begin(plan.example_shape, plan.dtype, result.shape[0], opts.order, plan.layout())
         for block in ordered_blocks(client, result, window=2 * total_threads(client)):
-            _count(report, block, opts.strict)
+            _count(tally, block, opts.strict)
             writer.write_chunk(block)
             checks.collect(block)
             sink.release()  # this block passed its checks: a stream may show it now
-            progress.update(report.examples)
+            progress.update(tally.examples)
         sink.release()
         writer.finish()
         progress.done()
@@ -185,8 +177,8 @@ def ordered_blocks(client: Any, result: Any, window: int) -> Iterator[np.ndarray
         yield pending.popleft().result()
 
 
-def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: str, checks: Checks,
-           report: Report) -> None:
+def _store(client: Any, lazy: Any, opts: Options, output: str | None, kind: str, checks: Checks,
+           tally: Tally) -> None:
     """Workers write the blocks and send back ``[count, first]`` per block; rename only when all is well."""
     from jaccli import __version__
     from jaccli.dask.stores import Store
@@ -202,9 +194,9 @@ def _store(client: Any, lazy: Any, opts: Options, output: Optional[str], kind: s
             from distributed.diagnostics.progressbar import TextProgressBar
 
             TextProgressBar([future], scheduler=client.scheduler.address, stream=sys.stderr)
-        _combine(report, future.result(), result.chunks[0], plan.example_shape)
-        if report.nonfinite and opts.strict:
-            raise _nonfinite(report)
+        _combine(tally, future.result(), result.chunks[0], plan.example_shape)
+        if tally.nonfinite and opts.strict:
+            raise tally.nonfinite_error()
         if checks.expect is not None:
             checks.outputs = [_read_back(store)]
         store.commit()
@@ -231,17 +223,17 @@ def _store_graph(result: Any, store: Any) -> Any:
     return da.Array(graph, name, chunks=((1,) * len(dsk), (2,)), dtype=np.int64, meta=np.empty((0, 0), np.int64))
 
 
-def _combine(report: Report, stats: np.ndarray, rows: tuple[int, ...], example_shape: tuple[int, ...]) -> None:
-    """Per-block ``[count, first flat index]`` -> the report a local run gives (first = lowest position)."""
+def _combine(tally: Tally, stats: np.ndarray, rows: tuple[int, ...], example_shape: tuple[int, ...]) -> None:
+    """Per-block ``[count, first flat index]`` -> the tally a local run gives (first = lowest position)."""
     start = 0
     for (count, first), b in zip(stats.tolist(), rows):
-        if count and report.first_nonfinite is None:
+        if count and tally.first_nonfinite is None:
             local = np.unravel_index(first, (b,) + example_shape)
-            report.first_nonfinite = (start + int(local[0]),) + tuple(int(i) for i in local[1:])
-        report.nonfinite += count
+            tally.first_nonfinite = (start + int(local[0]),) + tuple(int(i) for i in local[1:])
+        tally.nonfinite += count
         start += b
-    report.examples = start
-    report.values = start * int(np.prod(example_shape, dtype=np.int64))
+    tally.examples = start
+    tally.values = start * int(np.prod(example_shape, dtype=np.int64))
 
 
 def _read_back(store: Any) -> np.ndarray:

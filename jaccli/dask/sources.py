@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,10 +29,10 @@ GLOB_CHARS = "*?["
 class Source:
     arrays: dict[str, Any]  # name -> dask.array (B, *S)
     label: str
-    columns: Optional[list[str]] = None
+    columns: list[str] | None = None
     scalars: dict[str, np.ndarray] = field(default_factory=dict)
     checked: bool = False  # the readers already refused non-finite values (with file-local positions)
-    reopen: Optional[Callable[[int], dict[str, Any]]] = None  # the arrays again, read in blocks of N rows
+    reopen: Callable[[int], dict[str, Any]] | None = None  # the arrays again, read in blocks of N rows
 
 
 def source_kind(path: str) -> str:
@@ -52,7 +52,7 @@ def source_kind(path: str) -> str:
                           "(quoted: 'parts/*.npy')")
 
 
-def open_source(path: str, wrt: str, allow_nonfinite: bool, columns: Optional[str] = None) -> Source:
+def open_source(path: str, wrt: str, allow_nonfinite: bool, columns: str | None = None) -> Source:
     """The named lazy arrays of ``path``; ``columns`` ('A,B') picks and orders Parquet or CSV columns."""
     picked = None if columns is None else [c.strip() for c in columns.split(",")]
     if path == "-":
@@ -87,7 +87,7 @@ def _zarr(path: str, wrt: str) -> Source:
     members = [(wrt, node, None)] if isinstance(node, zarr.Array) else [(n, a, n) for n, a in sorted(node.arrays())]
     arrays: dict[str, Any] = {}
     scalars: dict[str, np.ndarray] = {}
-    components: dict[str, Optional[str]] = {}
+    components: dict[str, str | None] = {}
     for name, array, component in members:
         where = f"{path}: array '{name}'"
         check_name(name, "array name", path)
@@ -109,7 +109,7 @@ def _zarr(path: str, wrt: str) -> Source:
 
 # --- Parquet ------------------------------------------------------------------------------------------------
 
-def pick(names: list[str], picked: Optional[list[str]], where: str) -> list[int]:
+def pick(names: list[str], picked: list[str] | None, where: str) -> list[int]:
     """Positions of the ``--columns`` names (all columns without it); unknown or repeated names are errors."""
     if picked is None:
         return list(range(len(names)))
@@ -123,7 +123,7 @@ def pick(names: list[str], picked: Optional[list[str]], where: str) -> list[int]
     return [names.index(name) for name in picked]
 
 
-def _parquet(path: str, picked: Optional[list[str]]) -> Source:
+def _parquet(path: str, picked: list[str] | None) -> Source:
     import dask
     import dask.array as da
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -246,7 +246,7 @@ def read_npy_rows(path: str, header: Any, start: int, stop: int, name: str, allo
 # --- .csv files ---------------------------------------------------------------------------------------------
 
 def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool,
-               picked: Optional[list[str]]) -> Source:
+               picked: list[str] | None) -> Source:
     """Each file is a block; a first pass on the workers counts (and checks) the rows of every file."""
     import dask
     import dask.array as da
@@ -270,7 +270,7 @@ def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool,
     return Source({name: da.concatenate(blocks)}, pattern, columns=names, checked=True)
 
 
-def csv_head(path: str, allow_nonfinite: bool) -> tuple[int, Optional[list[str]], int]:
+def csv_head(path: str, allow_nonfinite: bool) -> tuple[int, list[str] | None, int]:
     """Rows (all of them parsed and checked), header names and column count of one CSV file."""
     from jaccli.io.inputs import read_batch
 

@@ -1,4 +1,4 @@
-"""Names for a result's axes (JSON ``layout``) and entries (CSV header, ``--expect`` reports).
+"""Names for a result's axes (JSON ``layout``) and entries (CSV header, ``--expect`` summaries).
 
 Two styles. ``index`` is jaccli 1.0's: CSV cells ``J[0][1]``, axes ``batch``, ``target.0``, ``x.0:d1``. ``names``
 uses what the input calls things: CSV cells ``d y[0]/d r`` (order 2: ``d2 y[0]/d r d theta``; order 0, the value:
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -103,8 +103,8 @@ class Labels:
         d = "d" if self.order == 1 else f"d{self.order}"
         return f"{d} {y}/" + " ".join(parts)
 
-    def report_names(self) -> tuple[list[str], Optional[Callable[[Sequence[int]], str]]]:
-        """What ``Comparison.report`` takes: axis names, and entry names when the input gave names."""
+    def comparison_names(self) -> tuple[list[str], Callable[[Sequence[int]], str] | None]:
+        """What ``Comparison.summary`` takes: axis names, and entry names when the input gave names."""
         return self.axes(), self.entry if self.named else None
 
     def csv_header(self) -> list[str]:

@@ -20,7 +20,7 @@ import io
 import json
 import sys
 import tempfile
-from typing import IO, Any, Iterator, Optional, Protocol, Sequence
+from typing import IO, Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class TensorWriter(Protocol):
     """Streams one result: ``begin``, any number of ``write_chunk``, ``finish``."""
 
     def begin(
-        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
+        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: int | None, order: int,
         layout: list[str],
     ) -> None: ...
 
@@ -60,7 +60,7 @@ class TensorWriter(Protocol):
 
 # -- number formatting ------------------------------------------------------------------------------------------------
 
-def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) -> str:
+def format_text(array: np.ndarray | None, precision: int | None = None) -> str:
     """The seed article's tensor print without ``tf.`` and without a trailing newline; ``"None"`` for None.
 
     ``str(array)`` under numpy's default print options except that nothing is summarised with ``...`` and
@@ -80,7 +80,7 @@ def format_text(array: Optional[np.ndarray], precision: Optional[int] = None) ->
     return f"Tensor({newline}{text}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
 
 
-def _check_precision(precision: Optional[int]) -> int:
+def _check_precision(precision: int | None) -> int:
     digits = _DEFAULT_PRECISION if precision is None else precision
     if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
         raise UsageError(f"precision must be a whole number >= 0, not {precision!r}")
@@ -103,7 +103,7 @@ class TextWriter(_Writer):
     ``jaccli.io.text``, which writes the same bytes chunk by chunk with memory flat in the batch size.
     """
 
-    def __init__(self, file: IO[bytes], precision: Optional[int] = None) -> None:
+    def __init__(self, file: IO[bytes], precision: int | None = None) -> None:
         super().__init__(file)
         self.precision = _check_precision(precision)
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
@@ -193,7 +193,7 @@ class JsonWriter(_Writer):
 class CsvWriter(_Writer):
     """A header row (``header`` cells, default the per-example indices), then one row per example (C order)."""
 
-    def __init__(self, file: IO[bytes], header: Optional[list[str]] = None) -> None:
+    def __init__(self, file: IO[bytes], header: list[str] | None = None) -> None:
         super().__init__(file)
         self.header = header
 
@@ -235,8 +235,8 @@ def format_for_path(path: str | None) -> str:
     return OUTPUT_EXTENSIONS.get(os.path.splitext(path or "")[1].lower(), "text")
 
 
-def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
-                header: Optional[list[str]] = None) -> TensorWriter:
+def make_writer(fmt: str, file: IO[bytes], *, precision: int | None = None,
+                header: list[str] | None = None) -> TensorWriter:
     """A streaming writer for ``fmt`` (one of ``FORMATS``) onto a binary file. ``precision`` only affects text
     (``jaccli.io.rounding`` rounds csv/json); ``header``: csv header cells (``jaccli.io.labels``), else ``J[i]``."""
     _check_format(fmt)
@@ -252,7 +252,7 @@ def make_writer(fmt: str, file: IO[bytes], *, precision: Optional[int] = None,
 
 
 def write_tensor(
-    fmt: str, file: IO[bytes], array: np.ndarray, *, order: int, layout: list[str], precision: Optional[int] = None,
+    fmt: str, file: IO[bytes], array: np.ndarray, *, order: int, layout: list[str], precision: int | None = None,
 ) -> None:
     """Write a whole result ``(B, ...)`` in one go (one chunk)."""
     array = np.asarray(array)

@@ -28,7 +28,7 @@ import os
 import secrets
 import stat
 import sys
-from typing import IO, BinaryIO, Callable, Optional, Union, cast
+from typing import IO, BinaryIO, Callable, cast
 
 from jaccli.errors import OutputError, UsageError
 from jaccli.io.stream import (  # noqa: F401  (ClosedPipe, SPOOL_MAX_SIZE: re-exported, callers import them here)
@@ -102,7 +102,7 @@ class AtomicSink:
         directory = os.path.dirname(target)
         remove_temps_on_signals()
         fd, self._tmp_path = _create_temp(path, directory)
-        self._tmp: Optional[str] = self._tmp_path
+        self._tmp: str | None = self._tmp_path
         self.guarded = GuardedFile(os.fdopen(fd, "wb"), f"'{path}'", None)
         self.file = cast(IO[bytes], self.guarded)  # writers only call write()
 
@@ -163,7 +163,7 @@ class StreamSink:
     streaming = True
 
     def __init__(self, out: BinaryIO, name: str, *, owned: bool,
-                 on_closed_pipe: Optional[Callable[[], None]], whole: bool = False) -> None:
+                 on_closed_pipe: Callable[[], None] | None, whole: bool = False) -> None:
         self._owned, self._done = owned, False
         self.guarded = GuardedFile(out, name, on_closed_pipe, hold=True, whole=whole)
         self.file = cast(IO[bytes], self.guarded)  # writers only call write()
@@ -206,7 +206,7 @@ class StreamSink:
         self.abort()
 
 
-Sink = Union[AtomicSink, StreamSink]
+Sink = AtomicSink | StreamSink
 
 
 def _stdout_buffer() -> BinaryIO:
@@ -217,10 +217,10 @@ def _stdout_buffer() -> BinaryIO:
 
 
 def open_sink(
-    path: Optional[str],
+    path: str | None,
     *,
-    stdout: Optional[BinaryIO] = None,
-    on_closed_pipe: Optional[Callable[[], None]] = None,
+    stdout: BinaryIO | None = None,
+    on_closed_pipe: Callable[[], None] | None = None,
     whole: bool = False,
 ) -> Sink:
     """The sink for ``-o PATH`` (None or ``'-'``: standard output); use it as a context manager.

@@ -8,7 +8,7 @@ import re
 import socket
 import stat
 import tempfile
-from typing import IO, BinaryIO, Callable, Optional, Union
+from typing import IO, BinaryIO, Callable
 
 from jaccli.errors import OutputError, UsageError
 
@@ -34,7 +34,7 @@ def write_failed(name: str, exc: OSError) -> OutputError:
 
 # -- where a path leads -----------------------------------------------------------------------------------------------
 
-def resolve_target(path: str) -> tuple[str, Union[str, int]]:
+def resolve_target(path: str) -> tuple[str, str | int]:
     """What ``-o path`` is: ``("file", final_path)``, ``("fd", n)``, ``("socket", path)`` or ``("stream", path)``.
 
     Symlinks are followed one by one. A link through ``/proc/self/fd`` (``/dev/stdout``, ``/dev/fd/N``) names one
@@ -71,7 +71,7 @@ def resolve_target(path: str) -> tuple[str, Union[str, int]]:
 # -- the atomic file ---------------------------------------------------------------------------------------------------
 
 
-def open_stream(path: str, kind: str, target: Union[str, int]) -> BinaryIO:
+def open_stream(path: str, kind: str, target: str | int) -> BinaryIO:
     """A buffered writer on a device, FIFO, socket or one of our descriptors; never truncated, never replaced."""
     try:
         if kind == "fd":
@@ -99,10 +99,10 @@ class GuardedFile:
     seeks back to patch its headers, and must produce the same bytes on a pipe as in a file.
     """
 
-    def __init__(self, raw: BinaryIO, name: str, on_closed_pipe: Optional[Callable[[], None]],
+    def __init__(self, raw: BinaryIO, name: str, on_closed_pipe: Callable[[], None] | None,
                  hold: bool = False, whole: bool = False) -> None:
         self.raw, self.name, self.on_closed_pipe, self.whole = raw, name, on_closed_pipe, whole
-        self.held: Optional[IO[bytes]] = None
+        self.held: IO[bytes] | None = None
         if whole:
             self.held = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE, mode="w+b")
         elif hold:

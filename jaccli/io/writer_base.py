@@ -8,7 +8,7 @@ from __future__ import annotations
 import abc
 import shutil
 import tempfile
-from typing import IO, Optional
+from typing import IO
 
 import numpy as np
 
@@ -25,12 +25,12 @@ class _Writer:
         self.count = 0
         self.shape: tuple[int, ...] = ()
         self.dtype = np.dtype(np.float64)
-        self.batch_size: Optional[int] = None
+        self.batch_size: int | None = None
         self.order = 1
         self.layout: list[str] = []
 
     def begin(
-        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: Optional[int], order: int,
+        self, per_example_shape: tuple[int, ...], dtype: np.dtype, batch_size: int | None, order: int,
         layout: list[str],
     ) -> None:
         self.shape = tuple(int(n) for n in per_example_shape)

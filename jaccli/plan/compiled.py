@@ -1,9 +1,9 @@
 """A plan as numbers only: gather indices, NumPy programs and scatter indices. No SymPy, no expression tree.
 
 ``Compiled`` is everything ``evaluate`` needs, and all of it is data: the symbolic planner builds it once
-(``from_derivative``), the plan cache stores and reloads it (``plan/store.py``), and a worker process can run it
+(``from_derivative``), the plan cache stores and reloads it (``plan/store.py``), and a worker process can evaluate it
 without importing SymPy. Per chunk of ``b`` examples, each ``Group`` gathers its slot inputs ``(b, L)`` (or
-``(b, 1)`` when every lane reads one element: a broadcast, never copied per lane), runs its ``Program``, lays the
+``(b, 1)`` when every lane reads one element: a broadcast, never copied per lane), evaluates its ``Program``, lays the
 results side by side as one block ``(b, parts*L)`` and writes that block into the result with a few vectorised
 ``Step`` s (precomputed flat indices; one ``np.take`` into a contiguous slice where the destinations form one).
 """
@@ -91,7 +91,7 @@ class Compiled:
         return evaluate(self, arrays, out)
 
     def work_per_example(self) -> int:
-        """Values held per example while a chunk runs: the result, each group's live registers and block."""
+        """Values held per example while a chunk is evaluated: the result, each group's live registers and block."""
         return self.size + max((g.lanes * (g.program.peak_live() + 2 * len(g.program.outputs))
                                 for g in self.groups), default=0)
 
@@ -122,7 +122,7 @@ def from_derivative(d: Derivative, expression: str, dtype: np.dtype, leaves: Map
 
 def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
     """Placements (in plan order) as few steps: every ``assign`` first (each lands on entries nothing wrote
-    before it, so it commutes with the adds before it), then runs of ``add`` on disjoint entries, in order."""
+    before it, so it commutes with the adds before it), then groups of ``add`` on disjoint entries, in order."""
     def columns(pl) -> np.ndarray:
         within = np.arange(lanes, dtype=np.int64) if pl.lanes is None else np.asarray(pl.lanes, np.int64)
         return pl.part * lanes + within
@@ -134,16 +134,16 @@ def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
         src = np.concatenate([columns(pl) for pl in assigns])
         order = np.argsort(dst, kind="stable")
         steps.append(Step("assign", dst[order], src[order]))
-    run: list = []
+    adds: list = []
     seen: set[int] = set()
 
     def flush() -> None:
-        if run:
-            dst = np.concatenate([np.asarray(pl.flat, np.int64) for pl in run])
-            src = np.concatenate([columns(pl) for pl in run])
+        if adds:
+            dst = np.concatenate([np.asarray(pl.flat, np.int64) for pl in adds])
+            src = np.concatenate([columns(pl) for pl in adds])
             order = np.argsort(dst, kind="stable")
             steps.append(Step("add", dst[order], src[order]))
-            run.clear()
+            adds.clear()
             seen.clear()
 
     for pl in placements:
@@ -156,7 +156,7 @@ def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
             continue
         if not seen.isdisjoint(flats):
             flush()
-        run.append(pl)
+        adds.append(pl)
         seen.update(flats)
     flush()
     return tuple(steps)

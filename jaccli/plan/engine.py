@@ -1,4 +1,4 @@
-"""Plans run over batches: gather slot inputs, run each template's kernel, scatter into ``(b, *T, *S^k)``.
+"""Plans evaluated over batches: gather slot inputs, evaluate each template's kernel, scatter into ``(b, *T, *S^k)``.
 
 ``plan_jacobian`` is the whole symbolic half (parse -> tape -> derive -> kernels), done once per run.
 ``evaluate`` is the numeric half, done once per chunk of examples; it never mixes examples, so any chunking
@@ -17,7 +17,7 @@ from jaccli.limits import MAX_ORDER
 from jaccli.plan import compiled as numeric
 from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
 
-if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan runs without SymPy
+if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan evaluates without SymPy
     from jaccli.expr.program import ExpressionText
     from jaccli.expr.trace import Scope, Tape
     from jaccli.plan.derive import Derivative
@@ -177,8 +177,8 @@ def evaluate_chunk(plan: AnyPlan, chunk: Mapping[str, np.ndarray], *, pfor: bool
     return result
 
 
-def run_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
-                pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
+def evaluate_scanned(plan: AnyPlan, chunks: Iterable[Mapping[str, np.ndarray]], scan: Callable[[np.ndarray], T], *,
+                     pfor: bool = True, threads: int = 1) -> Iterator[tuple[np.ndarray, T]]:
     """Results chunk by chunk, each ``(b, *T, *S^k)`` with ``scan(result)`` (e.g. counting non-finite values), in
     order; ``threads > 1`` evaluates chunks (and scans them) in a pool."""
     from jaccli.plan.parallel import ordered_map

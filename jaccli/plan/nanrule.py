@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # planning-time only: evaluation (apply, inputs_hold_nan) runs cached plans without SymPy
+if TYPE_CHECKING:  # planning-time only: evaluation (apply, inputs_hold_nan) evaluates cached plans without SymPy
     import sympy
 
     from jaccli.expr.field import Field

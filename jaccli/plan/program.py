@@ -50,7 +50,7 @@ class Program:
         return self.n_inputs + len(self.code)
 
     def peak_live(self) -> int:
-        """Most registers alive at once during a run (inputs included): the kernel's working memory in lanes."""
+        """Most registers alive at once during an evaluation (inputs included): the kernel's working memory in lanes."""
         live, peak = self.n_inputs, self.n_inputs
         for _, _, _, frees in self._steps:
             live += 1
@@ -59,7 +59,7 @@ class Program:
         return peak
 
     def fill(self, values: Sequence[np.ndarray], block: np.ndarray, lanes: int) -> None:
-        """Run, writing output ``p`` into ``block[:, p*lanes:(p+1)*lanes]`` (``block`` is ``(b, outputs*lanes)``).
+        """Evaluate, writing output ``p`` into ``block[:, p*lanes:(p+1)*lanes]`` (``block`` is ``(b, outputs*lanes)``).
 
         An output made by exactly rounded arithmetic (add, multiply...) is computed straight into its columns
         (``out=``): no separate array, no second copy; those ops give the same bits whatever the memory layout,
@@ -130,7 +130,7 @@ def _schedule(p: Program) -> tuple[tuple[Callable, int, tuple[int, ...], tuple[i
 
 def check_program(p: Program) -> None:
     """Raise ValueError unless ``p`` is well formed: known ops with their arity, registers defined before use,
-    constant references in range. A loaded (untrusted) program is checked before it ever runs."""
+    constant references in range. A loaded (untrusted) program is checked before it is ever evaluated."""
     if p.n_inputs < 0:
         raise ValueError("negative input count")
     for i, (op, args) in enumerate(p.code):

@@ -26,11 +26,11 @@ def wider(dtype: np.dtype) -> np.dtype | None:
     return long if np.finfo(long).maxexp > np.finfo(np.float64).maxexp else None
 
 
-def rescue(run: Callable[[list[np.ndarray]], list], inputs: Sequence[np.ndarray], parts: list,
+def rescue(kernel: Callable[[list[np.ndarray]], list], inputs: Sequence[np.ndarray], parts: list,
            dtype: np.dtype) -> list:
-    """``parts`` (the outputs of ``run(inputs)``) with non-finite lanes recomputed wider where that helps.
+    """``parts`` (the outputs of ``kernel(inputs)``) with non-finite lanes recomputed wider where that helps.
 
-    ``run`` is a kernel: arrays in (any mutually broadcastable shapes), one array or constant out per output.
+    ``kernel``: arrays in (any mutually broadcastable shapes), one array or constant out per output.
     """
     arrays = [p for p in parts if isinstance(p, np.ndarray) and p.ndim]
     wide = wider(dtype)
@@ -47,7 +47,7 @@ def rescue(run: Callable[[list[np.ndarray]], list], inputs: Sequence[np.ndarray]
         return parts
     retry = [np.broadcast_to(v, full)[where].astype(wide) for v in inputs]
     with np.errstate(all="ignore"):
-        again = run(retry)
+        again = kernel(retry)
     out = list(parts)
     for k, p in enumerate(parts):
         if not (isinstance(p, np.ndarray) and p.ndim) or np.isfinite(p).all():

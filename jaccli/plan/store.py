@@ -3,8 +3,8 @@
 ``meta`` is JSON-able (op names, register numbers, shapes, modes); ``arrays`` holds the index arrays and float
 constants as NumPy arrays (an ``.npz`` stores them without pickles). Nothing here is code: a loaded plan names
 ops from the fixed table ``numeric.OPS``, and ``plan_from_data`` checks every field, index and register before
-the plan can run, raising ``StoreError`` on anything malformed or foreign (the cache then rebuilds the entry).
-The plan cache (``plan/cache.py``) and process-pool workers use this; neither imports SymPy to run a plan.
+the plan can be evaluated, raising ``StoreError`` on anything malformed or foreign (the cache then rebuilds the entry).
+The plan cache (``plan/cache.py``) and process-pool workers use this; neither imports SymPy to evaluate a plan.
 """
 from __future__ import annotations
 

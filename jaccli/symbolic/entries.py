@@ -83,8 +83,8 @@ def _merge(blocks: list[Block], n: int) -> list[Block]:
     out = [b for b in out if len(b.target)]
     idx = np.flatnonzero(shared)
     groups: dict[tuple[int, ...], list[list[int]]] = {}
-    for _, run in groupby(idx[np.lexsort((lane[idx], which[idx], flat[idx]))], key=lambda c: flat[c]):
-        members = list(run)
+    for _, same in groupby(idx[np.lexsort((lane[idx], which[idx], flat[idx]))], key=lambda c: flat[c]):
+        members = list(same)
         groups.setdefault(tuple(int(which[c]) for c in members), []).append([int(lane[c]) for c in members])
     for signature, entries in groups.items():
         lanes = np.asarray(entries, np.int64)

@@ -14,7 +14,7 @@ import dataclasses
 import io
 import os
 import sys
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO
 
 from jaccli.errors import InputError, UsageError
 from jaccli.io.formats import INPUT_EXTENSIONS as EXTENSIONS, INPUT_FORMATS as FORMATS, check_format
@@ -43,8 +43,8 @@ def resolve_format(path: str, fmt: str = "auto") -> str:
     return EXTENSIONS[extension]
 
 
-def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, single_name: str = "x",
-               allow_nonfinite: bool = False, stdin: Optional[BinaryIO] = None,
+def read_batch(path: str | os.PathLike[str], fmt: str = "auto", *, single_name: str = "x",
+               allow_nonfinite: bool = False, stdin: BinaryIO | None = None,
                csv: CsvOptions = CsvOptions()) -> Batch:
     """Open a batched input. ``path == '-'`` reads ``stdin`` (default ``sys.stdin.buffer``), decompressed when
     its magic bytes say so and, with ``fmt='auto'``, in the format its first bytes tell (NPY/NPZ magic, JSON's
@@ -57,7 +57,7 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
     bad values surface in ``chunks``."""
     path = os.fspath(path)
     fmt = resolve_format(path, fmt)
-    stream: Optional[BinaryIO] = None
+    stream: BinaryIO | None = None
     label = label_for(path)
     if path == "-":
         stream, head = sniff_stream(stdin if stdin is not None else _stdin_buffer(), label)
@@ -82,7 +82,7 @@ def read_batch(path: Union[str, "os.PathLike[str]"], fmt: str = "auto", *, singl
     return _named_columns(batch, csv.columns.columns)
 
 
-def _named_columns(batch: Batch, names: Optional[tuple[str, ...]]) -> Batch:
+def _named_columns(batch: Batch, names: tuple[str, ...] | None) -> Batch:
     """``--columns`` on a single-array input of rows ``(B, n)``: names for the n columns, as a CSV header gives."""
     if names is None:
         return batch

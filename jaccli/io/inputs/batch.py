@@ -10,14 +10,14 @@ import keyword
 import math
 import mmap
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import BinaryIO, Callable, Iterator, Mapping
 
 import numpy as np
 
 from jaccli.errors import InputError
 from jaccli.expr.names import NAME_HINT, is_valid_name
 
-Chunk = Dict[str, np.ndarray]
+Chunk = dict[str, np.ndarray]
 
 NONFINITE_HINT = "pass --allow-nonfinite to accept nan and inf"
 
@@ -27,7 +27,7 @@ class ArraySpec:
     """One named input array: ``event_shape`` is ``S`` (one example's shape, after the batch axis) and ``dtype``
     the file's dtype before conversion (float64 for the text formats)."""
 
-    event_shape: Tuple[int, ...]
+    event_shape: tuple[int, ...]
     dtype: np.dtype
 
     @property
@@ -40,14 +40,14 @@ class ArraySpec:
 class Batch:
     """A batched input: named per-example arrays (first axis = batch) plus per-file scalars."""
 
-    arrays: Dict[str, ArraySpec]  # name -> spec; CSV/TSV/NPY/JSON-array inputs hold exactly one
-    scalars: Dict[str, float]  # 0-d arrays from npz / JSON-object numbers; the same for every example
-    columns: Optional[List[str]]  # CSV/TSV header names (None without a header); len == S[0]
-    size: Optional[int]  # B when known before iterating (npy/npz/json); None for csv/tsv streams
+    arrays: dict[str, ArraySpec]  # name -> spec; CSV/TSV/NPY/JSON-array inputs hold exactly one
+    scalars: dict[str, float]  # 0-d arrays from npz / JSON-object numbers; the same for every example
+    columns: list[str] | None  # CSV/TSV header names (None without a header); len == S[0]
+    size: int | None  # B when known before iterating (npy/npz/json); None for csv/tsv streams
     label: str  # file name for messages ('<stdin>' for standard input)
     # The reader's generator factory; kept out of repr/eq so a Batch prints as plain data.
     _chunker: Callable[[int], Iterator[Chunk]] = field(repr=False, compare=False)
-    notes: List[str] = field(default_factory=list)  # what the reader decided for the user (skipped columns)
+    notes: list[str] = field(default_factory=list)  # what the reader decided for the user (skipped columns)
     named: bool = False  # the input names its arrays (npz, JSON object): outputs may use the names
 
     def chunks(self, n: int) -> Iterator[Chunk]:
@@ -122,7 +122,7 @@ def check_name(name: str, what: str, where: str) -> None:
         raise InputError(f"{what} {name!r} {reason}", where=where, hint=NAME_HINT)
 
 
-def common_batch_size(label: str, shapes: Mapping[str, Tuple[int, ...]]) -> int:
+def common_batch_size(label: str, shapes: Mapping[str, tuple[int, ...]]) -> int:
     """The shared first-axis length B of the non-scalar arrays; raises naming two arrays that disagree."""
     if not shapes:
         raise InputError("no array with a batch axis", where=label,
@@ -141,7 +141,7 @@ def common_batch_size(label: str, shapes: Mapping[str, Tuple[int, ...]]) -> int:
 
 # --- values -------------------------------------------------------------------------------------------------
 
-def format_index(index: Tuple[int, ...]) -> str:
+def format_index(index: tuple[int, ...]) -> str:
     """numpy's spelling of an index: ``(3,)``, ``(3, 1)``."""
     return str(tuple(int(i) for i in index))
 
@@ -200,8 +200,8 @@ def _release(array: np.ndarray) -> None:
 def batch_from_arrays(label: str, arrays: Mapping[str, object], *, allow_nonfinite: bool = False) -> Batch:
     """A ``Batch`` over named arrays already in memory (or memory-mapped): each is ``(B, *S)``, or 0-d for a
     per-file scalar. Used by the npy/npz/json readers, and usable by the Python API for numpy arguments."""
-    scalars: Dict[str, float] = {}
-    batched: Dict[str, np.ndarray] = {}
+    scalars: dict[str, float] = {}
+    batched: dict[str, np.ndarray] = {}
     for name, value in arrays.items():
         array = np.asarray(value)
         check_dtype(array.dtype, f"{label}: array '{name}'")
@@ -233,7 +233,7 @@ def open_binary(path: str) -> BinaryIO:
     return decompressing(handle, kind, path) if kind else handle
 
 
-def read_all(path: Optional[str], stream: Optional[BinaryIO], label: str) -> bytes:
+def read_all(path: str | None, stream: BinaryIO | None, label: str) -> bytes:
     """All bytes of a file (``path``) or of standard input (``stream``); for formats that are not streamed."""
     if stream is not None:
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import BinaryIO, Iterator, List, Optional
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class CsvOptions:
     columns: ColumnOptions = ColumnOptions()
 
     @classmethod
-    def parse(cls, delimiter: str = "auto", columns: Optional[str] = None, index_col: str = "auto") -> "CsvOptions":
+    def parse(cls, delimiter: str = "auto", columns: str | None = None, index_col: str = "auto") -> "CsvOptions":
         """The options as the command line spells them: ``--delimiter ';'``, ``--columns r,theta``, ``--index-col 0``."""
         picked = None if columns is None else tuple(name.strip() for name in columns.split(","))
         return cls(parse_delimiter(delimiter), ColumnOptions(picked, index_col))
@@ -61,17 +61,17 @@ def _shown(text: str) -> str:
 class CsvReader:
     """The state of one CSV/TSV input: its dialect, kept columns, where its data rows start, how to parse them."""
 
-    def __init__(self, path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool,
+    def __init__(self, path: str | None, stream: BinaryIO | None, label: str, allow_nonfinite: bool,
                  options: CsvOptions = CsvOptions()) -> None:
         self.path, self.stream, self.label = path, stream, label
         self.allow_nonfinite, self.options = allow_nonfinite, options
-        self.delimiter: Optional[str] = ","
-        self.columns: Optional[List[str]] = None  # names of the kept columns
+        self.delimiter: str | None = ","
+        self.columns: list[str] | None = None  # names of the kept columns
         self.has_header = False
         self.ncols = 0  # cells in every line
-        self.picked: List[int] = []  # positions of the kept cells
-        self.notes: List[str] = []
-        self.replay: List[bytes] = []  # lines read ahead (BOM removed), replayed at the start of every pass
+        self.picked: list[int] = []  # positions of the kept cells
+        self.notes: list[str] = []
+        self.replay: list[bytes] = []  # lines read ahead (BOM removed), replayed at the start of every pass
         self.replay_lineno = 0
         self.data_offset = 0  # byte offset just after the read-ahead (path inputs re-open and seek here)
         self.used = False
@@ -85,8 +85,8 @@ class CsvReader:
     # --- the head: dialect, optional header, kept columns -----------------------------------------------------
 
     def _read_head(self, handle: BinaryIO) -> None:
-        physical: List[bytes] = []  # every line read so far, BOM removed; line k is physical[k - 1]
-        rows: List[int] = []  # line numbers of the lines that are not skipped (header included)
+        physical: list[bytes] = []  # every line read so far, BOM removed; line k is physical[k - 1]
+        rows: list[int] = []  # line numbers of the lines that are not skipped (header included)
         for lineno, raw in enumerate(handle, start=1):
             self.data_offset += len(raw)
             if lineno == 1 and raw.startswith(BOM):
@@ -158,7 +158,7 @@ class CsvReader:
             if handle is not None:
                 handle.close()
 
-    def _parse_block(self, block: List[bytes], lineno: int) -> np.ndarray:
+    def _parse_block(self, block: list[bytes], lineno: int) -> np.ndarray:
         """Rows of ``block`` (physical lines starting at ``lineno``) as a ``(rows, len(picked))`` float64 array."""
         parts = []
         # A few thousand lines at a time: the fast path's temporaries (joined text, parsed list) stay small.
@@ -168,12 +168,12 @@ class CsvReader:
             parts.append(values if values is not None else self._strict_parse(part, lineno + start))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _strict_parse(self, block: List[bytes], lineno: int) -> np.ndarray:
+    def _strict_parse(self, block: list[bytes], lineno: int) -> np.ndarray:
         rows = [self._scan_line(raw, lineno + offset) for offset, raw in enumerate(block)]
         kept = [row for row in rows if row is not None]
         return np.array(kept, dtype=np.float64).reshape(len(kept), len(self.picked))
 
-    def _scan_line(self, raw: bytes, lineno: int) -> Optional[List[float]]:
+    def _scan_line(self, raw: bytes, lineno: int) -> list[float] | None:
         """One physical line by the strict grammar: None for a skipped line, else the kept values; raises at the
         first problem with ``file:line:column``."""
         if skipped(raw):
@@ -208,7 +208,7 @@ class CsvReader:
         return value
 
 
-def read_csv(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+def read_csv(path: str | None, stream: BinaryIO | None, label: str, single_name: str,
              allow_nonfinite: bool, options: CsvOptions = CsvOptions()) -> Batch:
     """Read the head of a CSV/TSV input from ``path``, or from ``stream`` when ``path`` is None; rows are parsed
     lazily by ``Batch.chunks``. Event shape ``(len(kept columns),)``; skipped columns are told in ``notes``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import BinaryIO, Dict, Optional
+from typing import BinaryIO
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
     return np.array(leaves, dtype=np.float64).reshape(shape)
 
 
-def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name: str,
               allow_nonfinite: bool) -> Batch:
     """A JSON array -> one array ``(B, *S)`` named ``single_name``; a JSON object -> named arrays (nested lists,
     sharing B) and scalars (numbers)."""
@@ -117,11 +117,11 @@ def read_json(path: Optional[str], stream: Optional[BinaryIO], label: str, singl
                      hint="give an array (one item per example) or an object of named arrays")
 
 
-def _named_arrays(document: Dict[str, object], label: str) -> Dict[str, object]:
+def _named_arrays(document: dict[str, object], label: str) -> dict[str, object]:
     """The members of a JSON object: nested lists -> arrays, numbers -> scalars (0-d)."""
     if not document:
         raise InputError("empty input: the JSON object has no arrays", where=label)
-    arrays: Dict[str, object] = {}
+    arrays: dict[str, object] = {}
     for key, value in document.items():
         check_name(key, "array name", where=label)
         prefix = "[" + json.dumps(key) + "]"

@@ -14,7 +14,7 @@ import os
 import tokenize
 import warnings
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Literal, Optional, Tuple
+from typing import IO, BinaryIO, Literal
 
 import numpy as np
 
@@ -30,7 +30,7 @@ _REWRITE_HINT = "the file is truncated or its header was edited; save it again w
 class NpyHeader:
     """A parsed ``.npy`` header; ``offset`` is where the data starts, ``nbytes`` what the header promises."""
 
-    shape: Tuple[int, ...]
+    shape: tuple[int, ...]
     fortran_order: bool
     dtype: np.dtype
     offset: int
@@ -107,7 +107,7 @@ def _single(array: np.ndarray, header: NpyHeader, label: str, single_name: str,
     return batch_from_arrays(label, {single_name: array}, allow_nonfinite=allow_nonfinite)
 
 
-def read_npy(path: Optional[str], stream: Optional[BinaryIO], label: str, single_name: str,
+def read_npy(path: str | None, stream: BinaryIO | None, label: str, single_name: str,
              allow_nonfinite: bool) -> Batch:
     """One array ``(B, *S)`` named ``single_name``: memory-mapped from ``path``, or read whole from ``stream``."""
     if stream is not None:

@@ -17,7 +17,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Callable, Dict, Iterator, Optional
+from typing import IO, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -43,13 +43,13 @@ class _Member:
     where: str
 
 
-def read_npz(path: Optional[str], stream: Optional[BinaryIO], label: str, allow_nonfinite: bool) -> Batch:
+def read_npz(path: str | None, stream: BinaryIO | None, label: str, allow_nonfinite: bool) -> Batch:
     """Named arrays: members ``NAME.npy``; 0-d members become scalars, the others share the batch size B."""
     data = read_all(None, stream, label) if stream is not None else None
     opener: Callable[[], zipfile.ZipFile] = lambda: _open(io.BytesIO(data) if data is not None else path, label)
-    members: Dict[str, _Member] = {}
-    scalars: Dict[str, float] = {}
-    whole: Dict[str, np.ndarray] = {}  # Fortran-order members, read whole
+    members: dict[str, _Member] = {}
+    scalars: dict[str, float] = {}
+    whole: dict[str, np.ndarray] = {}  # Fortran-order members, read whole
     budget = limits.memory_budget()
     with opener() as archive:
         for info in archive.infolist():
@@ -84,7 +84,7 @@ def _open(source: object, label: str) -> zipfile.ZipFile:
         raise InputError(f"the .npz archive is damaged: {exc}", where=label, hint=_DAMAGED_HINT) from None
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, seen: Dict[str, _Member]) -> _Member:
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, seen: dict[str, _Member]) -> _Member:
     """One member's name and checked header (nothing of its data is read)."""
     if not info.filename.endswith(".npy"):
         raise InputError(f"member {info.filename!r} is not an .npy array", where=label,
@@ -147,11 +147,11 @@ def _read_whole(archive: zipfile.ZipFile, member: _Member, budget: int) -> np.nd
     return array_from_bytes(header, data, 0)
 
 
-def _chunks(opener: Callable[[], zipfile.ZipFile], members: Dict[str, _Member], whole: Dict[str, np.ndarray],
+def _chunks(opener: Callable[[], zipfile.ZipFile], members: dict[str, _Member], whole: dict[str, np.ndarray],
             size: int, n: int, label: str, allow_nonfinite: bool) -> Iterator[Chunk]:
     """``n`` examples at a time from every batched member side by side (each from its own member stream)."""
     with opener() as archive:
-        handles: Dict[str, IO[bytes]] = {}
+        handles: dict[str, IO[bytes]] = {}
         try:
             for name, member in members.items():
                 if name not in whole:
