@@ -4,11 +4,11 @@ A row says what a reader of an expression needs: the function's *kind*, its argu
 count is its arity), whether it takes ``axis=`` and what that defaults to, its derivative convention as the README
 states it, and for reductions whether it *folds* all its elements into one formula. Everything that checks or
 shows a call reads these rows and nothing else: the parser (``where``'s comparison), the tracer (unknown names,
-arity, ``axis=``, the fold limit, which implementation a call goes to), the IR's declared primitives,
-``jaccli functions`` and, through a test, the README's function table.
+arity, ``axis=`` and its default, which implementation a call goes to), ``expr/shaped.py`` (the fold limit), the
+IR's declared primitives, ``jaccli functions`` and, through a test, the README's function table.
 
-The kinds, and where each kind's implementation lives (looked up by name; each table checks at import that the
-catalog's rows of its kind are all there):
+The kinds, and where each kind's implementation lives (looked up by name; each of those tables checks at import
+that it implements exactly the catalog's rows of its kinds):
 
 - ``elementwise`` (``sin``, ``atan2``, ``maximum``) and ``selection`` (``where``, ``clip``: one argument chosen or
   bounded by the others): applied element by element with broadcasting; the derivative rule is a row of
@@ -16,7 +16,7 @@ catalog's rows of its kind are all there):
 - ``reduction`` (``sum``, ``prod``, ``norm``...): one array and ``axis=k`` (default: every event axis); a lane
   move of ``expr/shaped.py`` (``REDUCE``) combines the values along the axis.
 - ``shaped`` (``softmax``, ``dot``, ``matmul``): whole axes in, an array out; a lane move of ``expr/shaped.py``
-  (``SHAPED``).
+  (``MOVES``), which also says how large a value it builds (the tracer's budget charges that first).
 
 Why here: the parser and ``jaccli functions`` need the rows but not SymPy (``jaccli functions`` answers without
 loading it), and the tracer, the IR and ``functions.py`` (all of which import SymPy) need them too; the earliest
@@ -26,12 +26,14 @@ Adding a reduction, say ``sumsq(v, axis=k)`` (the sum of squares): one row here,
 ``Signature("sumsq", REDUCTION, "v", "2*v for every element", axis=True)``, and its lane move in
 ``expr/shaped.py``, ``"sumsq": Reduce(each=lambda u: u**2)`` (a sum of a function of each value, which never
 folds); a reduction that is one n-argument formula (like ``logsumexp``) says ``folds=True`` here and
-``Reduce(fold=F.name)`` there, with the n-ary formula as an internal row of ``functions.py``. The parser, the
-tracer's checks, ``jaccli functions`` and the README test then know it; the README table needs its line.
+``Reduce(fold=F.name)`` there, with the n-ary formula as an internal row of ``functions.py`` (and its NumPy op
+in ``numeric.py``). The tracer's checks, the IR's primitive, ``jaccli functions`` and the README test then know
+it; the README's function table needs its line (the test says which).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 ELEMENTWISE, SELECTION, REDUCTION, SHAPED = "elementwise", "selection", "reduction", "shaped"
 KINDS = (ELEMENTWISE, SELECTION, REDUCTION, SHAPED)
@@ -47,7 +49,7 @@ class Signature:
     convention: str  # the derivative, as the README states it
     axis: bool = False  # takes axis=k (an integer literal)
     default_axis: int | None = None  # the axis without axis=; None: every event axis at once
-    folds: bool = False  # one SymPy formula with an argument per element: limited to MAX_FOLD_ELEMENTS (trace)
+    folds: bool = False  # one formula with an argument per element: at most shaped.MAX_FOLD_ELEMENTS of them
     condition: bool = False  # the first argument is one comparison (where(a < b, ...)), not a value
 
     @property
@@ -148,8 +150,12 @@ def of_kind(*kinds: str) -> list[str]:
     return [s.name for s in CATALOG.values() if s.kind in kinds]
 
 
-def missing(kinds: tuple[str, ...], implemented: object, where: str) -> None:
-    """Fail at import when a table that implements ``kinds`` lacks one of the catalog's rows of those kinds."""
-    lacking = [name for name in of_kind(*kinds) if name not in implemented]  # type: ignore[operator]
+def check_implemented(kinds: tuple[str, ...], implemented: Iterable[str], where: str) -> None:
+    """Fail at import unless a table that implements ``kinds`` has exactly the catalog's rows of those kinds."""
+    names, declared = set(implemented), of_kind(*kinds)
+    lacking, strays = [n for n in declared if n not in names], sorted(names - set(declared))
     if lacking:
         raise ImportError(f"{where} has no implementation of {', '.join(lacking)} (jaccli/catalog.py lists them)")
+    if strays:
+        raise ImportError(f"{where} implements {', '.join(strays)}, which jaccli/catalog.py does not list as "
+                          f"{' or '.join(kinds)}: add the catalog row (or make it an internal helper)")

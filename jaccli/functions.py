@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from jaccli.catalog import CATALOG, ELEMENTWISE as ELEMENTWISE_KIND, SELECTION, missing as catalog_missing
+from jaccli import catalog
 from jaccli.numeric import NUMPY
 
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
@@ -63,12 +63,12 @@ class Row:
 
     @property
     def nargs(self) -> int | None:
-        return self.helper.nargs if self.helper else CATALOG[self.name].arity
+        return self.helper.nargs if self.helper else catalog.CATALOG[self.name].arity
 
     @property
     def convention(self) -> str:
         """The derivative as the README states it (the catalog's words for every function users call)."""
-        return self.helper.note if self.helper and self.helper.note else CATALOG[self.name].convention
+        return self.helper.note if self.helper and self.helper.note else catalog.CATALOG[self.name].convention
 
     @property
     def display(self) -> Callable[..., sympy.Expr] | None:
@@ -231,7 +231,7 @@ ROWS: list[Row] = [
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}
 ELEMENTWISE: dict[str, Row] = {row.name: row for row in ROWS if not row.internal}  # what users call, by element
-catalog_missing((ELEMENTWISE_KIND, SELECTION), ELEMENTWISE, "jaccli/functions.py")
+catalog.check_implemented((catalog.ELEMENTWISE, catalog.SELECTION), ELEMENTWISE, "jaccli/functions.py")
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}  # where's condition
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
 

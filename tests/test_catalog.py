@@ -11,7 +11,7 @@ import pytest
 from jaccli import functions, numeric
 from jaccli.catalog import CATALOG, KINDS, REDUCTION, SHAPED, Signature
 from jaccli.errors import ExpressionError
-from jaccli.expr import ir, shaped, trace
+from jaccli.expr import ir, shaped
 from jaccli.expr.parse import parse_expression
 from jaccli.expr.scope import make_scope
 from jaccli.expr.trace import build_tape
@@ -99,7 +99,7 @@ def test_jaccli_functions_prints_every_row_once(jaccli):
 
 @pytest.mark.parametrize("s", [s for s in ROWS if s.kind == REDUCTION], ids=lambda s: s.name)
 def test_the_fold_limit_applies_exactly_to_the_rows_that_declare_it(s, monkeypatch):
-    monkeypatch.setattr(trace, "MAX_FOLD_ELEMENTS", 4)
+    monkeypatch.setattr(shaped, "MAX_FOLD_ELEMENTS", 4)
     _trace(f"{s.name}(x)", (4,))  # at the limit: every reduction
     if not s.folds:
         _trace(f"{s.name}(x)", (5,))
@@ -126,3 +126,13 @@ def test_a_new_reduction_is_a_row_and_a_lane_move(monkeypatch):
     for i in range(3):
         expected[:, i, i, :] = 2 * x[:, i, :]
     assert np.array_equal(along, expected)
+
+
+def test_an_implementation_table_must_match_the_catalog():
+    from jaccli.catalog import check_implemented
+
+    check_implemented((REDUCTION,), shaped.REDUCE, "REDUCE")
+    with pytest.raises(ImportError, match="has no implementation of mean"):
+        check_implemented((REDUCTION,), set(shaped.REDUCE) - {"mean"}, "REDUCE")
+    with pytest.raises(ImportError, match="implements sumsq, which jaccli/catalog.py does not list as reduction"):
+        check_implemented((REDUCTION,), [*shaped.REDUCE, "sumsq"], "REDUCE")

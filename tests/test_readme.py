@@ -66,7 +66,7 @@ def test_function_table_matches_the_catalog():
 
 
 def test_the_fold_limit_names_the_folding_reductions():
-    from jaccli.expr.trace import MAX_FOLD_ELEMENTS
+    from jaccli.expr.shaped import MAX_FOLD_ELEMENTS
 
     (names, limit), = re.findall(r"((?:`\w+`/)*`\w+`) over at most ([\d ]+) elements", README)
     assert names.replace("`", "").split("/") == [s.name for s in CATALOG.values() if s.folds]

@@ -19,10 +19,13 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from jaccli.catalog import CATALOG, REDUCTION, SHAPED, missing, of_kind
+from jaccli.catalog import CATALOG, REDUCTION, SHAPED, check_implemented, of_kind
 from jaccli.expr import field as fl
 from jaccli.expr.field import Field
 from jaccli.functions import F
+
+
+MAX_FOLD_ELEMENTS = 50_000  # a reduction that folds (catalog: folds=True) is one formula, an argument an element
 
 
 class ShapeError(Exception):
@@ -184,14 +187,17 @@ def work_shape(name: str, args: list[Field]) -> tuple[int, ...]:
 def call(name: str, args: list[Field], axis: int | None) -> Field:
     """The reduction or shaped function ``name`` of traced ``args``; ``axis`` is the catalog's default when the
     call gives none."""
+    if CATALOG[name].folds and args[0].size > MAX_FOLD_ELEMENTS:
+        raise ShapeError(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})",
+                         hint=f"{name} is one formula over all its elements; split it into smaller parts")
     if name in REDUCE:
         return reduce(name, args[0], axis)
     return MOVES[name].build(args, axis)
 
 
 def _check_against_catalog() -> None:
-    missing((REDUCTION,), REDUCE, "jaccli/expr/shaped.py REDUCE")
-    missing((SHAPED,), MOVES, "jaccli/expr/shaped.py MOVES")
+    check_implemented((REDUCTION,), REDUCE, "jaccli/expr/shaped.py REDUCE")
+    check_implemented((SHAPED,), MOVES, "jaccli/expr/shaped.py MOVES")
     folding = {name for name, r in REDUCE.items() if r.fold is not None}
     declared = {name for name in of_kind(REDUCTION) if CATALOG[name].folds}
     if folding != declared:

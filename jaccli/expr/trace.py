@@ -28,7 +28,6 @@ from jaccli.expr.syntax import Binary, Call, Compare, Index, Name, Node, Num, Pr
 
 __all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
-MAX_FOLD_ELEMENTS = 50_000  # a folding reduction (catalog: folds=True) is one SymPy formula, an argument an element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
 
 
@@ -204,19 +203,16 @@ class _Builder:
         visited = [self.visit(a) for a in node.args]
         args, vars_ = [f for f, _ in visited], [v for _, v in visited]
         if not sig.elementwise:
-            return self.shaped(node, args, vars_, axis)
+            return self.lane_move(node, args, vars_, axis)
         shape = self.broadcast_all(args, node.span)
         if name == "pow":  # constant exponents fold or are bounded (power), as a ** b is
             return self.record(name, vars_, self.power(args[0], args[1], shape, node.args[1].span))
         return self.record(name, vars_, fl.combine(getattr(F, name), args, shape))
 
-    def shaped(self, node: Call, args: list[Field], vars_: list[str], axis: int | None) -> tuple[Field, str]:
-        """A reduction or shaped function (``shaped.py``): budget, the fold limit, then its lane move."""
+    def lane_move(self, node: Call, args: list[Field], vars_: list[str], axis: int | None) -> tuple[Field, str]:
+        """A reduction or shaped function (``shaped.py``): its budget, then its lane move."""
         name, sig = node.func, CATALOG[node.func]
         self.budget.charge(shaped.work_shape(name, args), args, node.span)
-        if sig.folds and args[0].size > MAX_FOLD_ELEMENTS:
-            raise self.error(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})", node.span,
-                             hint=f"{name} is one formula over all its elements; split it into smaller parts")
         try:
             out = shaped.call(name, args, sig.default_axis if axis is None else axis)
         except shaped.ShapeError as exc:
