@@ -49,6 +49,9 @@ class Helper:
 
 @dataclass(frozen=True)
 class Row:
+    """One function's NumPy op and derivative rule; ``nargs`` and ``convention`` come from its catalog row, or
+    from ``helper`` for an internal row."""
+
     name: str
     numpy: Callable[..., np.ndarray]
     derivative: Callable[..., tuple | _Each | _ByIndex]  # args -> one partial derivative per argument (indexable)
