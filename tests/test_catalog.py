@@ -52,6 +52,18 @@ def test_a_wrong_arity_is_refused_with_a_hint(s, extra):
 
 
 @pytest.mark.parametrize("s", ROWS, ids=IDS)
+def test_the_parser_wants_a_comparison_first_exactly_where_the_row_says(s):
+    with_comparison = f"{s.name}({', '.join(['x > 0'] + ['x'] * (s.arity - 1))})"
+    with_value = f"{s.name}({', '.join(['x'] * s.arity)})"
+    good, bad = (with_comparison, with_value) if s.condition else (with_value, with_comparison)
+    parse_expression(good)
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(bad)
+    assert info.value.message == ("the condition of where() must be a comparison" if s.condition
+                                  else "comparisons are not allowed here")
+
+
+@pytest.mark.parametrize("s", ROWS, ids=IDS)
 def test_axis_is_taken_exactly_by_the_rows_that_declare_it(s):
     text = _call(s, s.arity, axis="axis=0")
     if s.axis:
