@@ -1,9 +1,10 @@
 """The NumPy side of the function table, by name and without SymPy: the ops a plan's kernel calls.
 
-``functions.py`` stays the single place where a function is defined (name, derivative rule, convention); its rows
-take their NumPy implementation from ``NUMPY`` here, by name, so that a plan loaded from the plan cache
-(``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports SymPy. A new function adds its
-implementation to ``ROWS`` here and its row there (a row without one fails at import, by name).
+``functions.py`` stays the single place where a derivative rule is defined (``catalog.py`` says how users call
+the function and what its convention is); its rows take their NumPy implementation from ``NUMPY`` here, by name,
+so that a plan loaded from the plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports
+SymPy. A new function adds its catalog row, its implementation to ``ROWS`` here and its row there (a row without
+one fails at import, by name).
 
 ``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
 ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.

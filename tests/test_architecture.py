@@ -2,7 +2,8 @@
 
 Stages, first to last (a module may import its own stage and the ones before it):
 
-    errors, functions, numeric, limits, textkit  ->  expr/  ->  plan/  ->  io/  ->  checks/, symbolic/  ->  job, api, dask  ->  cli/
+    errors, catalog, functions, numeric, limits, textkit  ->  expr/  ->  plan/  ->  io/  ->  checks/, symbolic/  ->
+        job, api, dask  ->  cli/
 
 ``io`` comes after ``plan`` only in rank: readers and writers import neither ``plan`` nor ``expr``'s SymPy half.
 Lazy (function-level) imports count for the arrows too: an upward lazy import is the same knot, only hidden.
@@ -19,7 +20,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "jaccli"
 
 STAGES = [
-    ("jaccli.errors", "jaccli.nary", "jaccli.functions", "jaccli.numeric", "jaccli.limits", "jaccli.textkit"),
+    ("jaccli.errors", "jaccli.nary", "jaccli.catalog", "jaccli.functions", "jaccli.numeric", "jaccli.limits",
+     "jaccli.textkit"),
     ("jaccli.expr",),
     ("jaccli.plan",),
     ("jaccli.io",),

@@ -10,7 +10,6 @@ import pytest
 
 import jaccli
 from jaccli.errors import ExpressionError
-from jaccli.expr.shaped import STRUCTURAL
 from oracle import complex_step, mp_batch, richardson, softmax_d1, softmax_d2
 from test_derivatives import RTOL_F64, assert_close, assert_rel
 
@@ -194,15 +193,6 @@ def test_language_errors_point_at_the_bad_part(expression, message, part):
     assert err.message == message
     if part is not None:
         assert expression[err.span.start:err.span.end] == part
-
-
-def test_every_shaped_function_has_a_readme_line():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for name in ("softmax", "log_softmax", "matmul", "norm", "logsumexp"):
-        s = STRUCTURAL[name]
-        assert f"| `{name}(" in readme and s.convention.split(";")[0] in readme, name
 
 
 # --- batching never changes a bit ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from jaccli.cli import cli
-from jaccli.functions import ELEMENTWISE
+from jaccli.catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -54,13 +54,23 @@ def test_transcript(command, expected, monkeypatch):
     assert shown.rstrip("\n") == expected.rstrip("\n"), shown
 
 
-def test_function_table_matches_the_rows():
-    """The README's function table says what the rows say (functions.py is the one source; this holds them equal)."""
-    cells = dict(re.findall(r"^\| `(\w+)\([^)]*\)` \| (.*) \|$", README, flags=re.M))
-    for name, row in ELEMENTWISE.items():
-        assert name in cells, f"README function table lacks {name}"
-        convention = re.sub(r"^\w+\([^)]*\): ", "", row.convention)  # 'atan2(y, x): d/dy = ...' names its args
-        assert convention in cells[name], f"{name}: README says {cells[name]!r}, the row says {row.convention!r}"
+def test_function_table_matches_the_catalog():
+    """The README's function table is the catalog (jaccli/catalog.py): one line per row, in its order, each call
+    spelled as the row spells it and saying the row's convention (a cell may add a remark after it)."""
+    table = re.findall(r"^\| `(\w+)(\([^)]*\))` \| (.*) \|$", README, flags=re.M)
+    assert [name for name, _, _ in table] == list(CATALOG), "the README's function table and the catalog differ"
+    for name, args, cell in table:
+        s = CATALOG[name]
+        assert name + args == s.call, f"README writes {name}{args}, the catalog {s.call}"
+        assert cell.startswith(s.convention), f"{name}: README says {cell!r}, the catalog {s.convention!r}"
+
+
+def test_the_fold_limit_names_the_folding_reductions():
+    from jaccli.expr.shaped import MAX_FOLD_ELEMENTS
+
+    (names, limit), = re.findall(r"((?:`\w+`/)*`\w+`) over at most ([\d ]+) elements", README)
+    assert names.replace("`", "").split("/") == [s.name for s in CATALOG.values() if s.folds]
+    assert int(limit.replace(" ", "")) == MAX_FOLD_ELEMENTS
 
 
 def test_ci_runs_the_readme_test_command():

@@ -109,17 +109,12 @@ def functions_command() -> None:
     Example:
       $ jaccli functions
     """
-    from jaccli.expr.shaped import STRUCTURAL
-    from jaccli.functions import ELEMENTWISE
+    from jaccli.catalog import CATALOG
 
-    calls = {name: f"{name}({row.args or ('x' if row.nargs == 1 else 'a, b')})" for name, row in ELEMENTWISE.items()}
-    calls.update({name: s.signature for name, s in STRUCTURAL.items()})
-    width = max(len(c) for c in calls.values()) + 2
-    for name, row in ELEMENTWISE.items():
-        # One-argument rules are d/dx; two-argument conventions name each argument's derivative themselves.
-        click.echo(f"{calls[name]:<{width}} {'d/dx: ' if row.nargs == 1 else ''}{row.convention}")
-    for name, s in STRUCTURAL.items():
-        click.echo(f"{calls[name]:<{width}} d/dv: {s.convention}")
+    width = max(len(s.call) for s in CATALOG.values()) + 2
+    for s in CATALOG.values():
+        # A one-argument rule is d/dx (d/dv); conventions of several arguments name each derivative themselves.
+        click.echo(f"{s.call:<{width}} {f'd/d{s.args}: ' if s.arity == 1 else ''}{s.convention}")
     click.echo("reductions without axis= work over all event axes; where's condition is one comparison "
                "(< <= > >= == !=)")
     click.echo("constants: pi, e; operators: + - * / ** and unary -, +; indexing x[0], x[1:3], x[-1], x[:, None], "

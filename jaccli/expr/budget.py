@@ -87,16 +87,6 @@ class Budget:
         self.error = error
         self.work = 0
 
-    def charge_shaped(self, name: str, args: Sequence[Field], span: Span | None) -> None:
-        """Reductions and softmax build no more elements than they read; ``dot`` builds its product's lanes."""
-        a = args[0]
-        if name == "dot" and len(args) == 2 and a.shape and args[1].shape:
-            b = args[1]
-            lead_b = b.shape[:-2] + b.shape[-1:] if len(b.shape) >= 2 else ()
-            self.charge(a.shape[:-1] + lead_b + a.shape[-1:], args, span)
-        else:
-            self.charge(max((f.shape for f in args), key=math.prod), args, span)
-
     def charge(self, shape: tuple[int, ...], fields: Sequence[Field], span: Span | None) -> None:
         """Refuse a value of ``shape`` built from ``fields`` that is too big, before it is built.
 

@@ -252,7 +252,7 @@ def combine(op: Template, fields: Sequence[Field], shape: tuple[int, ...]) -> Fi
 
 
 def fold_all(op: Template, f: Field) -> Field:
-    """``op(v0, v1, ..., v{n-1})`` over all elements of ``f`` (prod, norm, logsumexp): a scalar, one template."""
+    """``op(v0, v1, ..., v{n-1})`` over all elements of ``f`` (a reduction that folds): a scalar, one template."""
     f = compact(f)
     by_pos: list = [None] * f.size
     for p in f.pieces:

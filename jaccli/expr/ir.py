@@ -13,10 +13,7 @@ from dataclasses import dataclass
 
 from jaccli.expr.field import Field
 from jaccli.expr.source import Source
-from jaccli.functions import ELEMENTWISE, REDUCTIONS
-
-AXIS_FUNCTIONS = ("sum", "prod", "mean", "norm", "logsumexp", "softmax", "log_softmax")  # take axis=k
-SHAPED = REDUCTIONS + ("softmax", "log_softmax", "matmul")  # built from lane moves in shaped.py
+from jaccli.catalog import CATALOG
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,8 @@ def _declare() -> dict[str, Primitive]:
              # where(a < b, then, otherwise) reads a, b, then, otherwise; the comparison is a parameter.
              Primitive("where", 4, ("compare",))]
     table = {p.name: p for p in prims}
-    for name, row in ELEMENTWISE.items():  # every public function of the table is a primitive of the IR
-        table.setdefault(name, Primitive(name, row.nargs))
-    for name in SHAPED:
-        table[name] = Primitive(name, 2 if name in ("dot", "matmul") else 1,
-                                ("axis",) if name in AXIS_FUNCTIONS else ())
+    for s in CATALOG.values():  # every function users call is a primitive of the IR
+        table.setdefault(s.name, Primitive(s.name, s.arity, ("axis",) if s.axis else ()))
     return table
 
 

@@ -19,6 +19,7 @@ import ast
 import math
 import warnings
 
+from jaccli.catalog import CATALOG
 from jaccli.errors import ExpressionError, Span
 from jaccli.expr.guards import MAX_DEPTH, MAX_LENGTH, MAX_NODES, SYNTAX_HINT as _SYNTAX_HINT, Guards
 from jaccli.expr.syntax import Binary, Call, Compare, Index, IndexItem, Keyword, Name, Node, Num, Slice, Stack, Unary
@@ -196,8 +197,8 @@ class Parser(Guards):
         func = self.convert(node.func)
         assert isinstance(func, Name)  # convert() of an ast.Name is a Name (or raises)
         keywords = tuple(self.keyword(k) for k in node.keywords)
-        args = [self.condition(a) if i == 0 and func.id == "where" else self.convert(a)
-                for i, a in enumerate(node.args)]
+        takes_condition = func.id in CATALOG and CATALOG[func.id].condition  # where(a < b, ...)
+        args = [self.condition(a) if i == 0 and takes_condition else self.convert(a) for i, a in enumerate(node.args)]
         return Call(func.id, tuple(args), span, func.span, keywords)
 
     def keyword(self, keyword: ast.keyword) -> Keyword:

@@ -5,42 +5,27 @@ along the axis are split into n aligned fields (``along``) and combined elementw
 over 400 rows is one n-slot template on 400 lanes, and ``softmax`` feeds every component its own row *rotated*
 (component i sees ``v_i, v_i+1, ..., v_i-1``), so all components share the one template ``softmax(s0, .., sn-1)``.
 
+What users see of each function (its kind, arguments, ``axis=`` default, whether it folds) is its row in
+``catalog.py``; this module holds only the lane moves, ``REDUCE`` for the reductions and ``MOVES`` for the other
+shaped functions, both checked against the catalog at import (the recipe for a new reduction is in its docstring).
 Shape problems raise ``ShapeError``; the tracer adds the caret.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import sympy
 
+from jaccli.catalog import CATALOG, REDUCTION, SHAPED, check_implemented, of_kind
 from jaccli.expr import field as fl
 from jaccli.expr.field import Field
 from jaccli.functions import F
 
 
-@dataclass(frozen=True)
-class Structural:
-    """A function built from the others by moving lanes (reductions, dot, matmul, softmax): no row of its own."""
-
-    name: str
-    signature: str  # as users write it
-    convention: str  # its derivative, as the README states it
-
-
-STRUCTURAL: dict[str, Structural] = {s.name: s for s in [
-    Structural("sum", "sum(v, axis=k)", "1 for every element summed"),
-    Structural("mean", "mean(v, axis=k)", "1/n for every element"),
-    Structural("prod", "prod(v, axis=k)", "the product of the other elements"),
-    Structural("norm", "norm(v, axis=k)", "v/norm(v); nan at v = 0 (as TF)"),
-    Structural("logsumexp", "logsumexp(v, axis=k)", "softmax(v) = exp(v - logsumexp(v)); exact at ±1000"),
-    Structural("softmax", "softmax(v, axis=-1)",
-               "softmax_i*(delta_ij - softmax_j), 1 - softmax_i summed from the others (no cancellation); "
-               "exact 0/1 limits at ±1000"),
-    Structural("log_softmax", "log_softmax(v, axis=-1)", "delta_ij - softmax_j; stable at ±1000"),
-    Structural("dot", "dot(a, b)", "NumPy's dot: the products' sum (vectors: inner product, matrices: matrix product)"),
-    Structural("matmul", "matmul(a, b)", "NumPy's matmul: matrix products over a stack of matrices, broadcast"),
-]}
+MAX_FOLD_ELEMENTS = 50_000  # a reduction that folds (catalog: folds=True) is one formula, an argument an element
 
 
 class ShapeError(Exception):
@@ -66,29 +51,42 @@ def along(f: Field, axis: int) -> list[Field]:
     return [fl.gather(f, ids[..., j]) for j in range(f.shape[axis])]
 
 
+@dataclass(frozen=True)
+class Reduce:
+    """A reduction's lane move: how the n values along an axis (or all values, without ``axis=``) become one."""
+
+    fold: Callable[..., sympy.Expr] | None = None  # one formula of all n values (its catalog row says folds=True)
+    scale: Callable[[int], sympy.Expr] | None = None  # not folding: a sum, times scale(n) (mean: 1/n)
+    empty: sympy.Expr | None = None  # the value over no elements; None refuses them
+    each: Callable[[sympy.Expr], sympy.Expr] | None = None  # not folding: a sum of each(v) instead of v
+
+
+REDUCE: dict[str, Reduce] = {
+    "sum": Reduce(empty=sympy.Integer(0)),
+    "mean": Reduce(scale=lambda n: sympy.Rational(1, n)),
+    "prod": Reduce(fold=sympy.Mul, empty=sympy.Integer(1)),
+    "norm": Reduce(fold=F.norm),
+    "logsumexp": Reduce(fold=F.logsumexp),
+}
+
+
 def reduce(name: str, f: Field, axis: int | None) -> Field:
-    """``sum prod mean norm logsumexp`` over all axes (``axis=None``) or one axis."""
-    if axis is None:
-        if name == "sum":
-            return fl.reduce_sum(f)
-        if name == "prod":
-            return fl.fold_all(sympy.Mul, f)
-        if f.size == 0:
-            raise ShapeError(f"{name}() of an empty value")
-        if name == "mean":
-            return fl.scale(fl.reduce_sum(f), sympy.Rational(1, f.size))
-        return fl.fold_all(getattr(F, name), f)
-    ax = normalize_axis(axis, len(f.shape), name)
-    n, shape = f.shape[ax], f.shape[:ax] + f.shape[ax + 1:]
-    if name == "sum":
-        return fl.reduce_sum(f, ax)
-    if name == "prod" and n == 0:
-        return fl.broadcast_to(fl.constant(sympy.Integer(1)), shape)
+    """The reduction ``name`` (a key of ``REDUCE``) over all axes (``axis=None``) or one axis."""
+    r = REDUCE[name]
+    if r.each is not None:
+        f = fl.combine(r.each, [f], f.shape)
+    ax = None if axis is None else normalize_axis(axis, len(f.shape), name)
+    n, shape = (f.size, ()) if ax is None else (f.shape[ax], f.shape[:ax] + f.shape[ax + 1:])
+    if n == 0 and r.empty is None:
+        raise ShapeError(f"{name}() of an empty value" if ax is None else f"{name}() over an empty axis ({axis})")
+    if r.fold is None:
+        total = fl.reduce_sum(f) if ax is None else fl.reduce_sum(f, ax)
+        return total if r.scale is None else fl.scale(total, r.scale(n))
+    if ax is None:
+        return fl.fold_all(r.fold, f)
     if n == 0:
-        raise ShapeError(f"{name}() over an empty axis ({axis})")
-    if name == "mean":
-        return fl.scale(fl.reduce_sum(f, ax), sympy.Rational(1, n))
-    op = sympy.Mul if name == "prod" else getattr(F, name)
+        return fl.broadcast_to(fl.constant(r.empty), shape)
+    op = r.fold
     return fl.combine(lambda *a: op(*a), along(f, ax), shape)
 
 
@@ -151,12 +149,60 @@ def matmul(a: Field, b: Field) -> Field:
     return out
 
 
+def _largest(args: list[Field]) -> tuple[int, ...]:
+    return max((f.shape for f in args), key=math.prod)
+
+
+def _dot_work(args: list[Field]) -> tuple[int, ...]:
+    """dot builds its products' lanes (the sum's terms) before it sums them."""
+    a, b = args
+    if not (a.shape and b.shape):
+        return _largest(args)
+    lead_b = b.shape[:-2] + b.shape[-1:] if len(b.shape) >= 2 else ()
+    return a.shape[:-1] + lead_b + a.shape[-1:]
+
+
+@dataclass(frozen=True)
+class Move:
+    """A shaped function's lane move: ``build(args, axis)``, and the shape of the largest value it builds."""
+
+    build: Callable[[list[Field], int | None], Field]
+    work: Callable[[list[Field]], tuple[int, ...]] = _largest
+
+
+MOVES: dict[str, Move] = {
+    "softmax": Move(lambda args, axis: softmax(args[0], axis, log=False)),
+    "log_softmax": Move(lambda args, axis: softmax(args[0], axis, log=True)),
+    "dot": Move(lambda args, axis: dot(args[0], args[1]), _dot_work),
+    "matmul": Move(lambda args, axis: matmul(args[0], args[1])),
+}
+
+
+def work_shape(name: str, args: list[Field]) -> tuple[int, ...]:
+    """The largest value the call builds, charged to the budget before it is built: reductions and softmax
+    build no more elements than they read."""
+    return MOVES[name].work(args) if name in MOVES else _largest(args)
+
+
 def call(name: str, args: list[Field], axis: int | None) -> Field:
-    """The shaped function ``name`` (a reduction, softmax, dot or matmul) of traced ``args``."""
-    if name in ("softmax", "log_softmax"):
-        return softmax(args[0], -1 if axis is None else axis, log=name == "log_softmax")
-    if name == "dot":
-        return dot(args[0], args[1])
-    if name == "matmul":
-        return matmul(args[0], args[1])
-    return reduce(name, args[0], axis)
+    """The reduction or shaped function ``name`` of traced ``args``; ``axis`` is the catalog's default when the
+    call gives none."""
+    if CATALOG[name].folds and args[0].size > MAX_FOLD_ELEMENTS:
+        raise ShapeError(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})",
+                         hint=f"{name} is one formula over all its elements; split it into smaller parts")
+    if name in REDUCE:
+        return reduce(name, args[0], axis)
+    return MOVES[name].build(args, axis)
+
+
+def _check_against_catalog() -> None:
+    check_implemented((REDUCTION,), REDUCE, "jaccli/expr/shaped.py REDUCE")
+    check_implemented((SHAPED,), MOVES, "jaccli/expr/shaped.py MOVES")
+    folding = {name for name, r in REDUCE.items() if r.fold is not None}
+    declared = {name for name in of_kind(REDUCTION) if CATALOG[name].folds}
+    if folding != declared:
+        raise ImportError(f"the catalog's folds=True ({sorted(declared)}) and REDUCE's folds ({sorted(folding)}) "
+                          "differ")
+
+
+_check_against_catalog()

@@ -18,16 +18,16 @@ from jaccli.errors import ExpressionError, Span, did_you_mean
 from jaccli.expr.budget import Budget, broadcast_shapes, check_function_depth
 from jaccli.expr.constants import divide as _divide, fold_power, is_zero as _is_zero, log10_power
 from jaccli.expr.field import Field
-from jaccli.expr.ir import AXIS_FUNCTIONS, SHAPED, Equation, Tape, primitive
+from jaccli.expr.ir import Equation, Tape, primitive
 from jaccli.expr.scope import Scope
 from jaccli.expr import shaped
 from jaccli.expr.source import Segment, Source
-from jaccli.functions import COMPARISONS, CONSTANTS, ELEMENTWISE, F, number
+from jaccli.catalog import AXIS_FUNCTIONS, CATALOG
+from jaccli.functions import COMPARISONS, CONSTANTS, F, number
 from jaccli.expr.syntax import Binary, Call, Compare, Index, Name, Node, Num, Program, Slice, Stack, Unary
 
 __all__ = ["Equation", "Scope", "Segment", "Source", "Tape", "build_tape"]
 
-MAX_FOLD_ELEMENTS = 50_000  # prod/norm/logsumexp become one SymPy formula with an argument per element
 MAX_EXPONENT = 1024  # |constant exponent| applied to data; x**(9**9) is refused rather than differentiated
 
 
@@ -65,7 +65,7 @@ class _Builder:
             if name in self.scope.names():
                 raise self.error(f"'{name}' is an input or constant name", line.name_span,
                                  hint="choose another name: an assignment must not hide data")
-            if name in ELEMENTWISE or name in SHAPED:
+            if name in CATALOG:
                 raise self.error(f"'{name}' is a function name", line.name_span, hint="choose another name")
             f, var = self.visit(line.value)
             if self.equations and self.equations[-1].var == var and var not in self.bound:  # its own step
@@ -184,43 +184,44 @@ class _Builder:
 
     def visit_Call(self, node: Call) -> tuple[Field, str]:
         name = node.func
-        if name not in ELEMENTWISE and name not in SHAPED:
-            known = sorted(set(ELEMENTWISE) | set(SHAPED))
+        if name not in CATALOG:
+            known = sorted(CATALOG)
             guess = did_you_mean(name, known)
             hint = "'jaccli functions' lists them" if guess else "functions: " + ", ".join(known)
             if name in self.scope.names() or name in self.bound:
                 raise self.error(f"'{name}' is a variable, not a function", node.func_span)
             raise self.error(f"unknown function '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                              node.func_span, hint=hint)
+        sig = CATALOG[name]
         axis = self.axis(node)
-        want = 2 if name in ("dot", "matmul") else 1 if name in SHAPED else ELEMENTWISE[name].nargs
-        assert want is not None  # only internal rows are n-ary (nargs None), and ELEMENTWISE leaves them out
-        if len(node.args) != want:
-            raise self.error(f"{name}() takes {want} argument{'s' if want > 1 else ''}, got {len(node.args)}",
-                             node.span, hint="reduce along one axis with axis=k" if name in AXIS_FUNCTIONS
+        if len(node.args) != sig.arity:
+            raise self.error(f"{name}() takes {sig.arity} argument{'s' if sig.arity > 1 else ''}, got "
+                             f"{len(node.args)}", node.span, hint="reduce along one axis with axis=k" if sig.axis
                              else "'jaccli functions' shows every function with its arguments")
-        if name == "where":
+        if sig.condition:
             return self.where(node)
         visited = [self.visit(a) for a in node.args]
         args, vars_ = [f for f, _ in visited], [v for _, v in visited]
-        if name in SHAPED:
-            self.budget.charge_shaped(name, args, node.span)
-            if name in ("prod", "norm", "logsumexp") and args[0].size > MAX_FOLD_ELEMENTS:
-                raise self.error(f"{name}() over {args[0].size} elements (at most {MAX_FOLD_ELEMENTS})", node.span,
-                                 hint=f"{name} is one formula over all its elements; split it into smaller parts")
-            try:
-                params = {"axis": axis} if name in AXIS_FUNCTIONS else {}
-                return self.record(name, vars_, shaped.call(name, args, axis), **params)
-            except shaped.ShapeError as exc:
-                raise self.error(exc.message, node.span, hint=exc.hint) from None
+        if not sig.elementwise:
+            return self.lane_move(node, args, vars_, axis)
         shape = self.broadcast_all(args, node.span)
-        if name == "pow":
+        if name == "pow":  # constant exponents fold or are bounded (power), as a ** b is
             return self.record(name, vars_, self.power(args[0], args[1], shape, node.args[1].span))
         return self.record(name, vars_, fl.combine(getattr(F, name), args, shape))
 
+    def lane_move(self, node: Call, args: list[Field], vars_: list[str], axis: int | None) -> tuple[Field, str]:
+        """A reduction or shaped function (``shaped.py``): its budget, then its lane move."""
+        name, sig = node.func, CATALOG[node.func]
+        self.budget.charge(shaped.work_shape(name, args), args, node.span)
+        try:
+            out = shaped.call(name, args, sig.default_axis if axis is None else axis)
+        except shaped.ShapeError as exc:
+            raise self.error(exc.message, node.span, hint=exc.hint) from None
+        return self.record(name, vars_, out, **({"axis": axis} if sig.axis else {}))
+
     def axis(self, node: Call) -> int | None:
         for keyword in node.keywords:
-            if node.func not in AXIS_FUNCTIONS:
+            if not CATALOG[node.func].axis:
                 raise self.error(f"{node.func}() takes no axis", keyword.span,
                                  hint="axis=k is for " + ", ".join(AXIS_FUNCTIONS))
         if len(node.keywords) > 1:

@@ -36,13 +36,13 @@ def cache_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def rules_fingerprint() -> str:
-    """A digest of the source that decides what a plan computes (the function table, the NumPy ops, the tracer
-    and the planner), so a fixed derivative rule never meets a plan cached before the fix, version bump or not.
+    """A digest of the source that decides what a plan computes (the catalog, the function table, the NumPy ops,
+    the tracer and the planner), so a fixed derivative rule never meets a plan cached before the fix, version bump or not.
     Reading ~30 small files costs about a millisecond; no module is imported for it."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted([root / "functions.py", root / "numeric.py", *(root / "expr").glob("*.py"),
-                        *(root / "plan").glob("*.py")]):
+    for path in sorted([root / "catalog.py", root / "functions.py", root / "numeric.py", root / "nary.py",
+                        *(root / "expr").glob("*.py"), *(root / "plan").glob("*.py")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:24]
 
