@@ -67,6 +67,13 @@ def test_every_module_has_a_stage():
     assert not unplaced, f"give these modules a stage in STAGES: {unplaced}"
 
 
+def test_comments_cite_what_the_repository_has():
+    """The contract document is not in the repository: comments name README sections, not "SPEC §n"."""
+    cited = [f"{m}:{i}" for m, path in MODULES.items()
+             for i, line in enumerate(path.read_text().splitlines(), 1) if "SPEC §" in line]
+    assert not cited, f"cite the README section instead: {cited}"
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "jaccli"))
 def test_imports_point_down_the_pipeline(module):
     rank = _rank(module)

@@ -1,6 +1,7 @@
 """Where the result bytes go: an atomic file, or a stream (standard output, a device, a FIFO) written as it comes.
 
-SPEC §2 (``-o``) and §8. ``open_sink`` looks at what is at the path and picks one of two sinks:
+What the README's "Outputs" section promises for ``-o``. ``open_sink`` looks at what is at the path and picks one
+of two sinks:
 
 - ``AtomicSink``: a regular file, a path that does not exist yet, or a symlink to either. The bytes go to a temp
   file in the target's directory and ``commit()`` fsyncs and renames it over the target (a symlink's *target* is
