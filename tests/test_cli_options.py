@@ -88,6 +88,6 @@ def test_format_choices_come_from_the_one_list():
         return list(option.type.choices)
 
     for command in SHARED["--input-format"]:
-        assert choices(command, "--input-format") == INPUT_FORMATS
-    assert choices("batch-jacobian", "--format") == OUTPUT_FORMATS
+        assert choices(command, "--input-format") == list(INPUT_FORMATS)
+    assert choices("batch-jacobian", "--format") == list(OUTPUT_FORMATS)
     assert choices("compare", "--format-a") == choices("compare", "--format-b") == ["auto", *OUTPUT_FORMATS]
