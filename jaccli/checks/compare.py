@@ -25,12 +25,8 @@ import numpy as np
 
 from jaccli.errors import UsageError
 from jaccli.checks.results import Result
+from jaccli.checks.tolerances import DEFAULT_TOLERANCES
 
-DEFAULT_TOLERANCES = {  # dtype name -> (rtol, atol)
-    "float64": (1e-12, 1e-12),
-    "float32": (1e-5, 1e-6),
-    "float16": (1e-3, 1e-3),
-}
 WORST_SHOWN = 5
 
 Index = tuple[int, ...]

@@ -5,9 +5,9 @@ from typing import Any
 
 import click
 
-from jaccli.cli.group import INPUT_FORMATS, OUTPUT_FORMATS
+from jaccli.cli.options import expression_options, input_format_option, stacked, tolerance_options
 from jaccli.errors import UsageError
-from jaccli.io.formats import ROUNDED_FORMATS
+from jaccli.io.formats import OUTPUT_FORMATS, ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
 
 
@@ -20,28 +20,19 @@ def _size(value: str | None) -> int | None:
         raise click.BadParameter(str(exc)) from None
 
 
-# The command's arguments and options, top to bottom as --help lists them (``_stacked`` applies them as a stack of
-# decorators would): a tuple, so that the command function itself reads on one screen.
+# The command's arguments and options, top to bottom as --help lists them (``stacked`` applies them as a stack of
+# decorators would; the bundles shared with other commands come from ``cli.options``): a tuple, so that the command
+# function itself reads on one screen.
 _PARAMS = (
     click.argument("expression"),
     click.argument("input", default="-", required=False, metavar="[INPUT]"),
-    click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
-                 callback=lambda ctx, param, value: _orders(value),
-                 help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz)."),
-    click.option("--wrt", default="x", show_default=True, metavar="NAME",
-                 help="The source (watched variable): the input array, an NPZ/JSON array or a CSV column; "
-                      "several as a,b (their concatenation)."),
-    click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
-                 help="A scalar constant (repeatable)."),
-    click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
-                 help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; repeatable)."),
+    expression_options(several_orders=True),
     click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
                  help="Output format  [default: by the -o extension (.json .csv .npy .npz .txt), else text]"),
     click.option("-o", "--output", metavar="PATH",
                  help="Write here instead of standard output: atomically for a regular file, written through for a "
                       "device, FIFO or /dev/fd/N."),
-    click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
-                 help="auto = by extension (.gz/.bz2/.xz looked through); standard input by its content."),
+    input_format_option,
     click.option("--dtype", type=click.Choice(["auto", "float32", "float64"]), default="auto", show_default=True,
                  help="auto = the input's float dtype (float64 for text formats and integers)."),
     click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
@@ -65,8 +56,7 @@ _PARAMS = (
     click.option("--allow-nonfinite", is_flag=True, help="Accept nan/inf in the input data."),
     click.option("--expect", metavar="GOLDEN",
                  help="Compare with a saved result (any -f format); exit 1 if it differs."),
-    click.option("--rtol", type=float, help="Relative tolerance for --expect [float64: 1e-12, float32: 1e-5]."),
-    click.option("--atol", type=float, help="Absolute tolerance for --expect [float64: 1e-12, float32: 1e-6]."),
+    tolerance_options(serving="--expect"),
     click.option("--verify", is_flag=True, help="Cross-check against finite differences; exit 1 if it disagrees."),
     click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
                  help="Rows --verify samples (seeded)."),
@@ -93,17 +83,8 @@ _PARAMS = (
 )
 
 
-def _stacked(params: tuple[Any, ...]) -> Any:
-    """Apply ``params`` as if written as decorators in this order (the last one nearest the function)."""
-    def apply(f: Any) -> Any:
-        for param in reversed(params):
-            f = param(f)
-        return f
-    return apply
-
-
 @click.command("batch-jacobian")
-@_stacked(_PARAMS)
+@stacked(*_PARAMS)
 def batch_jacobian_command(output: str | None, expect: str | None, rtol: float | None,
                            atol: float | None, verify: bool, verify_rows: int, show_layout: bool,
                            engine: str, scheduler: str | None, **kwargs: Any) -> None:
@@ -199,12 +180,3 @@ def _run_several(opts: Any, output: str | None, show_layout: bool, expect: str |
                          + ",".join(map(str, opts.orders)) + ")",
                          hint="run each order on its own")
     run_several(opts, output, show_layout, expect, rtol, atol, verify_rows, header_style)
-
-
-def _orders(text: str) -> tuple[int, ...]:
-    from jaccli.plan.order_list import parse_orders
-
-    try:
-        return parse_orders(text)
-    except UsageError as exc:  # click's own words for a bad option value, with the --help hint
-        raise click.BadParameter(f"{exc.message} ({exc.hint})") from None

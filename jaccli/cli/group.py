@@ -8,9 +8,8 @@ import click
 
 from jaccli import __version__
 from jaccli.errors import JaccliError, one_line
-from jaccli.io.formats import INPUT_FORMATS, OUTPUT_FORMATS  # re-exported: the commands' --format choices
 
-__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "JaccliGroup", "cli"]
+__all__ = ["JaccliGroup", "cli"]
 
 
 class JaccliGroup(click.Group):

@@ -5,20 +5,15 @@ from __future__ import annotations
 import click
 
 from jaccli.cli.batch_run import settle
-from jaccli.cli.group import INPUT_FORMATS
+from jaccli.cli.options import expression_options, input_format_option, result_format_options, tolerance_options
 from jaccli.errors import UsageError
-from jaccli.io.formats import COMPARE_FORMATS
 
 
 @click.command("compare")
 @click.argument("expected", metavar="GOLDEN")
 @click.argument("actual", metavar="RESULT")
-@click.option("--rtol", type=float, help="Relative tolerance [float64: 1e-12, float32: 1e-5].")
-@click.option("--atol", type=float, help="Absolute tolerance [float64: 1e-12, float32: 1e-6].")
-@click.option("--format-a", "fmt_a", type=click.Choice(COMPARE_FORMATS), default="auto",
-              show_default=True, help="Format of GOLDEN (auto: by extension, then by content).")
-@click.option("--format-b", "fmt_b", type=click.Choice(COMPARE_FORMATS), default="auto",
-              show_default=True, help="Format of RESULT.")
+@tolerance_options()
+@result_format_options
 def compare_command(expected: str, actual: str, rtol: float | None, atol: float | None, fmt_a: str,
                     fmt_b: str) -> None:
     """Compare two saved results (any formats jaccli writes); exit 0 if they match, 1 if not.
@@ -48,13 +43,10 @@ def compare_command(expected: str, actual: str, rtol: float | None, atol: float 
 @click.argument("input", required=False, metavar="[INPUT]")
 @click.option("--shape", help="Source event shape, like 2 or 2,3 (instead of an INPUT file).")
 @click.option("--columns", help="Source columns, like r,theta (a CSV header, instead of an INPUT file).")
-@click.option("-k", "--order", type=click.IntRange(min=0), default=1, show_default=True, help="Derivative order.")
-@click.option("--wrt", default="x", show_default=True, metavar="NAME", help="The source.")
-@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE", help="A scalar constant.")
-@click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON", help="A shared array parameter.")
+@expression_options(several_orders=False)
 @click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True,
               help="Formulas as text or LaTeX, or a runnable NumPy function of one example (python).")
-@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
+@input_format_option
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Print at most N entries (plain and latex).")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
