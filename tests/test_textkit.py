@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from jaccli.checks.results import parse_result, read_result
@@ -243,10 +244,14 @@ def test_standard_input_has_one_label():
 
 
 def test_the_format_lists_hang_together():
-    from jaccli.cli import group
+    from jaccli.cli import cli
     from jaccli.io import inputs, outputs, several
 
-    assert group.INPUT_FORMATS is formats.INPUT_FORMATS and group.OUTPUT_FORMATS is formats.OUTPUT_FORMATS
+    choices = {(command, p.name): tuple(p.type.choices) for command in ("batch-jacobian", "symbolic", "compare")
+               for p in cli.commands[command].params if isinstance(p.type, click.Choice)}
+    assert choices[("batch-jacobian", "fmt")] == formats.OUTPUT_FORMATS
+    assert choices[("batch-jacobian", "input_format")] == choices[("symbolic", "input_format")] == formats.INPUT_FORMATS
+    assert choices[("compare", "fmt_a")] == choices[("compare", "fmt_b")] == formats.COMPARE_FORMATS
     assert inputs.FORMATS is formats.INPUT_FORMATS and outputs.FORMATS is formats.OUTPUT_FORMATS
     assert several.SEVERAL_FORMATS is formats.SEVERAL_FORMATS
     for extensions, names in ((formats.INPUT_EXTENSIONS, formats.INPUT_FORMATS),
