@@ -20,6 +20,10 @@ from jaccli.io.params import check_param
 from jaccli.plan.orders import OrdersPlan, plan_orders, source_dtype
 
 ArrayInput = np.ndarray | Mapping[str, np.ndarray]
+# Hints shared with jaccli.dask.batch_jacobian, which checks the same arguments.
+UNCONNECTED_HINT = "unconnected='zero' gives zeros for a target that does not use the source; 'none' gives None"
+NAMES_HINT = "pass a 2-D array (B, n) and n names, one per column, e.g. names=['r', 'theta']"
+ORDER_HINT = "e.g. order=1 (Jacobian), order=2 (Hessian)"
 
 
 @lru_cache(maxsize=64)
@@ -64,7 +68,8 @@ def _split_constants(constants: Mapping[str, object], params: Mapping[str, objec
     for source, items in (("constants", constants), ("params", params)):
         for k, v in items.items():
             if k in defines or k in arrays:
-                raise UsageError(f"'{k}' is given twice (constants and params)")
+                raise UsageError(f"'{k}' is given twice (constants and params)",
+                                 hint="give each name once: a scalar in constants, an array in params")
             if isinstance(v, (str, bytes)) or v is None or (isinstance(v, np.ndarray) and v.dtype.kind not in "biuf"):
                 raise UsageError(f"{source}['{k}'] is {type(v).__name__} {v!r:.40}, not a number or array of numbers",
                                  hint="pass numbers (int, float) or numeric NumPy arrays")
@@ -86,11 +91,12 @@ def _orders(order: int | Sequence[int]) -> int | tuple[int, ...]:
         orders = tuple(order)
         if not orders or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in orders) \
                 or len(set(orders)) != len(orders):
-            raise UsageError(f"order must be distinct integers, 0 or more, not {order!r}")
+            raise UsageError(f"order must be distinct integers, 0 or more, not {order!r}",
+                             hint="e.g. order=(0, 1, 2) for the value, the Jacobian and the Hessian")
         return orders
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise UsageError(f"order must be an integer, 1 or more (or a tuple of orders, 0 for the value), "
-                         f"not {order!r}")
+                         f"not {order!r}", hint=ORDER_HINT)
     return order
 
 
@@ -127,7 +133,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 
     """
     order = _orders(order)
     if unconnected not in ("none", "zero"):
-        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
+        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}", hint=UNCONNECTED_HINT)
     wrt = wrt if isinstance(wrt, str) else ",".join(wrt)
     batch, row = _input_batch(x, wrt, names, allow_nonfinite)
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
@@ -153,14 +159,15 @@ def _input_batch(x: ArrayInput, wrt: str, names: list[str] | None, allow_nonfini
     row = "x" if names and all(w.strip() in names for w in parts) else wrt
     if len(parts) > 1 and row == wrt and not isinstance(x, Mapping):
         raise UsageError(f"wrt={tuple(parts)!r} names several sources: pass a mapping of named arrays, "
-                         "or names= for the columns of x")
+                         "or names= for the columns of x",
+                         hint="e.g. batch_jacobian(expr, {'a': a, 'b': b}, wrt=('a', 'b'))")
     # The same checks and chunking as a file: dtypes, batch sizes, empty input, non-finite values.
     batch = batch_from_arrays("input", dict(x) if isinstance(x, Mapping) else {row: x},
                               allow_nonfinite=allow_nonfinite)
     if names is not None:
         spec = batch.arrays.get(row)
         if isinstance(x, Mapping) or spec is None or spec.event_shape != (len(names),):
-            raise UsageError("names need a 2-D array with one name per column")
+            raise UsageError("names need a 2-D array with one name per column", hint=NAMES_HINT)
     return batch, row
 
 

@@ -124,7 +124,8 @@ def refuse_constant(name: str) -> NoReturn:
 def finite_float(literal: str) -> float:
     """``parse_float`` that refuses ``1e400``, which json would turn into inf without a word."""
     if not math.isfinite(value := float(literal)):
-        raise InputError(f"{literal} is out of the float64 range")
+        raise InputError(f"{literal} is out of the float64 range",
+                         hint='float64 values are at most about 1.8e308; write an infinity as the string "inf"')
     return value
 
 

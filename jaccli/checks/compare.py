@@ -192,7 +192,8 @@ def _compare_values(expected: np.ndarray, actual: np.ndarray, result: Comparison
 def _tolerance(name: str, value: float) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise UsageError(f"--{name} must be a finite number >= 0, not {value!r}")
+        raise UsageError(f"--{name} must be a finite number >= 0, not {value!r}",
+                         hint=f"e.g. --{name} 1e-6 (0 allows no difference)")
     return value
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
 from jaccli.errors import InputError, did_you_mean
-from jaccli.checks.results_text import DTYPES, parse_csv, parse_text
+from jaccli.checks.results_text import DTYPES, REWRITE_HINT, parse_csv, parse_text
 from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS, check_format
 from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, finite_float,
                             item_path, label_for, nested_leaves, refuse_constant, text_start, unique_keys,
@@ -113,7 +113,9 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(f"{float(values[index])!r} does not fit in {dtype.name}",
-                         where=f"{label}: {name}" + "".join(f"[{i}]" for i in index))
+                         where=f"{label}: {name}" + "".join(f"[{i}]" for i in index),
+                         hint=f"{dtype.name} holds values up to {float(np.finfo(dtype).max):g}; a larger value "
+                              "needs the dtype float64")
     return cast
 
 
@@ -125,12 +127,13 @@ def load_json(data: bytes, label: str) -> Any:
     try:
         return json.loads(text, parse_constant=refuse_constant, parse_float=finite_float, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}") from None
+        raise InputError(f"not valid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}",
+                         hint=REWRITE_HINT) from None
     except InputError as exc:  # from the hooks, which do not know the file
         raise InputError(exc.message, where=label, hint=exc.hint) from None
     except (ValueError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
-        raise InputError(message, where=label) from None
+        raise InputError(message, where=label, hint=REWRITE_HINT) from None
 
 
 def _read_json(data: bytes, label: str) -> Result:
@@ -148,14 +151,18 @@ def _read_json(data: bytes, label: str) -> Result:
             raise InputError(f"missing key {key!r}", where=label, hint=hint)
     shape, dtype, order, layout = obj["shape"], obj["dtype"], obj.get("order", 1), obj.get("layout")
     if not isinstance(shape, list) or not shape or not all(_is_size(n) for n in shape):
-        raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label)
+        raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label,
+                         hint='e.g. "shape": [2, 3, 3]: the batch size, then the size of every other axis')
     if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label)
+        raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label,
+                         hint='e.g. "dtype": "float64"')
     if not _is_size(order) or order < 0:  # order 0 is the value (-k 0)
-        raise InputError(f"'order' must be a whole number >= 0, not {_brief(order)}", where=label)
+        raise InputError(f"'order' must be a whole number >= 0, not {_brief(order)}", where=label,
+                         hint='e.g. "order": 1 (0 is the value)')
     if layout is not None and (not isinstance(layout, list) or not all(isinstance(n, str) for n in layout)
                                or (layout and len(layout) != len(shape))):
-        raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label)
+        raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label,
+                         hint='one name per axis, e.g. "layout": ["batch", "target.0", "x.0:d1"], or leave it out')
     dtype = DTYPES[dtype]
     result = Result(None, tuple(shape), dtype, layout or None, label, fmt="json")
     if obj["data"] is not None:
@@ -169,7 +176,8 @@ def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
         nodes, _ = nested_leaves(data, shape)
     except NotRectangular as exc:
         raise InputError(f"expected a list of {exc.length} (shape {shape}), found {_brief(exc.node)}",
-                         where=f"{label}: data{item_path(exc.index)}") from None
+                         where=f"{label}: data{item_path(exc.index)}",
+                         hint="'data' must have the size that 'shape' gives on every axis") from None
     values = []
     for position, item in enumerate(nodes):
         if isinstance(item, float) or (isinstance(item, int) and not isinstance(item, bool) and abs(item) < 2**1000):
@@ -205,9 +213,11 @@ def _read_npy(data: bytes, label: str) -> Result:
     header = read_header(io.BytesIO(data), label)
     check_size(header, len(data), label)
     if header.dtype.kind != "f" or header.dtype.itemsize not in (2, 4, 8):
-        raise InputError(f"results are float16, float32 or float64, not {header.dtype}", where=label)
+        raise InputError(f"results are float16, float32 or float64, not {header.dtype}", where=label,
+                         hint="save the golden array as float with numpy.save, or write it with jaccli -f npy")
     if not header.shape:
-        raise InputError("a result has a batch axis, but this array has shape ()", where=label)
+        raise InputError("a result has a batch axis, but this array has shape ()", where=label,
+                         hint="save the golden array with its batch axis first: shape (B, ...)")
     native = array_from_bytes(header, data, header.offset)
     native = native.astype(native.dtype.newbyteorder("="))
     return Result(native, header.shape, native.dtype, None, label, fmt="npy")

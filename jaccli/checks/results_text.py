@@ -22,6 +22,8 @@ _TEXT_TAIL_RE = re.compile(r",\s*shape=\(([0-9, ]*)\),\s*dtype=(\w+)\)\s*\Z")
 _TEXT_TOKEN_RE = re.compile(r"\[|\]|[^\s\[\]]+")
 _CSV_CELL_RE = re.compile(r"J((?:\[\d+\])*)")
 _CSV_HINT = "a jaccli csv header lists every J[...] of one example in C order"
+# A golden file that does not read back was edited or cut short: jaccli writes every part of it itself.
+REWRITE_HINT = "write the golden file again with jaccli (batch-jacobian ... -o FILE) instead of editing it"
 
 
 def _error_at(message: str, label: str, text: str, offset: int, hint: str | None = None) -> InputError:
@@ -41,7 +43,8 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
     if lines and lines[-1] == "":
         lines.pop()  # the final newline
     if not lines:
-        raise InputError("empty file: expected a header row J[0][0],J[0][1],...", where=label)
+        raise InputError("empty file: expected a header row J[0][0],J[0][1],...", where=label,
+                         hint=REWRITE_HINT)
     header = lines[0].split(",")
     last = _CSV_CELL_RE.fullmatch(header[-1])
     named = last is None and not any(_CSV_CELL_RE.fullmatch(cell) for cell in header) and all(header)
@@ -49,7 +52,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
         return _csv_rows(lines, label, (len(header),)), True
     if last is None:
         raise InputError(f"{header[-1]!r} is not a header cell like J or J[0][1]",
-                         where=f"{label}:1:{len(lines[0]) - len(header[-1]) + 1}")
+                         where=f"{label}:1:{len(lines[0]) - len(header[-1]) + 1}", hint=_CSV_HINT)
     per_example = tuple(int(i) + 1 for i in re.findall(r"\d+", last.group(1)))
     if math.prod(per_example) != len(header):  # checked first: a lying last cell must not make us build a huge list
         raise InputError(f"the header has {len(header)} cells, but its last cell {header[-1]} implies "
@@ -68,7 +71,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
 
 def _csv_rows(lines: list[str], label: str, per_example: tuple[int, ...]) -> np.ndarray:
     if len(lines) == 1:
-        raise InputError("the file has a header row but no data rows", where=label)
+        raise InputError("the file has a header row but no data rows", where=label, hint=REWRITE_HINT)
     row_re = re.compile(f"{RESULT_NUMBER}(?:,{RESULT_NUMBER})*")
     width = math.prod(per_example)
     rows = []
@@ -88,7 +91,8 @@ def _csv_row_error(row: list[str], width: int, where: str) -> None:
             raise InputError(f"{cell!r} is not a number", where=f"{where}:{column}",
                              hint="cells are numbers such as 1.5, -2e-05, nan, inf")
         column += len(cell) + 1
-    raise InputError(f"{len(row)} cells, but the header has {width}", where=f"{where}:1")
+    raise InputError(f"{len(row)} cells, but the header has {width}", where=f"{where}:1",
+                     hint="every row has one cell per header cell")
 
 
 # -- text -------------------------------------------------------------------------------------------------------------
@@ -101,11 +105,13 @@ def parse_text(data: bytes, label: str) -> tuple[np.ndarray, np.dtype] | None:
     tail = _TEXT_TAIL_RE.search(text)
     if not text.startswith("Tensor(") or tail is None:
         raise InputError("expected jaccli's text print 'Tensor(..., shape=(...), dtype=...)' or 'None'",
-                         where=f"{label}:1:1")
+                         where=f"{label}:1:1", hint=REWRITE_HINT)
     if tail.group(2) not in DTYPES:
-        raise _error_at(f"dtype {tail.group(2)!r} is not float16, float32 or float64", label, text, tail.start(2))
+        raise _error_at(f"dtype {tail.group(2)!r} is not float16, float32 or float64", label, text, tail.start(2),
+                        "e.g. dtype=float64")
     if not re.fullmatch(r"(\d+(, ?\d+)*,?)?", tail.group(1).strip()):
-        raise _error_at(f"shape ({tail.group(1)}) is not a tuple of sizes", label, text, tail.start(1))
+        raise _error_at(f"shape ({tail.group(1)}) is not a tuple of sizes", label, text, tail.start(1),
+                        "e.g. shape=(2, 3, 3)")
     shape, dtype = tuple(int(n) for n in re.findall(r"\d+", tail.group(1))), DTYPES[tail.group(2)]
     return _text_values(text, len("Tensor("), tail.start(), shape, label), dtype
 
@@ -113,7 +119,7 @@ def parse_text(data: bytes, label: str) -> tuple[np.ndarray, np.dtype] | None:
 def _text_values(text: str, start: int, end: int, shape: tuple[int, ...], label: str) -> np.ndarray:
     """The numbers of numpy's print in ``text[start:end]``, with the bracket structure checked against ``shape``."""
     def fail(message: str, offset: int) -> None:
-        raise _error_at(message, label, text, offset)
+        raise _error_at(message, label, text, offset, REWRITE_HINT)
 
     if math.prod(shape) == 0 and shape:
         if text[start:end].strip() != "[]":

@@ -21,6 +21,7 @@ from jaccli.textkit import label_for, text_start
 
 Orders = dict[int | None, Result]
 _MEMBER = re.compile(r"order(\d+)\.npy")
+_MEMBERS_HINT = "jaccli's .npz holds members order0.npy, order1.npy, ..."
 _SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
 
 
@@ -45,17 +46,19 @@ def _read_npz(data: bytes, label: str) -> Orders:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise InputError(f"not a readable .npz file: {exc}", where=label) from None
+        raise InputError(f"not a readable .npz file: {exc}", where=label,
+                         hint="the file is damaged or not a .npz; write it again with jaccli ... -f npz") from None
     out: Orders = {}
     with archive:
         for info in archive.infolist():
             match = _MEMBER.fullmatch(info.filename)
             if not match:
                 raise InputError(f"unexpected member {info.filename!r}", where=label,
-                                 hint="jaccli's .npz holds members order0.npy, order1.npy, ...")
+                                 hint=_MEMBERS_HINT)
             out[int(match[1])] = _read_npy(archive.read(info), f"{label}: {info.filename}")
     if not out:
-        raise InputError("the .npz file holds no results", where=label)
+        raise InputError("the .npz file holds no results", where=label,
+                         hint=_MEMBERS_HINT)
     return dict(sorted(out.items()))
 
 

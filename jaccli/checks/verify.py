@@ -87,7 +87,8 @@ class Verification:
 def sample_rows(batch: int, rows: int | None, seed: int) -> np.ndarray:
     """Row numbers to check, ascending: all of them, or ``rows`` drawn without replacement (seeded)."""
     if rows is not None and rows < 1:
-        raise UsageError(f"--verify-rows must be at least 1, got {rows}")
+        raise UsageError(f"--verify-rows must be at least 1, got {rows}",
+                         hint="e.g. --verify-rows 100; leave it out to check every row")
     if rows is None or rows >= batch:
         return np.arange(batch)
     return np.sort(np.random.default_rng(seed).choice(batch, size=rows, replace=False))
@@ -109,7 +110,7 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: int | None =
     """
     order = plan_k.derivative.order
     if order < 1:
-        raise UsageError("--verify needs --order 1 or more")
+        raise UsageError("--verify needs --order 1 or more", hint="order 0 is the value: there is nothing to verify")
     outcome = Verification(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
     picked = sample_rows(next(iter(arrays.values())).shape[0], rows, seed)
     outcome.rows_checked = len(picked)

@@ -72,7 +72,8 @@ def symbolic_command(expression: str, input: str | None, shape: str | None, colu
     from jaccli.symbolic.render import parse_columns, parse_shape, plan_from_shape, render_named, render_symbolic
 
     if input is not None and (shape is not None or columns is not None):
-        raise click.UsageError("give either INPUT or --shape/--columns")
+        raise UsageError("give either INPUT or --shape/--columns",
+                         hint="an INPUT file gives the source's shape; without one, --shape or --columns gives it")
     if input is not None:
         opts = Options(expression, input, order=order, wrt=wrt, defines=defines, input_format=input_format,
                        dtype="float64", params=params, cache=False)  # the formulas need SymPy's plan

@@ -77,7 +77,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     already refused non-finite values. ``block_values`` rechunks the batch axis to about that many input and
     result values per block (a multiple of the source's own chunks); ``reopen(rows)``, if given, reads the batched
     arrays again in blocks of ``rows`` straight from storage (no rechunking, so no block moves between workers)."""
-    from jaccli.api import _Params, _plan, _split_constants
+    from jaccli.api import NAMES_HINT, ORDER_HINT, UNCONNECTED_HINT, _Params, _plan, _split_constants
     from jaccli.expr.program import load_expression
     from jaccli.plan.engine import Plan
     from jaccli.plan.parallel import thread_count
@@ -85,9 +85,9 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     da = require_dask()
     threads = 1 if threads is None else thread_count(threads)
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise UsageError(f"order must be an integer, 1 or more, not {order!r}")
+        raise UsageError(f"order must be an integer, 1 or more, not {order!r}", hint=ORDER_HINT)
     if unconnected not in ("none", "zero"):
-        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}")
+        raise UsageError(f"unconnected must be 'none' or 'zero', not {unconnected!r}", hint=UNCONNECTED_HINT)
     if not isinstance(wrt, str) or "," in wrt:
         raise UsageError("jaccli.dask.batch_jacobian takes one source (wrt)", hint="use jaccli.batch_jacobian")
     row = "x" if names and wrt in names else wrt
@@ -95,7 +95,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     batched, scalars = _split(da, dict(x) if isinstance(x, Mapping) else {row: x}, label, not allow_nonfinite)
     if names is not None and (isinstance(x, Mapping) or row not in batched or batched[row].ndim != 2
                               or batched[row].shape[1] != len(names)):
-        raise UsageError("names need a 2-D array with one name per column")
+        raise UsageError("names need a 2-D array with one name per column", hint=NAMES_HINT)
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
     plan = _plan(load_expression(expression), shapes, tuple(scalars.items()), tuple(defines.items()),

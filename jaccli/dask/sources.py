@@ -98,7 +98,8 @@ def _zarr(path: str, wrt: str) -> Source:
             arrays[name] = da.from_zarr(path, component=component)
             components[name] = component
     if not arrays:
-        raise InputError("the Zarr group has no array with a batch axis", where=path)
+        raise InputError("the Zarr group has no array with a batch axis", where=path,
+                         hint="store the examples as an array whose first axis is the batch axis")
 
     def reopen(rows: int) -> dict[str, Any]:  # each block task reads its rows from the store itself
         return {name: da.from_zarr(path, component=c, chunks=(rows,) + arrays[name].shape[1:])
@@ -119,7 +120,7 @@ def pick(names: list[str], picked: list[str] | None, where: str) -> list[int]:
             raise UsageError(f"--columns: {where} has no column '{name}'"
                              + (f" (did you mean '{guess}'?)" if guess else ""), hint="columns: " + ", ".join(names))
         if name in picked[:i]:
-            raise UsageError(f"--columns: '{name}' is given twice")
+            raise UsageError(f"--columns: '{name}' is given twice", hint="name each column once")
     return [names.index(name) for name in picked]
 
 
@@ -128,7 +129,7 @@ def _parquet(path: str, picked: list[str] | None) -> Source:
     import dask.array as da
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    from jaccli.io.inputs.batch import check_name
+    from jaccli.io.inputs.batch import EMPTY_HINT, check_name
 
     files = sorted(glob.glob(os.path.join(path, "*.parquet"))) if os.path.isdir(path) else [path]
     try:
@@ -161,7 +162,7 @@ def _parquet(path: str, picked: list[str] | None) -> Source:
                 blocks.append(da.from_delayed(task, shape=(rows, len(names)), dtype=dtype))
             start += rows
     if not blocks:
-        raise InputError("empty input: no rows", where=path)
+        raise InputError("empty input: no rows", where=path, hint=EMPTY_HINT)
     return Source({"x": da.concatenate(blocks)}, path, columns=names)
 
 
@@ -193,7 +194,7 @@ def _npy_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
     import dask
     import dask.array as da
 
-    from jaccli.io.inputs.batch import open_binary
+    from jaccli.io.inputs.batch import EMPTY_HINT, open_binary
     from jaccli.io.inputs.npy import check_size, read_header
 
     headers, first = [], None
@@ -203,7 +204,8 @@ def _npy_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool) 
             total = os.fstat(handle.fileno()).st_size
         check_size(header, total, f)
         if not header.shape or header.shape[0] == 0:
-            raise InputError(f"the array has shape {header.shape}: no batch axis or no examples", where=f)
+            raise InputError(f"the array has shape {header.shape}: no batch axis or no examples", where=f,
+                             hint=EMPTY_HINT)
         if first is None:
             first = header
         elif header.shape[1:] != first.shape[1:] or header.dtype != first.dtype:
@@ -251,6 +253,8 @@ def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool,
     import dask
     import dask.array as da
 
+    from jaccli.io.inputs.batch import EMPTY_HINT
+
     heads = dask.compute(*[dask.delayed(csv_head, pure=True)(f, allow_nonfinite) for f in files])
     columns, ncols = heads[0][1], heads[0][2]
     for f, (rows, names, width) in zip(files, heads):
@@ -265,7 +269,7 @@ def _csv_files(files: list[str], pattern: str, wrt: str, allow_nonfinite: bool,
                               shape=(rows, len(keep)), dtype=np.float64)
               for f, (rows, _, _) in zip(files, heads) if rows]
     if not blocks:
-        raise InputError("empty input: no rows", where=pattern)
+        raise InputError("empty input: no rows", where=pattern, hint=EMPTY_HINT)
     names = [columns[i] for i in keep] if columns else None
     return Source({name: da.concatenate(blocks)}, pattern, columns=names, checked=True)
 

@@ -30,6 +30,7 @@ MAX_FILE_NODES = 200_000
 _TOKEN = re.compile(r"\.?\d[\w.]*(?:[eE][+-][\w.]*)?|[A-Za-z_]\w*|\*\*|[-+*/\[]")
 _COMMENT = re.compile(r"#[^\n]*")
 _LINES_HINT = "an expression file holds 'name = expression' lines and ends with the target expression"
+_SPLIT_HINT = "split the model, or use reductions (sum(v, axis=k), dot) instead of long sums"
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,14 @@ def load_expression(argument: str | ExpressionText) -> ExpressionText:
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
             raise UsageError(f"expression file {path} is too large ({size} bytes, at most {MAX_FILE_BYTES})",
-                             hint="split the model, or use reductions (sum(v, axis=k), dot) instead of long sums")
+                             hint=_SPLIT_HINT)
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read the expression file: {exc.strerror or exc}", where=path,
                          hint="'@PATH' reads the expression from a file") from None
     if len(data) > MAX_FILE_BYTES:  # a file that grew, or a pipe: never read more than the limit
-        raise UsageError(f"expression file {path} is too large (at most {MAX_FILE_BYTES} bytes)")
+        raise UsageError(f"expression file {path} is too large (at most {MAX_FILE_BYTES} bytes)", hint=_SPLIT_HINT)
     try:
         text = decode_utf8(data, path)
     except InputError as exc:  # the expression is part of the command: a usage error (exit 2), not bad data
@@ -80,13 +81,14 @@ def parse_program(text: str, label: str) -> Program:
     """Parse an expression file (see the module docstring); ``ExpressionError`` with ``file:line:column``."""
     parser = Parser(text, label)
     if len(text) > MAX_FILE_BYTES:
-        raise parser.error(f"expression file is too long ({len(text)} characters, at most {MAX_FILE_BYTES})", None)
+        raise parser.error(f"expression file is too long ({len(text)} characters, at most {MAX_FILE_BYTES})", None,
+                           _SPLIT_HINT)
     if not text.strip():
         raise parser.error("expression file is empty", None, "end the file with the expression to differentiate")
     tokens = len(_TOKEN.findall(_COMMENT.sub("", text)))
     if tokens > MAX_FILE_NODES:  # refuse before the parser, which takes seconds on a megabyte
         raise parser.error(f"expression is too long (more than {MAX_FILE_NODES} terms)", None,
-                           "split the model, or use reductions (sum(v, axis=k), dot) instead of long sums")
+                           _SPLIT_HINT)
     parser.prescan()
     try:
         with warnings.catch_warnings():

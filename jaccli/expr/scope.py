@@ -68,7 +68,8 @@ class Scope:
         guess = did_you_mean(self.wrt, known)
         raise UsageError(f"--wrt {self.wrt}: the input has no array named '{self.wrt}'"
                          + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="inputs: " + ", ".join(known) if known else None)
+                         hint="inputs: " + ", ".join(known) if known
+                         else "the source must be a per-example array of the input")
 
 
 def check_constant(kind: str, name: str, value: float) -> None:
@@ -89,14 +90,15 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
         if not sep or not is_valid_name(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE with NAME a Python identifier", hint="e.g. -D a=2.5")
         if name in out:
-            raise UsageError(f"-D {name} is given twice")
+            raise UsageError(f"-D {name} is given twice", hint="give each -D NAME once")
         if DEFINE_NONFINITE.fullmatch(text):
             check_constant("-D", name, float(text))
         elif DEFINE_NUMBER.fullmatch(text):
             value = float(text)
             out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):
-                raise UsageError(f"-D {name}={text}: the value overflows a float")
+                raise UsageError(f"-D {name}={text}: the value overflows a float",
+                                 hint="constants must be at most about 1.8e308 in size")
         else:
             raise UsageError(f"-D {name}={text!r}: not a number", hint="VALUE is a number like 2, -0.5 or 1e-3")
     return out

@@ -78,7 +78,8 @@ def reduce(name: str, f: Field, axis: int | None) -> Field:
     ax = None if axis is None else normalize_axis(axis, len(f.shape), name)
     n, shape = (f.size, ()) if ax is None else (f.shape[ax], f.shape[:ax] + f.shape[ax + 1:])
     if n == 0 and r.empty is None:
-        raise ShapeError(f"{name}() of an empty value" if ax is None else f"{name}() over an empty axis ({axis})")
+        raise ShapeError(f"{name}() of an empty value" if ax is None else f"{name}() over an empty axis ({axis})",
+                         hint=f"{name}() has no value over no elements; reduce along an axis that has some")
     if r.fold is None:
         total = fl.reduce_sum(f) if ax is None else fl.reduce_sum(f, ax)
         return total if r.scale is None else fl.scale(total, r.scale(n))
@@ -137,7 +138,8 @@ def matmul(a: Field, b: Field) -> Field:
     try:
         lead = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
     except ValueError:
-        raise ShapeError(f"matmul: the stacks {sa[:-2]} and {sb[:-2]} do not broadcast") from None
+        raise ShapeError(f"matmul: the stacks {sa[:-2]} and {sb[:-2]} do not broadcast",
+                         hint="the axes before the last two follow NumPy's broadcasting rules") from None
     n, k, m = sa[-2], sa[-1], sb[-1]
     ia = np.broadcast_to(_ids(a).reshape(sa), lead + (n, k))[..., :, None, :]  # (..., n, 1, k)
     ib = np.moveaxis(np.broadcast_to(_ids(b).reshape(sb), lead + (k, m)), -2, -1)[..., None, :, :]  # (..., 1, m, k)

@@ -189,7 +189,8 @@ class _Builder:
             guess = did_you_mean(name, known)
             hint = "'jaccli functions' lists them" if guess else "functions: " + ", ".join(known)
             if name in self.scope.names() or name in self.bound:
-                raise self.error(f"'{name}' is a variable, not a function", node.func_span)
+                raise self.error(f"'{name}' is a variable, not a function", node.func_span,
+                                 hint=f"to multiply, write {name} * (...)")
             raise self.error(f"unknown function '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                              node.func_span, hint=hint)
         sig = CATALOG[name]
@@ -225,7 +226,7 @@ class _Builder:
                 raise self.error(f"{node.func}() takes no axis", keyword.span,
                                  hint="axis=k is for " + ", ".join(AXIS_FUNCTIONS))
         if len(node.keywords) > 1:
-            raise self.error("axis is given twice", node.keywords[1].span)
+            raise self.error("axis is given twice", node.keywords[1].span, hint="give one axis=k")
         return node.keywords[0].value if node.keywords else None
 
     def broadcast_all(self, args: list[Field], span: Span) -> tuple[int, ...]:

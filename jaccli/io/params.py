@@ -35,7 +35,7 @@ def parse_params(items: tuple[str, ...], *, allow_nonfinite: bool = False) -> di
         if not is_valid_name(name):
             raise UsageError(f"--param {item!r}: {name!r} is not a valid name", hint=NAME_HINT)
         if name in out:
-            raise UsageError(f"--param {name} is given twice")
+            raise UsageError(f"--param {name} is given twice", hint="give each -P NAME once")
         out[name] = load_param(name, value, allow_nonfinite)
     return out
 

@@ -88,7 +88,8 @@ def _create_temp(path: str, directory: str) -> tuple[int, str]:
             _LIVE_TEMPS.discard(name)
             raise UsageError(f"cannot write '{path}': {exc.strerror}",
                              hint="check that the directory exists and is writable") from None
-    raise UsageError(f"cannot write '{path}': no free temporary file name in {directory}")
+    raise UsageError(f"cannot write '{path}': no free temporary file name in {directory}",
+                     hint=f"remove stale .jaccli-*.tmp files from {directory}, or write somewhere else with -o")
 
 
 class AtomicSink:

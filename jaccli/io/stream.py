@@ -17,6 +17,8 @@ SPOOL_MAX_SIZE = 32 * 1024 * 1024
 WRITE_BUFFER = 1024 * 1024
 _COPY_BLOCK = 1024 * 1024
 _PROC_FD = re.compile(r"/proc/(self|\d+)/fd")
+_DESTINATION_HINT = "check where the output goes: -o PATH, or redirect standard output"
+_PATH_HINT = "check the path and its permissions, or write somewhere else with -o"
 
 
 class ClosedPipe(Exception):
@@ -28,7 +30,7 @@ def write_failed(name: str, exc: OSError) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         hint = "free some space, or write somewhere else with -o"
     else:
-        hint = "check where the output goes: -o PATH, or redirect standard output"
+        hint = _DESTINATION_HINT
     return OutputError(f"cannot write to {name}: {reason}", hint=hint)
 
 
@@ -54,13 +56,14 @@ def resolve_target(path: str) -> tuple[str, str | int]:
         # Join with the physical parent: a '..' in the link climbs from where the kernel would, not lexically.
         current = os.path.normpath(os.path.join(parent, os.readlink(current)))
     else:
-        raise UsageError(f"cannot write '{path}': too many levels of symbolic links")
+        raise UsageError(f"cannot write '{path}': too many levels of symbolic links",
+                         hint="the path's symbolic links form a loop; write somewhere else with -o")
     try:
         mode = os.stat(current).st_mode
     except FileNotFoundError:
         return "file", current
     except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
+        raise UsageError(f"cannot write '{path}': {exc.strerror}", hint=_PATH_HINT) from None
     if stat.S_ISDIR(mode):
         raise UsageError(f"cannot write '{path}': it is a directory", hint="give a file name inside it")
     if stat.S_ISREG(mode):
@@ -87,7 +90,7 @@ def open_stream(path: str, kind: str, target: str | int) -> BinaryIO:
         else:
             fd = os.open(str(target), os.O_WRONLY | os.O_NOCTTY)  # a FIFO waits for its reader, like `> fifo`
     except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
+        raise UsageError(f"cannot write '{path}': {exc.strerror}", hint=_PATH_HINT) from None
     return open(fd, "wb", buffering=WRITE_BUFFER)
 
 
@@ -158,5 +161,5 @@ class GuardedFile:
         except OSError as exc:
             raise write_failed(self.name, exc) from None
         except ValueError as exc:  # a closed file object
-            raise OutputError(f"cannot write to {self.name}: {exc}") from None
+            raise OutputError(f"cannot write to {self.name}: {exc}", hint=_DESTINATION_HINT) from None
         return out if isinstance(out, int) else 0

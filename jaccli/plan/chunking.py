@@ -30,7 +30,8 @@ def chunk_rows(plan: Sized, parallel_iterations: int | None, batch: int | None =
     several threads small enough that each thread gets a chunk of ``batch`` examples."""
     if parallel_iterations is not None:
         if not 1 <= parallel_iterations <= MAX_PARALLEL_ITERATIONS:
-            raise UsageError(f"--parallel-iterations must be between 1 and {MAX_PARALLEL_ITERATIONS}")
+            raise UsageError(f"--parallel-iterations must be between 1 and {MAX_PARALLEL_ITERATIONS}",
+                             hint="e.g. --parallel-iterations 1024, or leave it out to size chunks by memory")
         return parallel_iterations
     work = max(1, plan.work_per_example())
     by_memory = max(1, WORK_PER_CHUNK // work)

@@ -118,7 +118,8 @@ def plan_jacobian(expression: str | ExpressionText, scope: Scope, order: int, dt
     from jaccli.plan.derive import derive
 
     if order < 0:
-        raise UsageError(f"--order must be 1 or more, got {order}")
+        raise UsageError(f"--order must be 1 or more, got {order}",
+                         hint="e.g. --order 1 (Jacobian), --order 2 (Hessian)")
     if order > MAX_ORDER:  # before anything grows with it (k! orderings, n**k values, depth**k terms)
         shown = str(order) if order < 10**30 else f"{str(order)[:12]}... ({len(str(order))} digits)"
         raise UsageError(f"--order {shown} is too large (at most {MAX_ORDER})",

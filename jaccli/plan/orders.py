@@ -78,7 +78,7 @@ def plan_orders(expression: str | ExpressionText, scope: Scope, orders: tuple[in
                 dtype: np.dtype) -> OrdersPlan:
     """Parse, build the tape and derive every order in ``orders`` at once (``@PATH``: an expression file)."""
     if not orders or min(orders) < 0:
-        raise UsageError(f"orders must be 0 or more, got {orders}")
+        raise UsageError(f"orders must be 0 or more, got {orders}", hint="e.g. --order 0,1,2 (0 is the value)")
     if max(orders) > MAX_ORDER:  # before anything grows with it, as plan_jacobian does for one order
         raise UsageError(f"order {max(orders)} is too large (at most {MAX_ORDER})",
                          hint=f"orders above {MAX_ORDER} are refused: sizes grow like n**k")

@@ -37,9 +37,10 @@ def thread_count(requested: int | None = None) -> int:
         except ValueError:
             raise UsageError(f"{ENV_THREADS}={text!r} is not a whole number", hint="e.g. JACCLI_THREADS=2") from None
         if requested < 1:
-            raise UsageError(f"{ENV_THREADS}={text} must be at least 1")
+            raise UsageError(f"{ENV_THREADS}={text} must be at least 1", hint=f"e.g. {ENV_THREADS}=2, or unset it")
     if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-        raise UsageError(f"threads must be an integer, 1 or more, not {requested!r}")
+        raise UsageError(f"threads must be an integer, 1 or more, not {requested!r}",
+                         hint="e.g. threads=2; None uses the cores available")
     return requested
 
 

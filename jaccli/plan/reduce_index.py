@@ -32,7 +32,8 @@ class Reduction:
     def __post_init__(self) -> None:
         for option, name in (("--reduce", self.kind), ("--jvp", self.jvp), ("--vjp", self.vjp)):
             if name is not None and not isinstance(name, str):
-                raise UsageError(f"{option} takes a name, not {name!r}")
+                raise UsageError(f"{option} takes a name, not {name!r}",
+                                 hint="name an array of the input or a -P parameter as a string, e.g. 'v'")
 
     @property
     def active(self) -> bool:

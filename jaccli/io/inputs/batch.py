@@ -20,6 +20,8 @@ from jaccli.expr.names import NAME_HINT, is_valid_name
 Chunk = dict[str, np.ndarray]
 
 NONFINITE_HINT = "pass --allow-nonfinite to accept nan and inf"
+EMPTY_HINT = "give at least one example: a data row, or an entry along the first (batch) axis"
+PATH_HINT = "check the path ('-' reads standard input)"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def common_batch_size(label: str, shapes: Mapping[str, tuple[int, ...]]) -> int:
                 where=label, hint="the first axis of every array is the batch axis; pass an array shared by every "
                                   "example (weights) with --param NAME=PATH (API: params=)")
     if first_shape[0] == 0:
-        raise InputError(f"empty input: array {first!r} has no examples (batch size 0)", where=label)
+        raise InputError(f"empty input: array {first!r} has no examples (batch size 0)", where=label,
+                         hint=EMPTY_HINT)
     return first_shape[0]
 
 
@@ -228,7 +231,7 @@ def open_binary(path: str) -> BinaryIO:
         handle: BinaryIO = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=path,
-                         hint="check the path ('-' reads standard input)") from None
+                         hint=PATH_HINT) from None
     kind = compression_of(path)
     return decompressing(handle, kind, path) if kind else handle
 
@@ -239,7 +242,9 @@ def read_all(path: str | None, stream: BinaryIO | None, label: str) -> bytes:
         try:
             return stream.read()
         except OSError as exc:
-            raise InputError(f"cannot read standard input: {exc}", where=label) from None
+            from jaccli.io.inputs.compression import STDIN_HINT
+
+            raise InputError(f"cannot read standard input: {exc}", where=label, hint=STDIN_HINT) from None
     assert path is not None
     with open_binary(path) as handle:
         return handle.read()

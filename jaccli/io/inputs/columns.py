@@ -20,6 +20,8 @@ from jaccli.errors import InputError, UsageError, did_you_mean
 from jaccli.expr.names import is_valid_name
 from jaccli.io.inputs.dialect import Cell, is_number
 
+_INDEX_COL_HINT = "give a header name, a 0-based position, or none"
+
 
 @dataclass(frozen=True)
 class ColumnOptions:
@@ -83,12 +85,13 @@ def _index_column(names: list[str] | None, ncols: int, option: str) -> int | Non
         return 0 if names and names[0] == "" and ncols > 1 else None
     if option.isdigit():
         if int(option) >= ncols:
-            raise UsageError(f"--index-col {option}: the input has {ncols} columns (0..{ncols - 1})")
+            raise UsageError(f"--index-col {option}: the input has {ncols} columns (0..{ncols - 1})",
+                             hint=_INDEX_COL_HINT)
         return int(option)
     if names is None or option not in names:
         guess = did_you_mean(option, names or [])
         raise UsageError(f"--index-col {option}: no such column" + (f" (did you mean {guess!r}?)" if guess else ""),
-                         hint="give a header name, a 0-based position, or none")
+                         hint=_INDEX_COL_HINT)
     return names.index(option)
 
 

@@ -33,6 +33,7 @@ _DAMAGED = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 _BLANK = b" \t\r\n"
+STDIN_HINT = "give the data as a file path instead of '-'"
 
 
 def compression_of(path: str) -> str | None:
@@ -127,7 +128,7 @@ def _head(stream: BinaryIO, label: str) -> tuple[bytes, bool]:
         try:
             more = _read_some(stream, 1 << 16)
         except OSError as exc:
-            raise InputError(f"cannot read standard input: {exc}", where=label) from None
+            raise InputError(f"cannot read standard input: {exc}", where=label, hint=STDIN_HINT) from None
         if not more:
             return head, True
         head += more

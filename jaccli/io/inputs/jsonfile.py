@@ -15,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_name, read_all
+from jaccli.io.inputs.batch import EMPTY_HINT, Batch, batch_from_arrays, check_name, read_all
 from jaccli.textkit import BOM, NotRectangular, decode_utf8, item_path, line_column, nested_leaves, unique_keys, unravel
 
 MAX_DEPTH = 32  # bracket nesting, the outer object included
@@ -104,7 +104,7 @@ def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name
         raise InputError(exc.message, where=label, hint=exc.hint) from None
     if isinstance(document, list):
         if not document:
-            raise InputError("empty input: the JSON array has no examples", where=label)
+            raise InputError("empty input: the JSON array has no examples", where=label, hint=EMPTY_HINT)
         return batch_from_arrays(label, {single_name: _to_array(document, label, "")},
                                  allow_nonfinite=allow_nonfinite)
     if isinstance(document, dict):  # its keys name the arrays: outputs may use the names
@@ -120,7 +120,8 @@ def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name
 def _named_arrays(document: dict[str, object], label: str) -> dict[str, object]:
     """The members of a JSON object: nested lists -> arrays, numbers -> scalars (0-d)."""
     if not document:
-        raise InputError("empty input: the JSON object has no arrays", where=label)
+        raise InputError("empty input: the JSON object has no arrays", where=label,
+                         hint='give named arrays with one item per example, e.g. {"x": [[1, 2], [3, 4]]}')
     arrays: dict[str, object] = {}
     for key, value in document.items():
         check_name(key, "array name", where=label)
@@ -129,7 +130,7 @@ def _named_arrays(document: dict[str, object], label: str) -> dict[str, object]:
             arrays[key] = np.float64(value)
         elif type(value) is list:
             if not value:
-                raise InputError(f"empty input: array {key!r} has no examples", where=label)
+                raise InputError(f"empty input: array {key!r} has no examples", where=label, hint=EMPTY_HINT)
             arrays[key] = _to_array(value, label, prefix)
         else:
             raise InputError(f"expected a number or a list, found {_describe(value)}",

@@ -19,7 +19,7 @@ from typing import IO, BinaryIO, Literal
 import numpy as np
 
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import Batch, batch_from_arrays, check_dtype, open_binary, read_all
+from jaccli.io.inputs.batch import EMPTY_HINT, Batch, batch_from_arrays, check_dtype, open_binary, read_all
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit (np.lib.format's max_header_size)
 MAX_ARRAY_BYTES = 2**63 - 1  # NumPy's limit on any array's size in bytes, also for shapes holding a 0
@@ -103,7 +103,7 @@ def _single(array: np.ndarray, header: NpyHeader, label: str, single_name: str,
         raise InputError("the array is 0-d (a single number) but needs a batch axis", where=label,
                          hint="save an array whose first axis is the batch (shape (B, ...))")
     if header.shape[0] == 0:
-        raise InputError(f"empty input: the array has shape {header.shape} (no examples)", where=label)
+        raise InputError(f"empty input: the array has shape {header.shape} (no examples)", where=label, hint=EMPTY_HINT)
     return batch_from_arrays(label, {single_name: array}, allow_nonfinite=allow_nonfinite)
 
 
@@ -130,5 +130,6 @@ def read_npy(path: str | None, stream: BinaryIO | None, label: str, single_name:
             array = np.memmap(path, dtype=header.dtype, mode="r", offset=header.offset, shape=header.shape,
                               order="F" if header.fortran_order else "C")
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot map the input file: {exc}", where=label) from None
+            raise InputError(f"cannot map the input file: {exc}", where=label,
+                             hint="pipe the file in instead: jaccli ... - < FILE.npy") from None
     return _single(array, header, label, single_name, allow_nonfinite)

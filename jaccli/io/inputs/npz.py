@@ -23,7 +23,7 @@ import numpy as np
 
 from jaccli import limits
 from jaccli.errors import InputError
-from jaccli.io.inputs.batch import (ArraySpec, Batch, Chunk, check_finite, check_finite_scalar, check_name,
+from jaccli.io.inputs.batch import (PATH_HINT, ArraySpec, Batch, Chunk, check_finite, check_finite_scalar, check_name,
                                     common_batch_size, read_all, value_dtype)
 from jaccli.io.inputs.npy import NpyHeader, array_from_bytes, check_size, read_header
 
@@ -64,7 +64,8 @@ def read_npz(path: str | None, stream: BinaryIO | None, label: str, allow_nonfin
                 whole[member.name] = _read_whole(archive, member, budget)
                 budget -= member.header.nbytes
     if not members:
-        raise InputError("empty input: the .npz file holds no arrays", where=label)
+        raise InputError("empty input: the .npz file holds no arrays", where=label,
+                         hint="save the arrays by name: numpy.savez(path, x=x)")
     batched = {name: m for name, m in members.items() if m.header.shape}
     size = common_batch_size(label, {name: m.header.shape for name, m in batched.items()})
     specs = {name: ArraySpec(m.header.shape[1:], m.header.dtype) for name, m in batched.items()}
@@ -79,7 +80,8 @@ def _open(source: object, label: str) -> zipfile.ZipFile:
         raise InputError("not an .npz file (not a zip archive)", where=label,
                          hint="write it with numpy.savez, or pass --input-format") from None
     except FileNotFoundError as exc:
-        raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=label) from None
+        raise InputError(f"cannot read the input file: {exc.strerror or exc}", where=label,
+                         hint=PATH_HINT) from None
     except _ZIP_ERRORS as exc:
         raise InputError(f"the .npz archive is damaged: {exc}", where=label, hint=_DAMAGED_HINT) from None
 
