@@ -110,7 +110,7 @@ def verify(plan_k: Plan, arrays: Mapping[str, np.ndarray], *, rows: int | None =
     """
     order = plan_k.derivative.order
     if order < 1:
-        raise UsageError("--verify needs --order 1 or more", hint="order 0 is the value: there is nothing to verify")
+        raise UsageError("--verify needs --order 1 or more", hint="order 0 is the value; verify --order 1 or more")
     outcome = Verification(order, DEFAULT_TOLERANCE if tolerance is None else float(tolerance))
     picked = sample_rows(next(iter(arrays.values())).shape[0], rows, seed)
     outcome.rows_checked = len(picked)

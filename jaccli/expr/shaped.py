@@ -79,7 +79,7 @@ def reduce(name: str, f: Field, axis: int | None) -> Field:
     n, shape = (f.size, ()) if ax is None else (f.shape[ax], f.shape[:ax] + f.shape[ax + 1:])
     if n == 0 and r.empty is None:
         raise ShapeError(f"{name}() of an empty value" if ax is None else f"{name}() over an empty axis ({axis})",
-                         hint=f"{name}() has no value over no elements; reduce along an axis that has some")
+                         hint=f"{name}() needs at least one element: check the slice or the axis")
     if r.fold is None:
         total = fl.reduce_sum(f) if ax is None else fl.reduce_sum(f, ax)
         return total if r.scale is None else fl.scale(total, r.scale(n))
