@@ -28,8 +28,9 @@ EXEMPT = {
 }
 # Not JaccliErrors, so never rendered: caught inside jaccli and turned into behaviour or into a JaccliError that
 # has a hint. plan/store.py StoreError (a damaged cache entry: the cache plans afresh), textkit.NotRectangular
-# (the JSON readers word it), expr/check.py InvalidField (an internal invariant). expr/shaped.py ShapeError does
-# become an ExpressionError with its hint, so it is held to the rule like the JaccliErrors.
+# (the JSON readers word it), expr/check.py InvalidField (an internal invariant). catalog.check_implemented's
+# ImportError is a developer's mistake, met at import by the test suite, never by a user. expr/shaped.py
+# ShapeError does become an ExpressionError with its hint, so it is held to the rule like the JaccliErrors.
 HINT_CARRIERS = {"ShapeError"}
 
 
