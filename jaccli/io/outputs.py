@@ -84,7 +84,7 @@ def _check_precision(precision: int | None) -> int:
     digits = _DEFAULT_PRECISION if precision is None else precision
     if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
         raise UsageError(f"precision must be a whole number >= 0, not {precision!r}",
-                         hint=f"e.g. precision=6 (None: {_DEFAULT_PRECISION} digits for text, exact for csv/json)")
+                         hint=f"e.g. precision=6 (None gives {_DEFAULT_PRECISION} digits)")
     return int(digits)
 
 
