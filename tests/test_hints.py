@@ -161,7 +161,7 @@ CASES = [  # (arguments, exit code, a fragment of the Error: line); {t} is the t
     (["batch-jacobian", "logsumexp(x[0:0])", "samples/seed.csv"], 2, "logsumexp() of an empty value"),
     (["batch-jacobian", "matmul([x, x], [x, x, x])", "{t}/matrices.json"], 2, "do not broadcast"),
     (["symbolic", "x*x", "samples/seed.csv", "--shape", "2"], 2, "give either INPUT or --shape/--columns"),
-    (["batch-jacobian", "x*x", "samples/seed.csv", "--nope"], X
+    (["batch-jacobian", "x*x", "samples/seed.csv", "--nope"], 2, "'--nope'"),  # click's own wording
 ]
 
 
