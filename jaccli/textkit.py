@@ -25,8 +25,9 @@ in the digits and the words they take, each for a reason:
   would fold ``nan*x``); ``DEFINE_NONFINITE`` recognises the CSV words so that ``-D a=-inf`` is told exactly that.
   ``-P NAME=VALUE`` (``io/params``) refuses what either matches: a scalar belongs to ``-D``.
 
-``RESULT_NUMBER`` and ``DEFINE_NUMBER`` take ``\\d``, any Unicode decimal digit (which ``float()`` reads too), as
-their readers always have; the CSV grammar is ASCII, as the vectorised path that must agree with it is.
+Digits are ASCII everywhere. ``float()`` would read any Unicode decimal digit (``float('١')`` is 1.0), but a
+number that looks like one thing in a terminal and is read as another has no place in a derivative's input, and
+the vectorised CSV path works on bytes.
 """
 from __future__ import annotations
 
@@ -36,23 +37,21 @@ from typing import NoReturn
 
 from jaccli.errors import InputError
 
-ASCII_DIGIT = "[0-9]"
-ANY_DIGIT = r"\d"  # any Unicode decimal digit in a str pattern: float('١') is 1.0
 NONFINITE_WORDS = ("nan", "inf", "infinity")  # Python's float() spellings, read in any case
 PRINTED_NONFINITE = ("nan", "inf")  # what NumPy and Python print
 
 
-def number_pattern(*, digit: str = ASCII_DIGIT, finite: bool = True, nonfinite: tuple[str, ...] = ()) -> str:
-    """The regular expression (no anchors, no flags) of one number: an optional sign, then a finite decimal
-    (when ``finite``) or one of the ``nonfinite`` words. ``digit`` is the class of one digit."""
-    alternatives = [rf"(?:{digit}+\.?{digit}*|\.{digit}+)(?:[eE][+-]?{digit}+)?"] if finite else []
+def number_pattern(*, finite: bool = True, nonfinite: tuple[str, ...] = ()) -> str:
+    """The regular expression (no anchors, no flags) of one number: an optional sign, then a finite decimal of
+    ASCII digits (when ``finite``) or one of the ``nonfinite`` words."""
+    alternatives = [r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"] if finite else []
     alternatives += [re.escape(word) for word in nonfinite]
     return rf"[+-]?(?:{'|'.join(alternatives)})"
 
 
 CSV_NUMBER = re.compile(number_pattern(nonfinite=NONFINITE_WORDS), re.IGNORECASE | re.ASCII)
-RESULT_NUMBER = number_pattern(digit=ANY_DIGIT, nonfinite=PRINTED_NONFINITE)  # text: rows are built from it
-DEFINE_NUMBER = re.compile(number_pattern(digit=ANY_DIGIT))
+RESULT_NUMBER = number_pattern(nonfinite=PRINTED_NONFINITE)  # text: rows are built from it
+DEFINE_NUMBER = re.compile(number_pattern())
 DEFINE_NONFINITE = re.compile(number_pattern(finite=False, nonfinite=NONFINITE_WORDS), re.IGNORECASE | re.ASCII)
 
 

@@ -20,7 +20,7 @@ DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64")}  #
 _NUMBER_RE = re.compile(RESULT_NUMBER)
 _TEXT_TAIL_RE = re.compile(r",\s*shape=\(([0-9, ]*)\),\s*dtype=(\w+)\)\s*\Z")
 _TEXT_TOKEN_RE = re.compile(r"\[|\]|[^\s\[\]]+")
-_CSV_CELL_RE = re.compile(r"J((?:\[\d+\])*)")
+_CSV_CELL_RE = re.compile(r"J((?:\[[0-9]+\])*)")
 _CSV_HINT = "a jaccli csv header lists every J[...] of one example in C order"
 
 
@@ -50,7 +50,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
     if last is None:
         raise InputError(f"{header[-1]!r} is not a header cell like J or J[0][1]",
                          where=f"{label}:1:{len(lines[0]) - len(header[-1]) + 1}")
-    per_example = tuple(int(i) + 1 for i in re.findall(r"\d+", last.group(1)))
+    per_example = tuple(int(i) + 1 for i in re.findall(r"[0-9]+", last.group(1)))
     if math.prod(per_example) != len(header):  # checked first: a lying last cell must not make us build a huge list
         raise InputError(f"the header has {len(header)} cells, but its last cell {header[-1]} implies "
                          f"{math.prod(per_example)}", where=f"{label}:1:1", hint=_CSV_HINT)
@@ -104,9 +104,9 @@ def parse_text(data: bytes, label: str) -> tuple[np.ndarray, np.dtype] | None:
                          where=f"{label}:1:1")
     if tail.group(2) not in DTYPES:
         raise _error_at(f"dtype {tail.group(2)!r} is not float16, float32 or float64", label, text, tail.start(2))
-    if not re.fullmatch(r"(\d+(, ?\d+)*,?)?", tail.group(1).strip()):
+    if not re.fullmatch(r"([0-9]+(, ?[0-9]+)*,?)?", tail.group(1).strip()):
         raise _error_at(f"shape ({tail.group(1)}) is not a tuple of sizes", label, text, tail.start(1))
-    shape, dtype = tuple(int(n) for n in re.findall(r"\d+", tail.group(1))), DTYPES[tail.group(2)]
+    shape, dtype = tuple(int(n) for n in re.findall(r"[0-9]+", tail.group(1))), DTYPES[tail.group(2)]
     return _text_values(text, len("Tensor("), tail.start(), shape, label), dtype
 
 

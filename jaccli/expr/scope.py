@@ -94,7 +94,7 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, float]:
             check_constant("-D", name, float(text))
         elif DEFINE_NUMBER.fullmatch(text):
             value = float(text)
-            out[name] = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) and abs(int(text)) <= 2**53 else value
+            out[name] = int(text) if re.fullmatch(r"[+-]?[0-9]{1,16}", text) and abs(int(text)) <= 2**53 else value
             if not np.isfinite(value):
                 raise UsageError(f"-D {name}={text}: the value overflows a float")
         else:
