@@ -1,7 +1,8 @@
-"""Per-function test data: one entry per user-callable row of jaccli's function table (``jaccli/functions.py``).
+"""Per-function test data: one entry per elementwise or selection function users call (``jaccli/catalog.py``).
 
-Adding a function is two edits: its row in ``jaccli/functions.py`` and its entry in ``FUNCTIONS`` below
-(``test_function_data.py`` fails until both exist). An entry says, for one function:
+Adding an elementwise or selection function (the catalog's kinds with a derivative row in ``jaccli/functions.py``)
+takes an entry in ``FUNCTIONS`` below too: ``test_function_data.py`` fails until it exists. An entry says, for one
+function:
 
 - ``reference``: an mpmath implementation written independently of jaccli (never its formulas), of the
   entry's ``expression``; tests differentiate it with ``oracle.mp_batch`` at 30 digits.
@@ -27,6 +28,8 @@ from typing import Callable
 
 import mpmath
 import numpy as np
+
+from jaccli.catalog import CATALOG
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]  # (rng, rows) -> x of shape (rows, k)
 
@@ -117,7 +120,6 @@ class Fn:
     derivatives: tuple = ()  # closed forms of d1, d2, d3
     extremes: tuple = ()  # points where those closed forms check accuracy
     also: tuple[str, ...] = ()  # other spellings of the same function (the ** operator is pow)
-    plain: bool = True  # every argument may be any expression (where's first one must be a comparison)
     name: str = ""  # filled in from the FUNCTIONS key
 
     @property
@@ -198,7 +200,7 @@ _ENTRIES: dict[str, Fn] = {
                clip_away_from_bounds, kinks=CLIP_BOUNDS),
     # where's reference is that of its expression: a sin branch and a cubic one, chosen by x[0] < x[1]
     "where": Fn(_mp_where, ((0.3, 1.1), (1.4, -0.6), (-0.8, 0.5)), without_ties,
-                call="where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])", plain=False),
+                call="where(x[0] < x[1], sin(x[0] * x[1]), x[1]**3 - x[0])"),
     "maximum": Fn(max, PAIRS, without_ties, kinks=TIES + (((2.0, 3.0), (0.0, 1.0)),)),  # no tie: to the larger
     "minimum": Fn(min, PAIRS, without_ties, kinks=TIES + (((2.0, 3.0), (1.0, 0.0)),)),
 }
@@ -211,5 +213,6 @@ def names(arity: int) -> list[str]:
 
 
 def plain_names(arity: int) -> list[str]:
-    """The functions of ``arity`` arguments that take any expression as every argument (what a grammar may nest)."""
-    return [name for name in names(arity) if FUNCTIONS[name].plain]
+    """The functions of ``arity`` arguments that take any expression as every argument (what a grammar may nest):
+    not the catalog's condition rows (``where``, whose first argument is a comparison)."""
+    return [name for name in names(arity) if not CATALOG[name].condition]
