@@ -117,6 +117,25 @@ def test_start_up_does_not_import_sympy(code):
     assert done.stdout.strip() == "False"
 
 
+# What ``jaccli --help`` runs: the group's help, each command's, and the function list (read from the catalog).
+HELP_RUNS = ["--help", "batch-jacobian --help", "compare --help", "symbolic --help", "functions --help", "functions"]
+
+
+@pytest.mark.parametrize("args", HELP_RUNS)
+def test_help_imports_neither_numpy_nor_sympy(args):
+    """``jaccli --help`` (and ``functions``) answer at once: NumPy and SymPy load only for work on data."""
+    probe = ("import sys\n"
+             "from jaccli.cli import cli\n"
+             f"try:\n    cli.main(args={args.split()!r}, prog_name='jaccli', standalone_mode=False)\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'sympy') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout, "the command printed nothing"
+    assert done.stderr.splitlines()[-1] == "[]", f"jaccli {args} imported {done.stderr.splitlines()[-1]}"
+
+
 # Files other engineers were still editing when the limits were tightened: each may not grow past its ceiling
 # (its size then, plus a little room for work in flight) and leaves this list once it fits (the test says so).
 HOLDOUTS: dict[str, int] = {}
