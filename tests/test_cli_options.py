@@ -91,3 +91,29 @@ def test_format_choices_come_from_the_one_list():
         assert choices(command, "--input-format") == list(INPUT_FORMATS)
     assert choices("batch-jacobian", "--format") == list(OUTPUT_FORMATS)
     assert choices("compare", "--format-a") == choices("compare", "--format-b") == ["auto", *OUTPUT_FORMATS]
+
+
+def _number_options() -> list[tuple[str, str]]:
+    """(command, long option name) for every option that takes a number (click's int or float types)."""
+    return [(name, max(param.opts, key=len)) for name, command in sorted(cli.commands.items())
+            for param in command.params if isinstance(param, click.Option)
+            and isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType))]
+
+
+def test_every_number_option_is_checked_below():
+    assert _number_options() == [
+        ("batch-jacobian", "--parallel-iterations"), ("batch-jacobian", "--threads"),
+        ("batch-jacobian", "--precision"), ("batch-jacobian", "--rtol"), ("batch-jacobian", "--atol"),
+        ("batch-jacobian", "--verify-rows"), ("compare", "--rtol"), ("compare", "--atol"), ("symbolic", "--order"),
+        ("symbolic", "--max-lines")]
+
+
+@pytest.mark.parametrize("command, option", _number_options())
+def test_number_options_take_ascii_digits_only(command, option):
+    """``int('١')`` is 1 and ``float('1_0')`` 10.0; jaccli reads ASCII digits only (textkit), in click's words."""
+    param = next(p for p in cli.commands[command].params if option in p.opts)
+    kind = "integer range" if isinstance(param.type, click.types.IntParamType) else "float"
+    for text in ("١", "2٣", "1_0", "abc", "0x1"):
+        with pytest.raises(click.BadParameter, match=re.escape(f"{text!r} is not a valid {kind}.")):
+            param.type.convert(text, param, None)
+    assert param.type.convert(" 3 ", param, None) == 3 and param.type.convert(3, param, None) == 3

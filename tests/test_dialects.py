@@ -182,6 +182,8 @@ def test_index_col_by_name_position_and_none(tmp_path):
         read_batch(write(tmp_path, "p.csv", PANDAS), csv=csv_options(index_col="none"))
     with pytest.raises(UsageError, match="no such column"):
         read_batch(path, csv=csv_options(index_col="ident"))
+    with pytest.raises(UsageError, match="no such column"):  # a position is ASCII digits (textkit); else a name
+        read_batch(path, csv=csv_options(index_col="٠"))
 
 
 def test_columns_on_npy_rows_and_refusals(tmp_path):

@@ -9,9 +9,11 @@ import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 
 from jaccli.checks.results import parse_result, read_result
@@ -24,6 +26,7 @@ from jaccli.io.inputs import read_batch, resolve_format
 from jaccli.io.inputs.dialect import is_number
 from jaccli.io.outputs import make_writer
 from jaccli.io.params import load_param
+from jaccli.plan.order_list import parse_orders
 from jaccli.textkit import (
     BOM, CSV_NUMBER, DEFINE_NONFINITE, DEFINE_NUMBER, RESULT_NUMBER, NotRectangular, csv_number_bytes, decode_utf8,
     finite_float, label_for, line_column, nested_leaves, refuse_constant, text_start, unique_keys, unravel,
@@ -73,6 +76,23 @@ def test_digits_are_ascii_for_every_reader():
     assert not CSV_NUMBER.fullmatch("١٢.٥") and not is_number("١٢")
     with pytest.raises(UsageError, match="not a number"):
         parse_defines(("e=١",))
+    for orders in ("١", "0-٢", "1,٣"):
+        with pytest.raises(UsageError, match="is not an order"):
+            parse_orders(orders)
+
+
+def test_an_npz_member_order_is_ascii_digits(tmp_path):
+    path = tmp_path / "orders.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("order١.npy", _npy_of_ones())
+    with pytest.raises(InputError, match="unexpected member 'order١.npy'"):
+        read_orders(str(path))
+
+
+def _npy_of_ones() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((2, 2)))
+    return buffer.getvalue()
 
 
 def test_csv_number_bytes_are_exactly_the_grammars_alphabet():

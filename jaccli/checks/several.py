@@ -20,7 +20,7 @@ from jaccli.errors import InputError
 from jaccli.textkit import label_for, text_start
 
 Orders = dict[int | None, Result]
-_MEMBER = re.compile(r"order(\d+)\.npy")
+_MEMBER = re.compile(r"order([0-9]+)\.npy")  # ASCII digits: textkit
 _MEMBERS_HINT = "jaccli's .npz holds members order0.npy, order1.npy, ..."
 _SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
 

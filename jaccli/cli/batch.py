@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from jaccli.cli.options import expression_options, input_format_option, stacked, tolerance_options
+from jaccli.cli.options import AsciiIntRange, expression_options, input_format_option, stacked, tolerance_options
 from jaccli.errors import UsageError
 from jaccli.io.formats import OUTPUT_FORMATS, ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
@@ -37,16 +37,16 @@ _PARAMS = (
                  help="auto = the input's float dtype (float64 for text formats and integers)."),
     click.option("--unconnected", type=click.Choice(["none", "zero"]), default="none", show_default=True,
                  help="A target that never reads the source gives None, or zeros of the full shape."),
-    click.option("--parallel-iterations", type=click.IntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
+    click.option("--parallel-iterations", type=AsciiIntRange(min=1, max=MAX_PARALLEL_ITERATIONS), metavar="N",
                  help="At most N examples are evaluated at once (bounds memory; results are bit-identical)."),
     click.option("--pfor/--no-pfor", default=True, show_default=True,
                  help="Vectorised evaluation, or a per-example loop (bit-identical results)."),
-    click.option("--threads", type=click.IntRange(min=1), metavar="N",
+    click.option("--threads", type=AsciiIntRange(min=1), metavar="N",
                  help="Evaluate chunks on N threads (bit-identical results) [default: JACCLI_THREADS, else the cores "
                       "available]."),
     click.option("--cache/--no-cache", default=True, show_default=True,
                  help="Reuse plans saved in the plan cache (JACCLI_CACHE_DIR, else the user cache directory)."),
-    click.option("--precision", type=click.IntRange(min=0, max=MAX_PRECISION), metavar="N",
+    click.option("--precision", type=AsciiIntRange(min=0, max=MAX_PRECISION), metavar="N",
                  help="Digits: text as numpy prints [default: 8; float64 needs at most 17]; csv/json significant "
                       "digits [default: exact]."),
     click.option("--max-output-bytes", callback=lambda ctx, param, value: _size(value), metavar="SIZE",
@@ -58,7 +58,7 @@ _PARAMS = (
                  help="Compare with a saved result (any -f format); exit 1 if it differs."),
     tolerance_options(serving="--expect"),
     click.option("--verify", is_flag=True, help="Cross-check against finite differences; exit 1 if it disagrees."),
-    click.option("--verify-rows", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
+    click.option("--verify-rows", type=AsciiIntRange(min=1), default=100, show_default=True, metavar="N",
                  help="Rows --verify samples (seeded)."),
     click.option("--layout", "show_layout", is_flag=True, help="Print which axis is which (on standard error)."),
     click.option("--delimiter", default="auto", show_default=True, metavar="CHAR",

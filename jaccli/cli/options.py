@@ -15,6 +15,7 @@ imported by ``jaccli --help``).
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, TypeVar
 
 import click
@@ -22,8 +23,30 @@ import click
 from jaccli.checks.tolerances import DEFAULT_TOLERANCES
 from jaccli.errors import UsageError
 from jaccli.io.formats import COMPARE_FORMATS, INPUT_FORMATS
+from jaccli.textkit import CSV_NUMBER
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _AsciiDigits(click.ParamType):
+    """A click number type that takes ASCII digits only, as every number jaccli reads (``textkit``): ``int()`` and
+    ``float()`` would take ``'١'`` (Arabic-Indic one) and ``'1_0'``. Anything else gets click's own words for a
+    value that is not a number (``'abc' is not a valid integer range.``)."""
+
+    grammar: re.Pattern[str]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not self.grammar.fullmatch(value.strip()):
+            self.fail(f"{value!r} is not a valid {self.name}.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class AsciiIntRange(_AsciiDigits, click.IntRange):
+    grammar = re.compile(r"[+-]?[0-9]+")
+
+
+class AsciiFloat(_AsciiDigits, click.types.FloatParamType):
+    grammar = CSV_NUMBER  # nan and inf pass here: the checks refuse them with their own words
 
 
 def stacked(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -59,7 +82,7 @@ def _order_option(several: bool) -> Callable[[F], F]:
         return click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
                             callback=lambda ctx, param, value: _orders(value),
                             help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
-    return click.option("-k", "--order", "order", type=click.IntRange(min=0), default=1, show_default=True,
+    return click.option("-k", "--order", "order", type=AsciiIntRange(min=0), default=1, show_default=True,
                         metavar="K", help="Derivative order (0 is the value).")
 
 
@@ -80,7 +103,7 @@ input_format_option = click.option(
 def tolerance_options(*, serving: str | None = None) -> Callable[[F], F]:
     """--rtol/--atol, their defaults per dtype in the help; ``serving``: the option they apply to, if one."""
     purpose = f" for {serving}" if serving else ""
-    return stacked(*(click.option(flag, type=float, help=f"{kind} tolerance{purpose} [{_defaults(which)}].")
+    return stacked(*(click.option(flag, type=AsciiFloat(), help=f"{kind} tolerance{purpose} [{_defaults(which)}].")
                      for which, (flag, kind) in enumerate((("--rtol", "Relative"), ("--atol", "Absolute")))))
 
 

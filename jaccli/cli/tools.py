@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from jaccli.cli.batch_run import settle
-from jaccli.cli.options import expression_options, input_format_option, result_format_options, tolerance_options
+from jaccli.cli.options import (AsciiIntRange, expression_options, input_format_option, result_format_options,
+                                tolerance_options)
 from jaccli.errors import UsageError
 
 
@@ -47,7 +48,7 @@ def compare_command(expected: str, actual: str, rtol: float | None, atol: float 
 @click.option("--form", type=click.Choice(["plain", "latex", "python"]), default="plain", show_default=True,
               help="Formulas as text or LaTeX, or a runnable NumPy function of one example (python).")
 @input_format_option
-@click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
+@click.option("--max-lines", type=AsciiIntRange(min=1), default=200, show_default=True, metavar="N",
               help="Print at most N entries (plain and latex).")
 @click.option("--tape", "show_tape", is_flag=True, help="Also print the tape (the operations, with their shapes).")
 @click.option("--kernel", "show_kernel", is_flag=True,

@@ -10,10 +10,11 @@ MAX_ORDERS = 64  # orders in one run; keeps '-k 0-99999999' instant (one order m
 
 
 def parse_orders(text: str) -> tuple[int, ...]:
-    """``-k`` text: ``2``, ``0,1,2``, ``0-2`` or a mix (``0,2-3``) -> sorted distinct orders."""
+    """``-k`` text: ``2``, ``0,1,2``, ``0-2`` or a mix (``0,2-3``) -> sorted distinct orders (ASCII digits, as every
+    number jaccli reads: ``textkit``)."""
     found: set[int] = set()
     for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d{1,30})\s*(?:-\s*(\d{1,30})\s*)?", part)
+        match = re.fullmatch(r"\s*([0-9]{1,30})\s*(?:-\s*([0-9]{1,30})\s*)?", part)
         if not match:
             raise UsageError(f"{text!r} is not an order", hint="give k, a list k1,k2 or a range k1-k2, like 0-2")
         low = int(match[1])

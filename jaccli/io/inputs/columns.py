@@ -83,7 +83,7 @@ def _index_column(names: list[str] | None, ncols: int, option: str) -> int | Non
         return None
     if option == "auto":
         return 0 if names and names[0] == "" and ncols > 1 else None
-    if option.isdigit():
+    if option.isascii() and option.isdigit():  # a position in ASCII digits (textkit); else a name
         if int(option) >= ncols:
             raise UsageError(f"--index-col {option}: the input has {ncols} columns (0..{ncols - 1})",
                              hint=_INDEX_COL_HINT)
