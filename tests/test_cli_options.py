@@ -14,7 +14,9 @@ import pytest
 
 from jaccli.checks.tolerances import DEFAULT_TOLERANCES
 from jaccli.cli import cli
-from jaccli.io.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from jaccli.io.formats import INPUT_FORMATS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, PARAM_EXTENSIONS, SEVERAL_FORMATS
+from jaccli.plan import reduce
+from jaccli.plan.reduce_kinds import REDUCE_KINDS
 
 # option -> the attributes that may differ between commands, and why
 DELIBERATE = {
@@ -91,6 +93,24 @@ def test_format_choices_come_from_the_one_list():
         assert choices(command, "--input-format") == list(INPUT_FORMATS)
     assert choices("batch-jacobian", "--format") == list(OUTPUT_FORMATS)
     assert choices("compare", "--format-a") == choices("compare", "--format-b") == ["auto", *OUTPUT_FORMATS]
+    assert choices("batch-jacobian", "--reduce") == list(REDUCE_KINDS) and reduce.REDUCE_KINDS is REDUCE_KINDS
+
+
+def _help(command: str, long_name: str) -> str:
+    return next(p for p in cli.commands[command].params if long_name in p.opts).help or ""
+
+
+def test_format_lists_in_the_help_come_from_the_one_list():
+    """The lists the help spells out in prose: the -o extensions, the -P formats, the formats of several orders,
+    the --reduce kinds (each in the order of its one definition)."""
+    assert "(.json .csv .npy .npz .txt)" in _help("batch-jacobian", "--format")
+    assert " ".join(OUTPUT_EXTENSIONS) == ".json .csv .npy .npz .txt"
+    for command in SHARED["--param"]:
+        assert f"({'/'.join(PARAM_EXTENSIONS)}," in _help(command, "--param")
+    assert "(.npy/.json/.csv/.tsv," in _help("batch-jacobian", "--param")  # tsv: -P reads it too
+    assert "-f text/json/npz)" in _help("batch-jacobian", "--order") and SEVERAL_FORMATS == ("text", "json", "npz")
+    assert re.findall(r"(\w+)(?: \(.*?\))?(?:, |\.)", _help("batch-jacobian", "--reduce").split(": ")[1]) == \
+        list(REDUCE_KINDS)
 
 
 def _number_options() -> list[tuple[str, str]]:

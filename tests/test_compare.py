@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from jaccli.checks.compare import DEFAULT_TOLERANCES, compare
 from jaccli.errors import InputError, UsageError
-from jaccli.checks.results import Result, read_result, sniff_format
+from jaccli.checks.results import Result, read_result, sniff_result_format
 from jaccli.io.outputs import write_none, write_tensor
 
 ORDER1 = np.array([[[48, 0], [0, 12]], [[3, 0], [0, 27]]], dtype=np.float32)
@@ -134,11 +134,11 @@ def test_explicit_format_overrides_extension(tmp_path):
 
 
 def test_sniff():
-    assert sniff_format(b"\x93NUMPY\x01\x00") == "npy"
-    assert sniff_format(b'\n {"shape": []}') == "json"
-    assert sniff_format(b"Tensor(1.0, shape=(), dtype=float64)") == "text"
-    assert sniff_format(b"None\n") == "text"
-    assert sniff_format(b"J[0],J[1]\n1,2\n") == "csv"
+    assert sniff_result_format(b"\x93NUMPY\x01\x00") == "npy"
+    assert sniff_result_format(b'\n {"shape": []}') == "json"
+    assert sniff_result_format(b"Tensor(1.0, shape=(), dtype=float64)") == "text"
+    assert sniff_result_format(b"None\n") == "text"
+    assert sniff_result_format(b"J[0],J[1]\n1,2\n") == "csv"
 
 
 # -- comparing --------------------------------------------------------------------------------------------------------

@@ -283,6 +283,24 @@ def test_the_format_lists_hang_together():
     assert set(formats.PARAM_FORMATS) < set(formats.INPUT_FORMATS)
     for subset in (formats.SEVERAL_FORMATS, formats.ROUNDED_FORMATS, formats.BINARY_FORMATS):
         assert set(subset) < set(formats.OUTPUT_FORMATS)
+    assert set(formats.SEVERAL_RESULT_FORMATS) < set(formats.SEVERAL_FORMATS) & set(formats.COMPARE_FORMATS)
+    assert formats.PARAM_EXTENSIONS == (".npy", ".json", ".csv", ".tsv")
+    with pytest.raises(UsageError) as info:
+        load_param("w", "weights.txt")
+    assert info.value.hint == "a parameter is a .npy, .json, .csv or .tsv file, or an inline JSON list like [1, 2]"
+
+
+def test_magic_bytes_are_spelled_once():
+    """NPY and ZIP magic live in ``io/inputs/compression``; the readers of inputs and of results import them."""
+    from jaccli.checks import results, several
+    from jaccli.io.inputs import compression
+
+    assert (compression.NPY_MAGIC, compression.ZIP_MAGIC) == (b"\x93NUMPY", b"PK\x03\x04")
+    assert results.NPY_MAGIC is compression.NPY_MAGIC and several.ZIP_MAGIC is compression.ZIP_MAGIC
+    package = Path(__file__).resolve().parent.parent / "jaccli"
+    spelled = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py"))
+               for magic in (r'b"\x93NUMPY"', r'b"PK\x03\x04"') if magic in path.read_text()]
+    assert spelled == ["io/inputs/compression.py", "io/inputs/compression.py"]
 
 
 def test_the_toolkit_and_the_format_lists_load_without_numpy():

@@ -9,8 +9,8 @@ json and npy are the exact formats: they round-trip every bit. csv is exact for 
 dtype (``dtype_known`` is False, so a dtype difference is not reported). text is rounded to ``--precision`` digits
 (``exact`` is False): use it as a golden only with tolerances that allow for the rounding.
 
-This module owns ``Result``, choosing the format (extension, then ``sniff_format``) and the json and npy readers;
-the csv and text parsers live in ``results_text``; the strict-JSON hooks, the nested-list walker and the UTF-8
+This module owns ``Result``, choosing the format (extension, then ``sniff_result_format``) and the json and npy
+readers; the csv and text parsers live in ``results_text``; the strict-JSON hooks, the nested-list walker and the UTF-8
 decoding all readers share in ``jaccli.textkit``; the format names in ``jaccli.io.formats``.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from jaccli.io.inputs.compression import NPY_MAGIC
 from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
 from jaccli.errors import InputError, did_you_mean
 from jaccli.checks.results_text import DTYPES, REWRITE_HINT, parse_csv, parse_text
@@ -88,14 +89,14 @@ def read_result(path: str, fmt: str = "auto") -> Result:
 def parse_result(data: bytes, label: str, fmt: str = "auto") -> Result:
     """A result from the bytes of a file named ``label`` (``auto``: by its extension, then by content)."""
     if fmt == "auto":
-        fmt = RESULT_EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_format(data)
+        fmt = RESULT_EXTENSIONS.get(os.path.splitext(label)[1].lower()) or sniff_result_format(data)
     reader = {"json": _read_json, "npy": _read_npy, "csv": _read_csv, "text": _read_text}[fmt]
     return reader(data, label)
 
 
-def sniff_format(data: bytes) -> str:
+def sniff_result_format(data: bytes) -> str:
     """Guess the format of a file with an unknown extension from its first bytes."""
-    if data.startswith(b"\x93NUMPY"):
+    if data.startswith(NPY_MAGIC):
         return "npy"
     head = text_start(data)
     if head.startswith(b"{"):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from jaccli.checks.compare import Comparison, Mismatch, compare
 from jaccli.checks.results import Result, _read_json, _read_npy, load_json, parse_result, read_bytes, read_result
 from jaccli.errors import InputError
+from jaccli.io.formats import SEVERAL_RESULT_FORMATS
+from jaccli.io.inputs.compression import ZIP_MAGIC
 from jaccli.textkit import label_for, text_start
 
 Orders = dict[int | None, Result]
@@ -27,14 +29,14 @@ _SEVERAL_JSON = re.compile(rb'\{\s*"orders"\s*:')
 
 def read_orders(path: str, fmt: str = "auto") -> Orders:
     """Every result a file holds, by order (``None``: a one-result file that does not say its order)."""
-    if fmt not in ("auto", "npz", "json"):
+    if fmt not in ("auto", *SEVERAL_RESULT_FORMATS):
         return {None: read_result(path, fmt)}
     label = label_for(path)
     try:
         data = read_bytes(path)
     except OSError:
         return {None: read_result(path, fmt)}  # read_result words the error
-    if fmt == "npz" or (fmt == "auto" and (data.startswith(b"PK\x03\x04") or label.lower().endswith(".npz"))):
+    if fmt == "npz" or (fmt == "auto" and (data.startswith(ZIP_MAGIC) or label.lower().endswith(".npz"))):
         return _read_npz(data, label)
     if _SEVERAL_JSON.match(text_start(data[:4096])):
         return _read_json_orders(data, label)

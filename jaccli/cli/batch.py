@@ -7,8 +7,9 @@ import click
 
 from jaccli.cli.options import AsciiIntRange, expression_options, input_format_option, stacked, tolerance_options
 from jaccli.errors import UsageError
-from jaccli.io.formats import OUTPUT_FORMATS, ROUNDED_FORMATS
+from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS, ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
+from jaccli.plan.reduce_kinds import REDUCE_KINDS
 
 
 def _size(value: str | None) -> int | None:
@@ -28,7 +29,7 @@ _PARAMS = (
     click.argument("input", default="-", required=False, metavar="[INPUT]"),
     expression_options(several_orders=True),
     click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
-                 help="Output format  [default: by the -o extension (.json .csv .npy .npz .txt), else text]"),
+                 help=f"Output format  [default: by the -o extension ({' '.join(OUTPUT_EXTENSIONS)}), else text]"),
     click.option("-o", "--output", metavar="PATH",
                  help="Write here instead of standard output: atomically for a regular file, written through for a "
                       "device, FIFO or /dev/fd/N."),
@@ -70,7 +71,7 @@ _PARAMS = (
     click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
                  help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input "
                       "has them."),
-    click.option("--reduce", type=click.Choice(["det", "logabsdet", "trace", "diag"]),
+    click.option("--reduce", type=click.Choice(REDUCE_KINDS),
                  help="Per example, of the last two axis groups: det, logabsdet (sign and log|det|), trace, diag."),
     click.option("--jvp", metavar="NAME",
                  help="Contract the last source axes with array NAME (input or -P; shaped like x)."),

@@ -22,7 +22,7 @@ import click
 
 from jaccli.checks.tolerances import DEFAULT_TOLERANCES
 from jaccli.errors import UsageError
-from jaccli.io.formats import COMPARE_FORMATS, INPUT_FORMATS
+from jaccli.io.formats import COMPARE_FORMATS, INPUT_FORMATS, PARAM_EXTENSIONS, SEVERAL_FORMATS
 from jaccli.textkit import CSV_NUMBER
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,8 +72,8 @@ def expression_options(*, several_orders: bool) -> Callable[[F], F]:
         click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
                      help="A scalar constant (repeatable)."),
         click.option("-P", "--param", "params", multiple=True, metavar="NAME=PATH|JSON",
-                     help="An array shared by every example (.npy/.json/.csv, or inline JSON like '[1,2]'; "
-                          "repeatable)."),
+                     help=f"An array shared by every example ({'/'.join(PARAM_EXTENSIONS)}, or inline JSON like "
+                          "'[1,2]'; repeatable)."),
     )
 
 
@@ -81,7 +81,8 @@ def _order_option(several: bool) -> Callable[[F], F]:
     if several:
         return click.option("-k", "--order", "orders", default="1", show_default=True, metavar="K",
                             callback=lambda ctx, param, value: _orders(value),
-                            help="Derivative order; several as 0,1,2 or 0-2 (0 is the value; -f text/json/npz).")
+                            help="Derivative order; several as 0,1,2 or 0-2 "
+                                 f"(0 is the value; -f {'/'.join(SEVERAL_FORMATS)}).")
     return click.option("-k", "--order", "order", type=AsciiIntRange(min=0), default=1, show_default=True,
                         metavar="K", help="Derivative order (0 is the value).")
 

@@ -14,11 +14,13 @@ INPUT_FORMATS = ("auto", "csv", "tsv", "json", "npy", "npz")
 INPUT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".npy": "npy", ".npz": "npz"}
 # ``-P NAME=PATH`` files (``io/params``): one whole array, so no npz; the format is the extension itself.
 PARAM_FORMATS = ("npy", "json", "csv", "tsv")
+PARAM_EXTENSIONS = tuple(f".{fmt}" for fmt in PARAM_FORMATS)
 
 # Results written (``io/outputs``; npz by ``io/npz``); ``-o PATH`` picks one by its extension, text otherwise.
 OUTPUT_FORMATS = ("text", "json", "csv", "npy", "npz")
 OUTPUT_EXTENSIONS = {".json": "json", ".csv": "csv", ".npy": "npy", ".npz": "npz", ".txt": "text"}
 SEVERAL_FORMATS = ("text", "json", "npz")  # the ones that hold several orders (-k 0,1,2)
+SEVERAL_RESULT_FORMATS = ("npz", "json")  # ... and are read back order by order (checks/several; text is for people)
 ROUNDED_FORMATS = ("csv", "json")  # --precision rounds their values (text prints to it; the binary ones keep all)
 BINARY_FORMATS = ("npy", "npz")  # never printed to a terminal, never rounded
 

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from jaccli.errors import InputError, UsageError
-from jaccli.io.formats import PARAM_FORMATS
+from jaccli.io.formats import PARAM_EXTENSIONS, PARAM_FORMATS
 from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
                                    is_valid_name, value_dtype)
@@ -51,7 +51,8 @@ def load_param(name: str, value: str, allow_nonfinite: bool = False) -> np.ndarr
     fmt = os.path.splitext(value)[1].lower().lstrip(".")
     if fmt not in PARAM_FORMATS:
         raise UsageError(f"--param {name}: cannot tell the format of {value!r}",
-                         hint="a parameter is a .npy, .json, .csv or .tsv file, or an inline JSON list like [1, 2]")
+                         hint=f"a parameter is a {', '.join(PARAM_EXTENSIONS[:-1])} or {PARAM_EXTENSIONS[-1]} file, "
+                              "or an inline JSON list like [1, 2]")
     batch = read_batch(value, fmt, single_name=name, allow_nonfinite=allow_nonfinite)
     array = _whole(batch, name, value)
     if fmt in ("csv", "tsv") and array.ndim == 2 and 1 in array.shape:

@@ -30,9 +30,9 @@ from jaccli.expr.scope import Scope
 from jaccli.plan import nanrule
 from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
 from jaccli.plan.reduce_index import Reduction, Vectors, index_map, reduced_shape, triangular, vector
+from jaccli.plan.reduce_kinds import REDUCE_KINDS
 from jaccli.plan.retarget import Group, evaluate_groups, retarget
 
-KINDS = ("det", "logabsdet", "trace", "diag")
 
 
 @dataclass
@@ -171,10 +171,10 @@ def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
     """``plan`` (the full derivative) turned into the reduced one; ``plan`` itself if nothing is asked for."""
     if not reduction.active:
         return plan
-    if reduction.kind is not None and reduction.kind not in KINDS:
-        guess = did_you_mean(str(reduction.kind), KINDS)
+    if reduction.kind is not None and reduction.kind not in REDUCE_KINDS:
+        guess = did_you_mean(str(reduction.kind), REDUCE_KINDS)
         raise UsageError(f"unknown reduction '{reduction.kind}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-                         hint="choose one of " + ", ".join(KINDS))
+                         hint="choose one of " + ", ".join(REDUCE_KINDS))
     if reduction.kind is not None and (reduction.jvp or reduction.vjp):
         raise UsageError(f"{reduction.label()}: --reduce cannot be combined with --jvp or --vjp",
                          hint="run them separately")

@@ -23,7 +23,7 @@ Vectors = dict[str, tuple[str, np.ndarray]]  # 'jvp'/'vjp' -> (leaf array, its f
 
 @dataclass(frozen=True)
 class Reduction:
-    """What to compute from the derivative: a ``kind`` of KINDS, or contractions with named vectors."""
+    """What to compute from the derivative: a ``kind`` of ``REDUCE_KINDS``, or contractions with named vectors."""
 
     kind: str | None = None
     jvp: str | None = None
