@@ -225,15 +225,11 @@ def _store_graph(result: Any, store: Any) -> Any:
 
 def _combine(tally: Tally, stats: np.ndarray, rows: tuple[int, ...], example_shape: tuple[int, ...]) -> None:
     """Per-block ``[count, first flat index]`` -> the tally a local run gives (first = lowest position)."""
-    start = 0
     for (count, first), b in zip(stats.tolist(), rows):
-        if count and tally.first_nonfinite is None:
-            local = np.unravel_index(first, (b,) + example_shape)
-            tally.first_nonfinite = (start + int(local[0]),) + tuple(int(i) for i in local[1:])
-        tally.nonfinite += count
-        start += b
-    tally.examples = start
-    tally.values = start * int(np.prod(example_shape, dtype=np.int64))
+        local = tuple(int(i) for i in np.unravel_index(first, (b,) + example_shape)) if count else None
+        tally.add_nonfinite(count, local)
+        tally.examples += b
+        tally.values += b * int(np.prod(example_shape, dtype=np.int64))
 
 
 def _read_back(store: Any) -> np.ndarray:
