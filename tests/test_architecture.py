@@ -5,7 +5,8 @@ Stages, first to last (a module may import its own stage and the ones before it)
     errors, catalog, functions, numeric, limits, textkit  ->  expr/  ->  plan/  ->  io/  ->  checks/, symbolic/  ->
         job, api, dask  ->  cli/
 
-``io`` comes after ``plan`` only in rank: readers and writers import neither ``plan`` nor ``expr``'s SymPy half.
+``io`` comes after ``plan`` only in rank: readers and writers import neither ``plan`` nor ``expr``'s SymPy half
+(type hints under ``if TYPE_CHECKING:`` aside).
 Lazy (function-level) imports count for the arrows too: an upward lazy import is the same knot, only hidden.
 """
 from __future__ import annotations
@@ -43,12 +44,18 @@ def _rank(module: str) -> int | None:
     return None
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(imported jaccli module, at module level?) for every import in the file."""
+def _imports(path: Path, *, run_time: bool = False) -> list[tuple[str, bool]]:
+    """(imported jaccli module, at module level?) for every import in the file (``run_time``: leaving out the
+    ones under ``if TYPE_CHECKING:``, which only a type checker runs)."""
     tree = ast.parse(path.read_text())
     top_level = {id(node) for node in tree.body}
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and run_time
+                   and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                   for stmt in node.body for inner in ast.walk(stmt)}
     found = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaccli"):
             assert node.level == 0, f"{path}: use absolute imports"
             names = [f"{node.module}.{a.name}" for a in node.names]
@@ -115,6 +122,25 @@ def test_start_up_does_not_import_sympy(code):
                           cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def _sympy_free(module: str) -> bool:
+    probe = f"import {module}, sys; print('sympy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip() == "False"
+
+
+def test_readers_and_writers_need_no_planning():
+    """``io`` ranks after ``plan`` only so that a plan can be written: at run time no module of ``io`` imports
+    ``plan``, and from ``expr`` only modules that load no SymPy (``expr/names``: what a column may be called)."""
+    found = {(m, target) for m, path in MODULES.items() if m.startswith("jaccli.io")
+             for target, _ in _imports(path, run_time=True) if target.startswith(("jaccli.plan", "jaccli.expr"))}
+    assert not sorted(pair for pair in found if pair[1].startswith("jaccli.plan"))
+    assert not sorted(pair for pair in found if not _sympy_free(pair[1])), "these load SymPy"
+    labels = MODULES["jaccli.io.labels"]  # the walk sees a type-only import, and leaves it out at run time
+    assert "jaccli.plan.engine" in {t for t, _ in _imports(labels)} - {t for t, _ in _imports(labels, run_time=True)}
 
 
 # What ``jaccli --help`` runs: the group's help, each command's, and the function list (read from the catalog).
