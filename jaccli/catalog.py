@@ -133,7 +133,7 @@ CATALOG: dict[str, Signature] = {s.name: s for s in [
     _reduction("prod", "the product of the other elements", folds=True),
     _reduction("norm", "v/norm(v); nan at v = 0 (as TF)", folds=True),
     _reduction("logsumexp", "softmax(v) = exp(v - logsumexp(v)); exact at ±1000", folds=True),
-    # --- shaped: whole axes in, an array out (expr/shaped.py: SHAPED)
+    # --- shaped: whole axes in, an array out (expr/shaped.py: MOVES)
     Signature("softmax", SHAPED, "v", "softmax_i*(delta_ij - softmax_j), 1 - softmax_i summed from the others (no "
               "cancellation); exact 0/1 limits at ±1000", axis=True, default_axis=-1),
     Signature("log_softmax", SHAPED, "v", "delta_ij - softmax_j; stable at ±1000", axis=True, default_axis=-1),

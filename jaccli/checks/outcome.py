@@ -4,7 +4,7 @@
 An outcome says whether it passed (``ok``), gives its lines for standard error (``summary()``), and, for a failed
 one, what failed in a phrase for the ``Error:`` line (``failure``) and what to do about it (``hint``). ``combine``
 makes several outcomes one (a run with ``--expect`` and ``--verify``), so the CLI reports any outcome the same way
-(``cli/batch_run.finish``): print the summary, exit 1 with the failure and hint when not ok.
+(``cli/batch_run.settle``): print the summary, exit 1 with the failure and hint when not ok.
 
 Not an outcome: a run's ``Tally`` (``jaccli.job``), which counts what the run saw and judges nothing.
 """

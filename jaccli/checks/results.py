@@ -224,7 +224,7 @@ def _read_npy(data: bytes, label: str) -> Result:
     return Result(native, header.shape, native.dtype, None, label, fmt="npy")
 
 
-# -- csv and text: parsed in golden_text ------------------------------------------------------------------------------
+# -- csv and text: parsed in results_text -----------------------------------------------------------------------------
 
 def _read_csv(data: bytes, label: str) -> Result:
     values, named = parse_csv(data, label)
