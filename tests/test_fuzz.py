@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaccli import batch_jacobian
+from jaccli.catalog import AXIS_FUNCTIONS, REDUCTION, of_kind
 from jaccli.cli import cli
 from jaccli.errors import JaccliError
 from function_data import plain_names
@@ -30,6 +31,7 @@ CI = settings(derandomize=True, database=None, deadline=None, max_examples=int(o
 
 X = np.array([[0.5, -1.25, 2.0], [3.0, 0.0, -0.75]])  # B = 2, S = (3,): zeros, negatives, a value past 1
 UNARY, BINARY, TERNARY = plain_names(1), plain_names(2), plain_names(3)  # where (a comparison first): below
+REDUCTIONS = of_kind(REDUCTION)  # every reduction and every call with axis=k, as the catalog lists them
 ATOMS = ["x", "x[0]", "x[1]", "x[-1]", "x[0:2]", "x[::-1]", "x[1:]", "x[:, None]", "pi", "e", "0", "1", "2", "0.0", "-0.0",
          "0.5", "1e308", "1e-308", "3", "10", "1024", "y", "x[5]", "x[0, 1]"]
 
@@ -40,13 +42,13 @@ def _expressions() -> st.SearchStrategy[str]:
             st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
             st.tuples(st.sampled_from(UNARY), inner).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(st.sampled_from(BINARY), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
-            st.tuples(st.sampled_from(["sum", "prod", "mean", "norm", "logsumexp"]), inner).map(
+            st.tuples(st.sampled_from(REDUCTIONS), inner).map(
                 lambda t: f"{t[0]}({t[1]})"),
             st.tuples(inner, inner).map(lambda t: f"dot({t[0]}, {t[1]})"),
             st.tuples(st.sampled_from(TERNARY), inner, inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]}, {t[3]})"),
             st.tuples(inner, st.sampled_from(["<", ">=", "=="]), inner, inner, inner).map(
                 lambda t: f"where({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
-            st.tuples(st.sampled_from(["sum", "softmax", "log_softmax"]), inner, st.integers(-2, 1)).map(
+            st.tuples(st.sampled_from(AXIS_FUNCTIONS), inner, st.integers(-2, 1)).map(
                 lambda t: f"{t[0]}({t[1]}, axis={t[2]})"),
             st.lists(inner, min_size=1, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
             inner.map(lambda e: f"-{e}"),
