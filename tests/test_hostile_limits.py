@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import lzma
 import struct
 import zipfile
 from pathlib import Path

@@ -10,7 +10,6 @@ from jaccli.api import batch_jacobian
 from jaccli.expr.scope import make_scope
 from jaccli.plan.engine import plan_jacobian
 from jaccli.errors import UsageError
-from jaccli.functions import TABLE
 from jaccli.symbolic.render import parse_shape, plan_from_shape, render_layout, render_symbolic
 
 POLAR = "[r*cos(theta), r*sin(theta)]"

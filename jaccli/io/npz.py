@@ -21,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.stream import SPOOL_MAX_SIZE
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: no clock in the bytes
 _COPY_BLOCK = 1024 * 1024

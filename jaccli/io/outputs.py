@@ -28,7 +28,7 @@ from jaccli.errors import UsageError
 from jaccli.io.labels import csv_header_line
 from jaccli.io.floats import csv_rows, json_items
 from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS as FORMATS, check_format  # npz: jaccli.io.npz
-from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.stream import SPOOL_MAX_SIZE
 from jaccli.io.writer_base import _HeaderFirstWriter, _Writer
 
 # numpy's default print options, spelled out so that a caller's np.set_printoptions cannot change our bytes.

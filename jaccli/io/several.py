@@ -23,7 +23,7 @@ from jaccli.errors import UsageError
 from jaccli.io.formats import SEVERAL_FORMATS
 from jaccli.io.npz import NpzWriter, member_name
 from jaccli.io.outputs import TensorWriter, make_writer, write_none
-from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.stream import SPOOL_MAX_SIZE
 
 NAMES = {0: "value", 1: "Jacobian", 2: "Hessian"}  # in text headings
 

@@ -31,9 +31,7 @@ import sys
 from typing import IO, BinaryIO, Callable, cast
 
 from jaccli.errors import OutputError, UsageError
-from jaccli.io.stream import (  # noqa: F401  (ClosedPipe, SPOOL_MAX_SIZE: re-exported, callers import them here)
-    SPOOL_MAX_SIZE, ClosedPipe, GuardedFile, open_stream, resolve_target, write_failed,
-)
+from jaccli.io.stream import ClosedPipe, GuardedFile, open_stream, resolve_target, write_failed
 
 _LIVE_TEMPS: set[str] = set()  # temp files not yet renamed or removed, for the SIGTERM/SIGHUP handler
 

@@ -12,7 +12,7 @@ from typing import IO
 
 import numpy as np
 
-from jaccli.io.sink import SPOOL_MAX_SIZE
+from jaccli.io.stream import SPOOL_MAX_SIZE
 
 _SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 

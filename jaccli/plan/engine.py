@@ -15,7 +15,7 @@ import numpy as np
 from jaccli.errors import UsageError
 from jaccli.limits import MAX_ORDER
 from jaccli.plan import compiled as numeric
-from jaccli.plan.chunking import WORK_PER_CHUNK, chunk_rows  # noqa: F401 - WORK_PER_CHUNK: benchmarks read it
+from jaccli.plan.chunking import chunk_rows
 
 if TYPE_CHECKING:  # the symbolic half is imported when planning, so that a cached plan evaluates without SymPy
     from jaccli.expr.program import ExpressionText
