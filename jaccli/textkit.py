@@ -23,7 +23,8 @@ in the digits and the words they take, each for a reason:
   print, ``nan`` and ``inf``, lower case, signed. A golden file is jaccli's own output: anything else is not.
 - ``DEFINE_NUMBER`` (``-D NAME=VALUE``, ``expr/scope``): finite only, since a constant must be finite (SymPy
   would fold ``nan*x``); ``DEFINE_NONFINITE`` recognises the CSV words so that ``-D a=-inf`` is told exactly that.
-  ``-P NAME=VALUE`` (``io/params``) refuses what either matches: a scalar belongs to ``-D``.
+  ``-P NAME=VALUE`` (``io/params``) refuses what either matches, and whatever else ``float()`` reads (``1_000``):
+  a scalar belongs to ``-D``.
 
 Digits are ASCII everywhere. ``float()`` would read any Unicode decimal digit (``float('١')`` is 1.0), but a
 number that looks like one thing in a terminal and is read as another has no place in a derivative's input, and
@@ -64,7 +65,7 @@ def csv_number_bytes() -> bytes:
 # -- UTF-8 with positions ------------------------------------------------------------------------------------------
 
 BOM = b"\xef\xbb\xbf"
-UTF8_HINT = "save the file as UTF-8 text"
+UTF8_HINT = "save the file as UTF-8 (or plain ASCII) text"
 _BLANK_BYTES = b" \t\r\n"
 
 

@@ -115,8 +115,9 @@ def test_defines_refuse_every_non_finite_spelling_by_name(text):
         parse_defines((f"a={text}",))
 
 
-@pytest.mark.parametrize("text", ["2.5", "-inf", "NaN", "1e5", ".5"])
-def test_a_param_that_minus_d_would_read_is_sent_to_minus_d(text):
+@pytest.mark.parametrize("text", ["2.5", "-inf", "NaN", "1e5", ".5", "1_000", "١", " 3"])
+def test_a_param_that_is_a_scalar_is_sent_to_minus_d(text):
+    """What -D reads, and what only float() reads (-D then says why not): the user meant a scalar."""
     with pytest.raises(UsageError, match="is a single number"):
         load_param("w", text)
 
@@ -142,7 +143,8 @@ def test_a_bad_byte_is_placed_by_line_and_character_column():
     with pytest.raises(InputError) as info:
         decode_utf8(data, "f.txt")
     assert info.value.where == "f.txt:3:6"  # after '€€é x': five characters, whatever their byte lengths
-    assert info.value.message == "invalid UTF-8 byte 0xff" and info.value.hint
+    assert info.value.message == "invalid UTF-8 byte 0xff"
+    assert info.value.hint == "save the file as UTF-8 (or plain ASCII) text"
 
 
 def test_a_bom_is_dropped_and_not_a_column():

@@ -18,7 +18,6 @@ from jaccli.io.inputs import Batch, read_batch
 from jaccli.io.inputs.batch import (NAME_HINT, NONFINITE_HINT, check_dtype, describe_float, format_index,
                                    is_valid_name, value_dtype)
 from jaccli.io.inputs.jsonfile import read_json
-from jaccli.textkit import DEFINE_NONFINITE, DEFINE_NUMBER
 
 _CHUNK = 1 << 20
 _SCALAR_HINT = "a scalar is a constant: -D NAME=VALUE"
@@ -77,8 +76,14 @@ def check_param(name: str, value: object, allow_nonfinite: bool = False) -> np.n
 
 
 def _is_number(text: str) -> bool:
-    """A value ``-D`` would read (finite or not): the user meant a scalar."""
-    return bool(DEFINE_NUMBER.fullmatch(text) or DEFINE_NONFINITE.fullmatch(text))
+    """A value the user meant as a scalar: anything Python's ``float()`` reads, so what ``-D`` reads and also what
+    its grammar refuses (``1_000``, ``١``): they are pointed to ``-D``, which says what it takes. Words the error
+    only; the value is never read from here."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _whole(batch: Batch, name: str, label: str) -> np.ndarray:
