@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -423,6 +424,18 @@ def test_nonfinite_result_is_kept_and_counted(jaccli):
     assert result.exit_code == 0
     assert json.loads(result.stdout)["data"] == [[["inf", 0.0], [0.0, 0.5]], [[0.25, 0.0], [0.0, "inf"]]]
     assert result.stderr == ("warning: 2 of 8 result values are not finite (nan or inf), the first at index (0, 0, 0); "
+                             "--strict makes this an error\n")
+
+
+def test_an_overflowing_sum_is_counted_not_warned_about_by_numpy(jaccli):
+    """d/dx of -1e308*(x + x[0]): the first entry sums -1e308 twice (-inf); NumPy's overflow warning stays quiet."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = jaccli("batch-jacobian", "--input-format", "json", "-f", "json", "--", "-dot(1e308, x + x[0])",
+                        input="[[1, 2]]")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["data"] == [[["-inf", 0.0], [-1e308, -1e308]]]
+    assert result.stderr == ("warning: 1 of 4 result values are not finite (nan or inf), the first at index (0, 0, 0); "
                              "--strict makes this an error\n")
 
 

@@ -232,7 +232,8 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: np.ndarray |
             finite = False
             parts = [block[:, p * lanes:(p + 1) * lanes] for p in range(len(group.program.outputs))]
             block = _block(rescue(group.program, inputs, parts, plan.dtype), b, lanes, plan.dtype)
-        with np.errstate(invalid="ignore"):  # inf + -inf is nan here, a result like any other (counted later)
+        # inf + -inf is nan here, and a sum of huge finite values inf: results like any other (counted later)
+        with np.errstate(invalid="ignore", over="ignore"):
             for step in group.steps:
                 _apply(flat_out, block, step)
     if plan.value is not None and (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
