@@ -23,9 +23,10 @@ class StoreError(ValueError):
     """A stored plan that is malformed, from another format version, or inconsistent with itself."""
 
 
-def plan_to_data(plan: Any) -> tuple[dict, dict[str, np.ndarray]]:
-    """``plan`` (a ``Plan`` or a ``Compiled``) as ``(meta, arrays)``: JSON-able and NumPy-only."""
-    return _to_data(plan.compiled, "")
+def plan_to_data(plan: Any, prefix: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """``plan`` (a ``Plan`` or a ``Compiled``) as ``(meta, arrays)``: JSON-able and NumPy-only. ``prefix`` names
+    its arrays apart from another plan's in the same file (a several-orders plan stores several)."""
+    return _to_data(plan.compiled, prefix)
 
 
 def _to_data(c: Compiled, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -80,10 +81,10 @@ def _array(arrays: Mapping[str, np.ndarray], key: str, dtype: type, low: int = 0
     return a
 
 
-def plan_from_data(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Compiled:
+def plan_from_data(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str = "") -> Compiled:
     """The ``Compiled`` plan that ``plan_to_data`` gave ``(meta, arrays)`` for; ``StoreError`` if anything is off."""
     try:
-        return _load(meta, arrays)
+        return _load(meta, arrays, prefix)
     except StoreError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
