@@ -15,7 +15,7 @@ from jaccli.plan.compiled import Compiled
 from jaccli.plan.orders_plan import OrdersPlan, orders_from_data, orders_to_data
 from jaccli.plan.store import StoreError
 from tests.conftest import assert_error
-from tests.test_plan_store import _run
+from tests.test_plan_store import assert_warm_start
 
 CASES = [
     ("[x[0]*cos(x[1]), x[0]*sin(x[1])]", (2,), (0, 1, 2)),
@@ -174,11 +174,4 @@ def test_a_corrupt_orders_entry_is_rebuilt(tmp_path, monkeypatch):
 
 
 def test_warm_several_orders_call_does_not_import_sympy(tmp_path):
-    args = ["batch-jacobian", "x*x*x", "samples/seed.csv", "-k", "0,1,2", "--threads", "2"]
-    cold, warm = _run(args, tmp_path), _run(args, tmp_path)
-    assert cold.returncode == 0 and warm.returncode == 0, warm.stderr
-    assert cold.stderr.decode().endswith("SYMPY=True\n")
-    assert warm.stderr.decode().endswith("SYMPY=False\n")
-    assert warm.stdout == cold.stdout
-    bypass = _run(args + ["--no-cache"], tmp_path)
-    assert bypass.stdout == cold.stdout and bypass.stderr.decode().endswith("SYMPY=True\n")
+    assert_warm_start(["batch-jacobian", "x*x*x", "samples/seed.csv", "-k", "0,1,2", "--threads", "2"], tmp_path)
