@@ -125,6 +125,9 @@ def _shapes(plan: "AnyPlan") -> tuple[tuple[int, ...], tuple[int, ...], int, boo
     if derivative is not None:
         reduced = tuple(plan.example_shape) != tuple(derivative.shape)  # --reduce, --jvp, --vjp
         return tuple(derivative.target_shape), tuple(derivative.source.shape), derivative.order, reduced
+    source = getattr(plan, "source_shape", None)  # a reduced plan from the plan cache (plan/reduced.py)
+    if source is not None:
+        return tuple(plan.target_shape), tuple(source), plan.order, True  # type: ignore[union-attr]
     target, order = tuple(plan.target_shape), plan.order  # type: ignore[union-attr]
     rest = tuple(plan.example_shape)[len(target):]
     return target, rest[:len(rest) // order] if order else (), order, False
