@@ -4,9 +4,11 @@ An entry is one ``.npz`` file (no pickles) in ``JACCLI_CACHE_DIR`` or the platfo
 (``platformdirs.user_cache_dir("jaccli")``, e.g. ``~/.cache/jaccli``), named by a SHA-256 of everything the plan
 depends on: expression text, array names, event shapes and dtypes, scalar and ``-D`` constants, CSV columns,
 ``--wrt``, the order (a list for several orders, ``-k 0,1,2``), ``--reduce``/``--jvp``/``--vjp`` (the vectors'
-names: their shapes are the arrays' and their values are data, read per chunk), ``--dtype``, the jaccli and plan-format versions, and a digest of the planner's source. It holds ``plan_to_data``'s arrays plus
-the JSON meta (with the full key, compared on load). A corrupt, truncated, foreign or mismatching entry is
-ignored and rebuilt, never trusted; a cache directory that cannot be written just means no caching.
+names: their shapes are the arrays' and their values are data, read per chunk), ``--dtype``, the jaccli and
+plan-format versions, and a digest of the planner's source. It holds the plan's arrays (``plan/store.py``,
+``plan/orders_plan.py``, ``plan/reduced_store.py``) plus the JSON meta (with the full key, compared on load). A
+corrupt, truncated, foreign or mismatching entry is ignored and rebuilt, never trusted; a cache directory that
+cannot be written just means no caching.
 """
 from __future__ import annotations
 

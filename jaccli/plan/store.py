@@ -5,6 +5,8 @@ constants as NumPy arrays (an ``.npz`` stores them without pickles). Nothing her
 ops from the fixed table ``numeric.OPS``, and ``plan_from_data`` checks every field, index and register before
 the plan can be evaluated, raising ``StoreError`` on anything malformed or foreign (the cache then rebuilds the entry).
 The plan cache (``plan/cache.py``) and process-pool workers use this; neither imports SymPy to evaluate a plan.
+``kernel_to_data``/``kernel_from_data`` and the ``need*`` checks serve the stores of several-orders and reduced
+plans (``plan/orders_plan.py``, ``plan/reduced_store.py``) too.
 """
 from __future__ import annotations
 
@@ -131,8 +133,9 @@ def kernel_to_data(slots: tuple[tuple[str, np.ndarray], ...], program: Program, 
     arrays = {f"{key}.consts": np.asarray(program.consts, np.float64)}
     for j, (_, index) in enumerate(slots):
         arrays[f"{key}.slot{j}"] = np.asarray(index, np.int64)
-    return {"lanes": lanes, "slots": [leaf for leaf, _ in slots], "code": [[op, list(args)] for op, args in program.code],
-            "outputs": list(program.outputs)}, arrays
+    code = [[op, list(args)] for op, args in program.code]
+    meta = {"lanes": lanes, "slots": [leaf for leaf, _ in slots], "code": code, "outputs": list(program.outputs)}
+    return meta, arrays
 
 
 def kernel_from_data(i: int, g: Any, arrays: Mapping[str, np.ndarray], leaves: dict[str, int],
