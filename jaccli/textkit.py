@@ -142,11 +142,13 @@ def plural(count: int, noun: str) -> str:
 
 def describe_json(value: object) -> str:
     """What a JSON value is, for an error message: a scalar as JSON spells it (``true``, ``null``, ``-1``, ``2.5``,
-    ``"float8"``, ``NaN``), a container by its size (``a list of 1 item``, ``an object``).
+    ``NaN``, ``the string "float8"``), a container by its size (``a list of 1 item``, ``an object``).
 
     Scalars are shown because the value is often the mistake (``'order' must be a whole number >= 0, not -1``),
-    spelled as in the file the user will open; a list is never shown (it may be huge or deeply nested), a string
-    is cut after 30 characters and an integer too long to read is described by its length."""
+    spelled as in the file the user will open. A string says so in words as well as quotes, since a quoted number
+    is the usual slip and ``"1.5" is not a number`` would read as a contradiction. A list is never shown (it may
+    be huge or deeply nested), a string is cut after 30 characters and an integer too long to read is described
+    by its length."""
     if value is True or value is False:
         return "true" if value else "false"
     if value is None:
@@ -157,7 +159,7 @@ def describe_json(value: object) -> str:
         return "an object"
     if isinstance(value, str):
         shown = json.dumps(value[:_SHOWN_CHARS], ensure_ascii=False)
-        return shown if len(value) <= _SHOWN_CHARS else shown[:-1] + '..."'
+        return "the string " + (shown if len(value) <= _SHOWN_CHARS else shown[:-1] + '..."')
     if isinstance(value, int) and len(digits := str(abs(value))) > _SHOWN_DIGITS:
         return f"a {len(digits)}-digit number"
     if isinstance(value, float) and not math.isfinite(value):  # the literals Python's json reads as numbers

@@ -287,7 +287,7 @@ def test_text_golden_mismatch_notes_rounding(tmp_path):
 @pytest.mark.parametrize("name, content, where, message", [
     ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, 2', ":1:", "not valid JSON"),
     ("a.json", '{"shape": [2, 2], "dtype": "float64", "data": [[1, 2], [3]]}', ": data[1]", "found a list of 1 item"),
-    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, "x"]}', ": data[1]", '"x" is not a number'),
+    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, "x"]}', ": data[1]", 'the string "x" is not a number'),
     ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, true]}', ": data[1]", "true is not a number"),
     ("a.json", '{"shape": [1], "dtype": "float64", "data": [NaN]}', "", "NaN is not JSON"),
     ("a.json", '{"shape": [1], "dtype": "float32", "data": [1e300]}', ": data[0]", "does not fit in float32"),
