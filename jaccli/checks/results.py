@@ -114,7 +114,7 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(f"{float(values[index])!r} does not fit in {dtype.name}",
-                         where=f"{label}: {name}" + "".join(f"[{i}]" for i in index),
+                         where=f"{label}: {name}{item_path(index)}",
                          hint=f"{dtype.name} holds values up to {float(np.finfo(dtype).max):g}; a larger value "
                               "needs the dtype float64")
     return cast

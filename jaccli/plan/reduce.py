@@ -31,6 +31,7 @@ from jaccli.plan import nanrule
 from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
 from jaccli.plan.reduce_index import Reduction, Vectors, index_map, reduced_shape, triangular, vector
 from jaccli.plan.retarget import Group, evaluate_groups, retarget
+from jaccli.textkit import item_path
 
 KINDS = ("det", "logabsdet", "trace", "diag")
 
@@ -211,5 +212,5 @@ def csv_header(plan: Plan) -> list[str] | None:
     if not isinstance(plan, ReducedPlan) or plan.reduction.kind != "logabsdet":
         return None
     rest = plan.shape[1:]
-    suffixes = ["".join(f"[{i}]" for i in index) for index in np.ndindex(*rest)] if rest else [""]
+    suffixes = [item_path(index) for index in np.ndindex(*rest)] if rest else [""]
     return [f"{name}{suffix}" for name in ("sign", "logabsdet") for suffix in suffixes]

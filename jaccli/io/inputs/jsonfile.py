@@ -79,9 +79,9 @@ def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name
     sharing B) and scalars (numbers)."""
     data = read_all(path, stream, label).removeprefix(BOM)  # a BOM is not a column of line 1
     _check_depth(data, label)
-    text = decode_utf8(data, label)
+    text = decode_utf8(data, label, drop_bom=False)  # dropped above, once
     try:
-        document = json.loads(text.lstrip("\ufeff"), parse_int=float, object_pairs_hook=unique_keys)
+        document = json.loads(text, parse_int=float, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}",
                          hint="check the brackets, commas and quotes near there") from None
