@@ -20,9 +20,12 @@ def connect(scheduler: str | None) -> Iterator[Any]:
     except ImportError:
         raise UsageError("--engine dask needs dask.distributed, which is not installed", hint=INSTALL_HINT) from None
     if scheduler is None:
-        # Loopback only, no dashboard: a local run opens nothing another machine could reach.
-        with LocalCluster(host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client:
+        # Loopback only, no dashboard: a local run opens nothing another machine could reach. The scheduler's
+        # small HTTP server (health checks) starts even without a dashboard (dask/distributed#7207), on 8787 by
+        # default, and warns on stderr when another cluster holds that port: give it any free loopback port.
+        http = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+        with LocalCluster(host="127.0.0.1", dashboard_address=None, scheduler_kwargs=http,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield client
         return
     try:

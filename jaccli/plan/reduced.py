@@ -19,6 +19,7 @@ from jaccli.plan.chunking import chunk_rows
 from jaccli.plan.compiled import Compiled, _gather
 from jaccli.plan.program import Program
 from jaccli.plan.rescue import rescue
+from jaccli.textkit import item_path
 
 
 @dataclass(frozen=True)
@@ -223,5 +224,5 @@ def csv_header(plan: object) -> list[str] | None:
     if getattr(plan, "kind", None) != "logabsdet":
         return None
     rest = plan.shape[1:]  # type: ignore[attr-defined]
-    suffixes = ["".join(f"[{i}]" for i in index) for index in np.ndindex(*rest)] if rest else [""]
+    suffixes = [item_path(index) for index in np.ndindex(*rest)] if rest else [""]
     return [f"{name}{suffix}" for name in ("sign", "logabsdet") for suffix in suffixes]
