@@ -165,6 +165,46 @@ def cli_rows(rounds: int, rows_n: int, threads: list[int]) -> list[list[str]]:
     return out
 
 
+# --- several orders (-k 0,1,2): the thread pool and the plan cache ------------------------------------------------
+def orders_rows(rounds: int, rows_n: int, threads: list[int]) -> list[list[str]]:
+    """Value, gradient and Hessian in one pass: API threads 1 vs n, CLI threads and cold vs warm start (and a
+    reduced plan's warm start, ``--reduce trace``)."""
+    out = []
+    polar_expr = "[x[0]*cos(x[1]), x[0]*sin(x[1])]"
+    polar = RNG.normal(size=(rows_n, 2))
+    x16, w, bias = RNG.normal(size=(50000, 16)), RNG.normal(size=(8, 16)) * 0.3, RNG.normal(size=8)
+    work = [("API polar", f"{rows_n}×2", lambda t: jaccli.batch_jacobian(polar_expr, polar, (0, 1, 2), threads=t)),
+            ("API MLP, W and b shared", "50000×16, W 8×16",
+             lambda t: jaccli.batch_jacobian("tanh(dot(W, x) + b)", x16, (0, 1, 2), params={"W": w, "b": bias},
+                                             threads=t))]
+    for name, shape, run in work:
+        base = run(1)
+        assert all(run(t)[k].tobytes() == base[k].tobytes() for t in threads for k in base), name
+        got = timed({str(t): (lambda t=t: run(t)) for t in threads}, rounds)
+        for t in threads:
+            wall, cpu = got[str(t)]
+            out.append([name, shape, str(t), f"{wall:.0f}", f"{cpu:.0f}",
+                        f"{got['1'][0] / wall:.2f} (1 thread / this)"])
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), JACCLI_CACHE_DIR=str(Path(tmp) / "cache"))
+        np.save(Path(tmp) / "x.npy", polar)
+        py = [sys.executable, "-m", "jaccli", "batch-jacobian"]
+        commands = [("CLI seed `x*x*x`", "2×2", py + ["x*x*x", "samples/seed.csv", "-k", "0,1,2"]),
+                    ("CLI Laplacian `-k 2 --reduce trace`", "directions.json",
+                     py + ["exp(-sum(x**2))", "samples/directions.json", "-k", "2", "--reduce", "trace"]),
+                    ("CLI polar → npz", f"{rows_n}×2", py + [polar_expr, str(Path(tmp) / "x.npy"), "-k", "0,1,2",
+                                                           "-f", "npz", "-o", str(Path(tmp) / "out.npz")])]
+        for label, shape, argv in commands:
+            run_child(argv, env, 1)  # store the plan
+            for t in threads:
+                cold = run_child(argv + ["--no-cache", "--threads", str(t)], env, rounds)
+                warm = run_child(argv + ["--threads", str(t)], env, rounds)
+                out.append([label + ", cold (`--no-cache`)", shape, str(t), f"{cold[0]:.0f}", f"{cold[1]:.0f}", "-"])
+                out.append([label + ", warm (cache)", shape, str(t), f"{warm[0]:.0f}", f"{warm[1]:.0f}",
+                            f"{cold[0] / warm[0]:.2f} (cold / warm)"])
+    return out
+
+
 def table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -175,7 +215,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--skip-orders", action="store_true")
+    ap.add_argument("--orders-only", action="store_true", help="only the several-orders section")
     args = ap.parse_args()
+    if args.orders_only:
+        args.skip_api = args.skip_cli = True
     rounds = 2 if args.quick else 5
     cores = available_cores()
     threads = sorted({1, cores})
@@ -190,6 +234,11 @@ def main() -> None:
         print("\n### Whole process, `python -m jaccli` (ms, medians)\n")
         print(table(["command", "rows", "threads", "wall", "CPU", "wall / numpy+click"],
                     cli_rows(rounds, 200_000 if args.quick else 1_000_000, threads)))
+    if not args.skip_orders:
+        print("\n### Several orders, `-k 0,1,2` / `order=(0, 1, 2)`, and a reduced plan's warm start (ms, medians; "
+              "CPU = all threads)\n")
+        print(table(["workload", "B×S", "threads", "wall", "CPU", "wall ratio"],
+                    orders_rows(rounds, 200_000 if args.quick else 1_000_000, threads)))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared),
                  Reduction(reduce, jvp, vjp))
     if isinstance(plan, OrdersPlan):
-        return _several(plan, batch, unconnected, parallel_iterations, pfor, max_output_bytes)
+        return _several(plan, batch, unconnected, parallel_iterations, pfor, threads, max_output_bytes)
     if not plan.connected and unconnected == "none":
         for _ in batch.chunks(plan.chunk_size(parallel_iterations)):
             pass  # still refuse bad data, as the CLI does
@@ -176,30 +176,40 @@ def _evaluate(plan: Plan, batch: Batch, parallel_iterations: int | None, pfor: b
     assert batch.size is not None  # in-memory arrays: batch_from_arrays always knows B
     check_result_bytes(batch.size, math.prod(plan.example_shape), plan.dtype.itemsize,
                        *result_limit(max_output_bytes, held=True))
-    workers = thread_count(threads)
-    step = chunk_rows(plan, parallel_iterations, batch.size, workers)
-    workers = useful_threads(plan, step, workers)
     result = np.zeros((batch.size,) + plan.example_shape, plan.dtype)  # chunks fill slices: no copy at the end
 
-    def fill(item: tuple[int, Mapping[str, np.ndarray]]) -> None:
-        evaluate_chunk(plan, item[1], pfor=pfor, out=result[item[0]:item[0] + step])
+    def fill(at: slice, chunk: Mapping[str, np.ndarray]) -> None:
+        evaluate_chunk(plan, chunk, pfor=pfor, out=result[at])
 
-    for _ in ordered_map(fill, zip(range(0, batch.size, step), batch.chunks(step)), workers):
-        pass
+    _fill_chunks(plan, batch, parallel_iterations, threads, fill)
     return result
 
 
+def _fill_chunks(plan: Plan | OrdersPlan, batch: Batch, parallel_iterations: int | None, threads: int | None,
+                 fill: Callable[[slice, Mapping[str, np.ndarray]], None]) -> None:
+    """``fill(rows, chunk)`` for every chunk, on ``threads`` threads; each fills its own rows of the result."""
+    assert batch.size is not None
+    workers = thread_count(threads)
+    step = chunk_rows(plan, parallel_iterations, batch.size, workers)
+    workers = useful_threads(plan, step, workers)
+    items = zip(range(0, batch.size, step), batch.chunks(step))
+    for _ in ordered_map(lambda item: fill(slice(item[0], item[0] + step), item[1]), items, workers):
+        pass
+
+
 def _several(plan: OrdersPlan, batch: Batch, unconnected: str, parallel_iterations: int | None,
-             pfor: bool, max_output_bytes: int | None) -> dict[int, np.ndarray | None]:
-    """``{k: result}`` for several orders, from one evaluation of every chunk."""
+             pfor: bool, threads: int | None, max_output_bytes: int | None) -> dict[int, np.ndarray | None]:
+    """``{k: result}`` for several orders, from one evaluation of every chunk (on ``threads`` threads)."""
     present = plan.present(unconnected)
-    step = plan.chunk_size(parallel_iterations)
     assert batch.size is not None
     check_result_bytes(batch.size, sum(math.prod(p.example_shape) for k, p in plan.parts.items() if present[k]),
                        plan.dtype.itemsize, *result_limit(max_output_bytes, held=True))
     result = {k: np.empty((batch.size,) + p.example_shape, plan.dtype) for k, p in plan.parts.items() if present[k]}
-    for i, chunk in zip(range(0, batch.size, step), batch.chunks(step)):
+
+    def fill(at: slice, chunk: Mapping[str, np.ndarray]) -> None:
         for k, values in plan.split(plan.evaluate(chunk, pfor=pfor)).items():
             if k in result:
-                result[k][i:i + step] = values  # one copy per chunk, while the chunk is still in cache
+                result[k][at] = values  # one copy per chunk, while the chunk is still in cache
+
+    _fill_chunks(plan, batch, parallel_iterations, threads, fill)
     return {k: result.get(k) for k in plan.orders}

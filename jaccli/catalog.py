@@ -12,7 +12,8 @@ that it implements exactly the catalog's rows of its kinds):
 
 - ``elementwise`` (``sin``, ``atan2``, ``maximum``) and ``selection`` (``where``, ``clip``: one argument chosen or
   bounded by the others): applied element by element with broadcasting; the derivative rule is a row of
-  ``functions.py`` (SymPy), the NumPy kernel op a row of ``numeric.py``.
+  ``functions.py`` (SymPy), the NumPy kernel op a row of ``numeric.py`` (``USER_OPS``). Both take the arity from
+  the row here: it is written nowhere else.
 - ``reduction`` (``sum``, ``prod``, ``norm``...): one array and ``axis=k`` (default: every event axis); a lane
   move of ``expr/shaped.py`` (``REDUCE``) combines the values along the axis.
 - ``shaped`` (``softmax``, ``dot``, ``matmul``): whole axes in, an array out; a lane move of ``expr/shaped.py``

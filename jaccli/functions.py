@@ -32,7 +32,7 @@ import numpy as np
 import sympy
 
 from jaccli import catalog
-from jaccli.numeric import NUMPY
+from jaccli.numeric import ARITY, NUMPY
 
 F = SimpleNamespace()  # SymPy function classes by name; rules below look them up lazily, at derivative time.
 half = sympy.Rational(1, 2)
@@ -40,20 +40,20 @@ half = sympy.Rational(1, 2)
 
 @dataclass(frozen=True)
 class Helper:
-    """What an internal row declares itself: a function users call takes these from its catalog row."""
+    """What an internal row declares itself: a function users call takes its words from its catalog row. (Its
+    argument count, None for any number, is its NumPy op's: ``numeric.ARITY``.)"""
 
-    nargs: int | None  # None = any number (the n-ary formulas behind the reductions and softmax)
     note: str = ""  # its derivative, for readers; empty: the catalog row of the same name says it (norm...)
     display: Callable[..., sympy.Expr] | None = None  # how 'jaccli symbolic' spells it
 
 
 @dataclass(frozen=True)
 class Row:
-    """One function's NumPy op and derivative rule; ``nargs`` and ``convention`` come from its catalog row, or
-    from ``helper`` for an internal row."""
+    """One function's derivative rule. Its NumPy op and argument count are ``numeric.py``'s (which takes a callable
+    function's count from its catalog row); ``convention`` is the catalog's words, or ``helper``'s for an internal
+    row."""
 
     name: str
-    numpy: Callable[..., np.ndarray]
     derivative: Callable[..., tuple | _Each | _ByIndex]  # args -> one partial derivative per argument (indexable)
     # A chain rule that is not a sum of products (where: the chosen branch's derivative, selected, so that the
     # other branch's inf/nan never leaks in): (args, derivatives of the args) -> derivative.
@@ -65,8 +65,12 @@ class Row:
         return self.helper is not None
 
     @property
+    def numpy(self) -> Callable[..., np.ndarray]:
+        return NUMPY[self.name]
+
+    @property
     def nargs(self) -> int | None:
-        return self.helper.nargs if self.helper else catalog.CATALOG[self.name].arity
+        return ARITY[self.name]
 
     @property
     def convention(self) -> str:
@@ -78,10 +82,9 @@ class Row:
         return self.helper.display if self.helper else None
 
 
-def helper(name: str, nargs: int | None, numpy: Callable[..., np.ndarray], derivative: Callable, note: str = "",
-           display: Callable[..., sympy.Expr] | None = None) -> Row:
+def helper(name: str, derivative: Callable, note: str = "", display: Callable[..., sympy.Expr] | None = None) -> Row:
     """An internal row: a helper that derivative rules (or the reductions' formulas) use; users cannot call it."""
-    return Row(name, numpy, derivative, helper=Helper(nargs, note, display))
+    return Row(name, derivative, helper=Helper(note, display))
 
 
 LN2, LN10 = sympy.log(2), sympy.log(10)
@@ -156,80 +159,78 @@ def _choose(c: sympy.Expr, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
 
 ROWS: list[Row] = [
     # --- powers, roots, exponentials, logarithms
-    Row("sqrt", NUMPY["sqrt"], lambda x: (half / F.sqrt(x),)),
-    Row("cbrt", NUMPY["cbrt"], lambda x: (1 / (3 * F.cbrt(x) ** 2),)),
-    Row("exp", NUMPY["exp"], lambda x: (F.exp(x),)),
-    Row("expm1", NUMPY["expm1"], lambda x: (F.exp(x),)),
-    Row("log", NUMPY["log"], lambda x: (1 / x,)),
-    Row("log1p", NUMPY["log1p"], lambda x: (1 / _one_plus(x),)),
-    Row("log2", NUMPY["log2"], lambda x: (1 / (x * LN2),)),
-    Row("log10", NUMPY["log10"], lambda x: (1 / (x * LN10),)),
-    Row("pow", NUMPY["pow"], lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a))),
-    Row("square", NUMPY["square"], lambda x: (2 * x,)),
+    Row("sqrt", lambda x: (half / F.sqrt(x),)),
+    Row("cbrt", lambda x: (1 / (3 * F.cbrt(x) ** 2),)),
+    Row("exp", lambda x: (F.exp(x),)),
+    Row("expm1", lambda x: (F.exp(x),)),
+    Row("log", lambda x: (1 / x,)),
+    Row("log1p", lambda x: (1 / _one_plus(x),)),
+    Row("log2", lambda x: (1 / (x * LN2),)),
+    Row("log10", lambda x: (1 / (x * LN10),)),
+    Row("pow", lambda a, b: (b * F.pow(a, b - 1), F.pow(a, b) * F.logpos(a))),
+    Row("square", lambda x: (2 * x,)),
     # --- trigonometric and hyperbolic
-    Row("sin", NUMPY["sin"], lambda x: (F.cos(x),)),
-    Row("cos", NUMPY["cos"], lambda x: (-F.sin(x),)),
-    Row("tan", NUMPY["tan"], lambda x: (1 / F.cos(x) ** 2,)),
-    Row("asin", NUMPY["asin"], lambda x: (1 / F.sqrt(_one_minus_square(x)),)),
-    Row("acos", NUMPY["acos"], lambda x: (-1 / F.sqrt(_one_minus_square(x)),)),
-    Row("atan", NUMPY["atan"], lambda x: (F.hcos(1, x) ** 2,)),
-    Row("sinh", NUMPY["sinh"], lambda x: (F.cosh(x),)),
-    Row("cosh", NUMPY["cosh"], lambda x: (F.sinh(x),)),
-    Row("tanh", NUMPY["tanh"], lambda x: (F.sech(x) ** 2,)),
-    Row("asinh", NUMPY["asinh"], lambda x: (F.hcos(1, x),)),
-    Row("acosh", NUMPY["acosh"], lambda x: (1 / (F.sqrt(_minus_one(x)) * F.sqrt(x + 1)),)),
-    Row("atanh", NUMPY["atanh"], lambda x: (1 / _one_minus_square(x),)),
-    Row("atan2", NUMPY["atan2"], lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x))),
-    Row("hypot", NUMPY["hypot"], lambda a, b: (F.hcos(a, b), F.hcos(b, a))),
+    Row("sin", lambda x: (F.cos(x),)),
+    Row("cos", lambda x: (-F.sin(x),)),
+    Row("tan", lambda x: (1 / F.cos(x) ** 2,)),
+    Row("asin", lambda x: (1 / F.sqrt(_one_minus_square(x)),)),
+    Row("acos", lambda x: (-1 / F.sqrt(_one_minus_square(x)),)),
+    Row("atan", lambda x: (F.hcos(1, x) ** 2,)),
+    Row("sinh", lambda x: (F.cosh(x),)),
+    Row("cosh", lambda x: (F.sinh(x),)),
+    Row("tanh", lambda x: (F.sech(x) ** 2,)),
+    Row("asinh", lambda x: (F.hcos(1, x),)),
+    Row("acosh", lambda x: (1 / (F.sqrt(_minus_one(x)) * F.sqrt(x + 1)),)),
+    Row("atanh", lambda x: (1 / _one_minus_square(x),)),
+    Row("atan2", lambda y, x: (F.hcos(x, y) / F.hypot(y, x), -F.hcos(y, x) / F.hypot(y, x))),
+    Row("hypot", lambda a, b: (F.hcos(a, b), F.hcos(b, a))),
     # --- special functions
-    Row("erf", NUMPY["erf"], lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),)),
-    Row("erfc", NUMPY["erfc"], lambda x: (-2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),)),
-    Row("sigmoid", NUMPY["sigmoid"], lambda x: (F.dsigmoid(x),)),
-    Row("softplus", NUMPY["softplus"], lambda x: (F.sigmoid(x),)),
+    Row("erf", lambda x: (2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),)),
+    Row("erfc", lambda x: (-2 / sympy.sqrt(sympy.pi) * F.exp(-x**2),)),
+    Row("sigmoid", lambda x: (F.dsigmoid(x),)),
+    Row("softplus", lambda x: (F.sigmoid(x),)),
     # --- kinks: TensorFlow's conventions
-    Row("abs", NUMPY["abs"], lambda x: (F.sign(x),)),
-    Row("sign", NUMPY["sign"], lambda x: (0,)),
-    Row("relu", NUMPY["relu"], lambda x: (F.step(x),)),
-    Row("floor", NUMPY["floor"], lambda x: (0,)),
-    Row("ceil", NUMPY["ceil"], lambda x: (0,)),
-    Row("clip", NUMPY["clip"], lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi))),
-    Row("where", NUMPY["where"], lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
+    Row("abs", lambda x: (F.sign(x),)),
+    Row("sign", lambda x: (0,)),
+    Row("relu", lambda x: (F.step(x),)),
+    Row("floor", lambda x: (0,)),
+    Row("ceil", lambda x: (0,)),
+    Row("clip", lambda x, lo, hi: (F.inside(x, lo, hi), F.lt(x, lo), F.gt(x, hi))),
+    Row("where", lambda c, a, b: (0, _choose(c, 1, 0), _choose(c, 0, 1)),
         chain=lambda args, d: _choose(args[0], d[1], d[2])),
-    Row("maximum", NUMPY["maximum"], lambda a, b: (F.ge(a, b), 1 - F.ge(a, b))),
-    Row("minimum", NUMPY["minimum"], lambda a, b: (F.le(a, b), 1 - F.le(a, b))),
+    Row("maximum", lambda a, b: (F.ge(a, b), 1 - F.ge(a, b))),
+    Row("minimum", lambda a, b: (F.le(a, b), 1 - F.le(a, b))),
     # --- n-ary helpers behind the reductions norm(v), logsumexp(v) (their convention is the catalog row's)
-    helper("norm", None, NUMPY["norm"], lambda *v: _Each(v, lambda a, whole: a / whole, "norm")),
-    helper("logsumexp", None, NUMPY["logsumexp"], lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp")),
+    helper("norm", lambda *v: _Each(v, lambda a, whole: a / whole, "norm")),
+    helper("logsumexp", lambda *v: _Each(v, lambda a, whole: F.exp(a - whole), "logsumexp")),
     # softmax(v0, v1, ...) is the component of v0 (softmax(v) over an axis calls it once per component, rotated)
-    helper("softmax", None, NUMPY["softmax"], lambda *v: _ByIndex(v, _dsoftmax)),
-    helper("softmax_rest", None, NUMPY["softmax_rest"], lambda *v: _ByIndex(v, lambda a, i: -_dsoftmax(a, i)),
-           "-d softmax"),
-    helper("log_softmax", None, NUMPY["log_softmax"],
+    helper("softmax", lambda *v: _ByIndex(v, _dsoftmax)),
+    helper("softmax_rest", lambda *v: _ByIndex(v, lambda a, i: -_dsoftmax(a, i)), "-d softmax"),
+    helper("log_softmax",
            lambda *v: _ByIndex(v, lambda a, i: F.softmax_rest(*a) if i == 0 else -F.softmax(*_rotated(a, i)))),
     # --- internal helpers that derivative rules use
-    helper("sech", 1, NUMPY["sech"], lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)"),
-    helper("omtanh", 1, NUMPY["omtanh"], lambda x: (-F.sech(x) ** 2,), "-sech(x)**2", lambda x: 1 - F.tanh(x)),
+    helper("sech", lambda x: (-F.tanh(x) * F.sech(x),), "-tanh(x)*sech(x)"),
+    helper("omtanh", lambda x: (-F.sech(x) ** 2,), "-sech(x)**2", lambda x: 1 - F.tanh(x)),
     # 1 - x**2 as one unit, so its derivative is -2x exactly: (1/(1-x) + 1/(1+x)) would cancel near 0.
-    helper("omx2", 1, NUMPY["omx2"], lambda x: (-2 * x,), "-2x", lambda x: 1 - x**2),
+    helper("omx2", lambda x: (-2 * x,), "-2x", lambda x: 1 - x**2),
     # sigmoid' as one unit with derivative -tanh(x/2)*sigmoid': sigmoid(-x) - sigmoid(x) would cancel near 0.
-    helper("dsigmoid", 1, NUMPY["dsigmoid"], lambda x: (-F.tanh(x / 2) * F.dsigmoid(x),),
+    helper("dsigmoid", lambda x: (-F.tanh(x / 2) * F.dsigmoid(x),),
            "-tanh(x/2)*dsigmoid(x)", lambda x: F.sigmoid(x) * F.sigmoid(-x)),
     # a/hypot(a, b) as one unit: its derivatives (b/h)**2/h and -(a/h)(b/h)/h never overflow or cancel, where
     # 1/h - a**2/h**3 cancels for |a| >> |b| and x/hypot**2 overflows past 1e154 (atan, asinh, atan2, hypot).
-    helper("hcos", 2, NUMPY["hcos"],
-           lambda a, b: (F.hcos(b, a) ** 2 / F.hypot(a, b), -F.hcos(a, b) * F.hcos(b, a) / F.hypot(a, b)),
+    helper("hcos", lambda a, b: (F.hcos(b, a) ** 2 / F.hypot(a, b), -F.hcos(a, b) * F.hcos(b, a) / F.hypot(a, b)),
            "d/da = (b/h)**2/h, d/db = -(a/h)*(b/h)/h",
            lambda a, b: a / F.hypot(*sorted((a, b), key=sympy.default_sort_key))),
-    helper("step", 1, NUMPY["step"], lambda x: (0,), "0"),
-    helper("ge", 2, NUMPY["ge"], lambda a, b: (0, 0), "0"),
-    helper("le", 2, NUMPY["le"], lambda a, b: (0, 0), "0"),
-    helper("lt", 2, NUMPY["lt"], lambda a, b: (0, 0), "0"),
-    helper("gt", 2, NUMPY["gt"], lambda a, b: (0, 0), "0"),
-    helper("eq", 2, NUMPY["eq"], lambda a, b: (0, 0), "0"),
-    helper("ne", 2, NUMPY["ne"], lambda a, b: (0, 0), "0"),
-    helper("inside", 3, NUMPY["inside"], lambda x, lo, hi: (0, 0, 0), "0"),
-    helper("logpos", 1, NUMPY["logpos"], lambda x: (F.recippos(x),), "1/x where x > 0, else 0"),
-    helper("recippos", 1, NUMPY["recippos"], lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0"),
+    helper("step", lambda x: (0,), "0"),
+    helper("ge", lambda a, b: (0, 0), "0"),
+    helper("le", lambda a, b: (0, 0), "0"),
+    helper("lt", lambda a, b: (0, 0), "0"),
+    helper("gt", lambda a, b: (0, 0), "0"),
+    helper("eq", lambda a, b: (0, 0), "0"),
+    helper("ne", lambda a, b: (0, 0), "0"),
+    helper("inside", lambda x, lo, hi: (0, 0, 0), "0"),
+    helper("logpos", lambda x: (F.recippos(x),), "1/x where x > 0, else 0"),
+    helper("recippos", lambda x: (-F.recippos(x) ** 2,), "-1/x**2 where x > 0, else 0"),
 ]
 
 TABLE: dict[str, Row] = {row.name: row for row in ROWS}

@@ -16,15 +16,15 @@ import numpy as np
 
 from jaccli.plan.cache import plan_cached
 from jaccli.plan.compiled import all_finite
-from jaccli.plan.engine import AnyPlan as Plan, evaluate_scanned, resolve_dtype
-from jaccli.expr.scope import make_scope, parse_defines
+from jaccli.plan.engine import AnyPlan as Plan, evaluate_scanned
+from jaccli.expr.scope import parse_defines
 from jaccli.errors import NonFiniteError, UsageError, did_you_mean
 from jaccli.io.inputs import Batch, CsvOptions, read_batch
 from jaccli.limits import check_result_bytes, result_limit
 from jaccli.io.params import parse_params
 
 if TYPE_CHECKING:  # a warm run (plan from the cache) never imports the symbolic half
-    from jaccli.expr.scope import Scope
+    from jaccli.plan.chunking import Sized
 
 
 
@@ -89,30 +89,15 @@ class Tally:
 
 def open_input(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Plan]:
     """Read the input's head and build the plan (from the plan cache when it has it: no SymPy then): all that
-    can fail before any value is computed. Reduced plans (--reduce, --jvp, --vjp) are planned afresh."""
-    if opts.reduce or opts.jvp or opts.vjp:
-        from jaccli.plan.reduce import Reduction, plan_reduced
-
-        batch, scope, dtype = open_scope(opts, stdin)
-        reduction = Reduction(opts.reduce, opts.jvp, opts.vjp)
-        return batch, plan_reduced(opts.expression, scope, opts.order, dtype, reduction)
+    can fail before any value is computed. Several orders (``opts.orders``) give an ``OrdersPlan``, --reduce,
+    --jvp and --vjp a reduced plan (``plan/reduce.py``; from the cache: ``plan/reduced.py``)."""
     batch, head = _open_head(opts, stdin)
     dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
     plan = plan_cached(opts.expression, {k: (shape, dtypes[k]) for k, shape in head.arrays.items()},
                        scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
-                       wrt=opts.wrt, order=opts.order, dtype=opts.dtype, use_cache=opts.cache, params=head.params)
+                       wrt=opts.wrt, order=opts.orders or opts.order, dtype=opts.dtype, use_cache=opts.cache,
+                       params=head.params, reduce=(opts.reduce, opts.jvp, opts.vjp))
     return batch, plan
-
-
-def open_scope(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, Scope, np.dtype]:
-    """Read the input's head: the batch, what the expression's names mean, and the result dtype."""
-    from jaccli.plan.orders import source_dtype
-
-    batch, head = _open_head(opts, stdin)
-    scope = make_scope(head.arrays, scalars=batch.scalars, defines=head.defines, columns=batch.columns, row=head.row,
-                       wrt=opts.wrt, params=head.params)
-    dtypes = {k: spec.dtype for k, spec in batch.arrays.items()}
-    return batch, scope, resolve_dtype(opts.dtype, source_dtype(scope, dtypes))
 
 
 @dataclass
@@ -161,14 +146,19 @@ def narrow_chunks(batch: Batch, opts: Options, step: int) -> int:
     return step
 
 
-def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[np.ndarray]:
-    """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
+def chunking(batch: Batch, plan: Sized, opts: Options) -> tuple[int, int]:
+    """Examples per chunk and the threads that evaluate them (``plan/chunking.py``, ``plan/parallel.py``)."""
     from jaccli.plan.chunking import chunk_rows, useful_threads
     from jaccli.plan.parallel import thread_count
 
     threads = thread_count(opts.threads)
     step = narrow_chunks(batch, opts, chunk_rows(plan, opts.parallel_iterations, batch.size, threads))
-    threads = useful_threads(plan, step, threads)
+    return step, useful_threads(plan, step, threads)
+
+
+def results(batch: Batch, plan: Plan, opts: Options, tally: Tally) -> Iterator[np.ndarray]:
+    """Result chunks ``(b, *T, *S^k)``, counting non-finite values; ``--strict`` stops at the first one."""
+    step, threads = chunking(batch, plan, opts)
     progress = Progress(batch.size)
     limit = result_limit(opts.max_output_bytes, opts.fmt == "text" or opts.hold_result)
     per_example = math.prod(plan.example_shape)

@@ -18,9 +18,9 @@ from jaccli.limits import check_result_bytes, result_limit
 from jaccli.checks.outcome import Outcome
 from jaccli.io.inputs import Batch
 from jaccli.io.several import Part
-from jaccli.job import Options, Progress, Tally, count_nonfinite, open_scope
-from jaccli.plan.engine import Plan
-from jaccli.plan.orders import OrdersPlan, plan_orders
+from jaccli.job import Options, Progress, Tally, chunking, count_nonfinite, open_input
+from jaccli.plan.engine import AnyPlan
+from jaccli.plan.orders_plan import OrdersPlan
 
 
 @dataclass
@@ -67,13 +67,14 @@ class OrdersChecks:
 
 
 def open_orders(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, OrdersPlan]:
-    """Read the input's head and plan every order of ``opts.orders``."""
-    batch, scope, dtype = open_scope(opts, stdin)
-    return batch, plan_orders(opts.expression, scope, opts.orders, dtype)
+    """Read the input's head and plan every order of ``opts.orders`` (from the plan cache when it has it)."""
+    batch, plan = open_input(opts, stdin)
+    assert isinstance(plan, OrdersPlan)  # opts.orders asks for one
+    return batch, plan
 
 
 def parts(plan: OrdersPlan, unconnected: str,
-          layout: Callable[[Plan], list[str]] | None = None) -> dict[int, Part]:
+          layout: Callable[[AnyPlan], list[str]] | None = None) -> dict[int, Part]:
     """Each order's shape, axis names (``layout(plan)``, default the plan's own) and presence."""
     present = plan.present(unconnected)
     return {k: Part(p.example_shape, layout(p) if layout else p.layout(), present[k]) for k, p in plan.parts.items()}
@@ -92,28 +93,33 @@ def check_output_size(batch: Batch, plan: OrdersPlan, opts: Options) -> tuple[tu
 
 def results(batch: Batch, plan: OrdersPlan, opts: Options,
             tally: OrdersTally) -> Iterator[tuple[dict[int, np.ndarray], int]]:
-    """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted."""
+    """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted.
+
+    Chunks are evaluated (and scanned for non-finite values) on ``--threads`` threads, as one order's are
+    (``job.results``), and come back in input order: the same bytes, counts and first error for every thread
+    count and chunking."""
+    from jaccli.plan.parallel import ordered_map
+
     present = plan.present(opts.unconnected)
     progress = Progress(batch.size)
     limit, per_example = check_output_size(batch, plan, opts)
-    for chunk in batch.chunks(plan.chunk_size(opts.parallel_iterations)):
-        if batch.size is None:
-            b = next(iter(chunk.values())).shape[0]
-            check_result_bytes(tally.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
+    step, threads = chunking(batch, plan, opts)
+
+    def work(chunk: dict[str, np.ndarray]) -> tuple[dict[int, np.ndarray], dict, int]:
         split = plan.split(plan.evaluate(chunk, pfor=opts.pfor))
         out = {k: v for k, v in split.items() if present[k]}
+        return out, {k: count_nonfinite(v) for k, v in out.items()}, next(iter(chunk.values())).shape[0]
+
+    for out, counts, b in ordered_map(work, batch.chunks(step), threads):
+        if batch.size is None:  # a CSV stream: its length shows as it is read
+            check_result_bytes(tally.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
         for k, values in out.items():
-            _count(tally, k, values)
-        b = next(iter(chunk.values())).shape[0]
+            if tally.add_nonfinite(*counts[k]):
+                tally.first_order = k
+            tally.values += values.size
         tally.examples += b
         if tally.nonfinite and opts.strict:
             raise tally.nonfinite_error("result")
         progress.update(tally.examples)
         yield out, b
     progress.done()
-
-
-def _count(tally: OrdersTally, order: int, values: np.ndarray) -> None:
-    if tally.add_nonfinite(*count_nonfinite(values)):
-        tally.first_order = order
-    tally.values += values.size

@@ -3,11 +3,13 @@
 ``functions.py`` stays the single place where a derivative rule is defined (``catalog.py`` says how users call
 the function and what its convention is); its rows take their NumPy implementation from ``NUMPY`` here, by name,
 so that a plan loaded from the plan cache (``plan/cache.py``) runs with NumPy alone: a warm CLI call never imports
-SymPy. A new function adds its catalog row, its implementation to ``ROWS`` here and its row there (a row without
-one fails at import, by name).
+SymPy. A new function users call adds its catalog row, its implementation to ``USER_OPS`` here and its row there
+(a row without one fails at import, by name); its number of arguments is the catalog row's and is written nowhere
+else. An internal helper adds its implementation and its arity to ``HELPER_OPS``.
 
 ``OPS`` is the whole op table: the rows plus the arithmetic the kernel emits for SymPy's own nodes (``add``,
 ``mul``, ``div``...). ``ARITY`` gives each op's argument count (None: any), checked when a plan is loaded.
+``catalog.py`` is SymPy-free and imports nothing of jaccli, so a cached plan still loads without SymPy.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from jaccli import nary
+from jaccli import catalog, nary
 
 
 def _float_like(*args: object) -> np.dtype:
@@ -118,23 +120,36 @@ _ge, _le, _lt, _gt, _eq, _ne = (_comparison(f) for f in (np.greater_equal, np.le
                                                           np.equal, np.not_equal))
 
 
-# name -> (implementation, number of arguments or None for any)
-ROWS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
-    "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1), "exp": (np.exp, 1), "expm1": (np.expm1, 1), "log": (np.log, 1),
-    "log1p": (np.log1p, 1), "log2": (np.log2, 1), "log10": (np.log10, 1), "pow": (np.power, 2),
-    "sin": (np.sin, 1), "cos": (np.cos, 1), "tan": (np.tan, 1), "asin": (np.arcsin, 1), "acos": (np.arccos, 1),
-    "atan": (np.arctan, 1), "sinh": (np.sinh, 1), "cosh": (np.cosh, 1), "tanh": (np.tanh, 1),
-    "asinh": (np.arcsinh, 1), "acosh": (np.arccosh, 1), "atanh": (np.arctanh, 1), "atan2": (np.arctan2, 2),
-    "hypot": (np.hypot, 2), "erf": (_vectorize_libm(math.erf), 1), "erfc": (_vectorize_libm(math.erfc), 1),
-    "sigmoid": (_sigmoid, 1), "softplus": (_softplus, 1), "abs": (np.abs, 1), "sign": (np.sign, 1),
-    "relu": (_relu, 1), "floor": (np.floor, 1), "ceil": (np.ceil, 1), "maximum": (np.maximum, 2),
-    "minimum": (np.minimum, 2), "norm": (_norm, None), "logsumexp": (_logsumexp, None), "sech": (_sech, 1), "omtanh": (_omtanh, 1),
-    "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2), "step": (_step, 1), "ge": (_ge, 2),
-    "le": (_le, 2), "logpos": (_logpos, 1), "recippos": (_recippos, 1), "square": (np.square, 1),
-    "clip": (nary.clip, 3), "where": (nary.select, 3), "softmax": (nary.softmax, None),
-    "softmax_rest": (nary.softmax_rest, None), "log_softmax": (nary.log_softmax, None), "lt": (_lt, 2),
-    "gt": (_gt, 2), "eq": (_eq, 2), "ne": (_ne, 2), "inside": (nary.inside, 3),
+# The functions users call element by element, name -> implementation. Their arity is written once, in the
+# catalog (the count of a row's ``args``); this table must implement exactly the catalog's elementwise and
+# selection rows, checked at import.
+USER_OPS: dict[str, Callable[..., np.ndarray]] = {
+    "sqrt": np.sqrt, "cbrt": np.cbrt, "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
+    "log2": np.log2, "log10": np.log10, "pow": np.power, "square": np.square,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+    "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "asinh": np.arcsinh, "acosh": np.arccosh,
+    "atanh": np.arctanh, "atan2": np.arctan2, "hypot": np.hypot,
+    "erf": _vectorize_libm(math.erf), "erfc": _vectorize_libm(math.erfc), "sigmoid": _sigmoid,
+    "softplus": _softplus, "abs": np.abs, "sign": np.sign, "relu": _relu, "floor": np.floor, "ceil": np.ceil,
+    "clip": nary.clip, "where": nary.select, "maximum": np.maximum, "minimum": np.minimum,
 }
+catalog.check_implemented((catalog.ELEMENTWISE, catalog.SELECTION), USER_OPS, "jaccli/numeric.py")
+
+# The internal ops, which users cannot call: name -> (implementation, number of arguments or None for any), the
+# arity declared here. ``norm``, ``logsumexp``, ``softmax`` and ``log_softmax`` are the n-ary formulas that a
+# reduction or softmax folds its elements into: users call ``norm(v)`` (the catalog's one argument), the kernel
+# calls ``norm(v0, v1, ...)``.
+HELPER_OPS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
+    "norm": (_norm, None), "logsumexp": (_logsumexp, None), "softmax": (nary.softmax, None),
+    "softmax_rest": (nary.softmax_rest, None), "log_softmax": (nary.log_softmax, None),
+    "sech": (_sech, 1), "omtanh": (_omtanh, 1), "omx2": (_omx2, 1), "dsigmoid": (_dsigmoid, 1), "hcos": (_hcos, 2),
+    "step": (_step, 1), "ge": (_ge, 2), "le": (_le, 2), "lt": (_lt, 2), "gt": (_gt, 2), "eq": (_eq, 2),
+    "ne": (_ne, 2), "inside": (nary.inside, 3), "logpos": (_logpos, 1), "recippos": (_recippos, 1),
+}
+
+# name -> (implementation, number of arguments or None for any): every row of ``functions.py``.
+ROWS: dict[str, tuple[Callable[..., np.ndarray], int | None]] = {
+    **{name: (fn, catalog.CATALOG[name].arity) for name, fn in USER_OPS.items()}, **HELPER_OPS}
 NUMPY: dict[str, Callable[..., np.ndarray]] = {name: fn for name, (fn, _) in ROWS.items()}
 
 

@@ -1,5 +1,5 @@
-"""The text rules every reader shares, each written once: numbers, UTF-8 with positions, strict JSON, nested lists,
-the standard-input label.
+"""The text rules every reader shares, each written once: numbers, UTF-8 with positions, strict JSON, how a message
+describes a JSON value, nested lists, the standard-input label.
 
 Why a stage-0 module next to ``errors`` rather than ``io/``: its users span the pipeline. ``expr/`` reads ``-D``
 values (``scope.parse_defines``) and ``@FILE`` programs (``program.load_expression``), ``io/`` reads input files
@@ -32,6 +32,7 @@ the vectorised CSV path works on bytes.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import NoReturn
@@ -127,6 +128,44 @@ def finite_float(literal: str) -> float:
         raise InputError(f"{literal} is out of the float64 range",
                          hint='float64 values are at most about 1.8e308; write an infinity as the string "inf"')
     return value
+
+
+# -- describing a JSON value in a message ----------------------------------------------------------------------------
+
+_SHOWN_CHARS = 30  # of a string, in a message
+_SHOWN_DIGITS = 30  # of an integer; a longer one is described by its length
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 item``, ``2 items``: a count and its noun, for messages."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def describe_json(value: object) -> str:
+    """What a JSON value is, for an error message: a scalar as JSON spells it (``true``, ``null``, ``-1``, ``2.5``,
+    ``NaN``, ``the string "float8"``), a container by its size (``a list of 1 item``, ``an object``).
+
+    Scalars are shown because the value is often the mistake (``'order' must be a whole number >= 0, not -1``),
+    spelled as in the file the user will open. A string says so in words as well as quotes, since a quoted number
+    is the usual slip and ``"1.5" is not a number`` would read as a contradiction. A list is never shown (it may
+    be huge or deeply nested), a string is cut after 30 characters and an integer too long to read is described
+    by its length."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return f"a list of {plural(len(value), 'item')}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        shown = json.dumps(value[:_SHOWN_CHARS], ensure_ascii=False)
+        return "the string " + (shown if len(value) <= _SHOWN_CHARS else shown[:-1] + '..."')
+    if isinstance(value, int) and len(digits := str(abs(value))) > _SHOWN_DIGITS:
+        return f"a {len(digits)}-digit number"
+    if isinstance(value, float) and not math.isfinite(value):  # the literals Python's json reads as numbers
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
 
 
 # -- rectangular nested lists ----------------------------------------------------------------------------------------

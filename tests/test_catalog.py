@@ -6,6 +6,10 @@ parser, tracer and CLI, row by row, so a name list written anywhere else would m
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +168,24 @@ def test_an_implementation_table_must_match_the_catalog():
         check_implemented((REDUCTION,), set(shaped.REDUCE) - {"mean"}, "REDUCE")
     with pytest.raises(ImportError, match="implements sumsq, which jaccli/catalog.py does not list as reduction"):
         check_implemented((REDUCTION,), [*shaped.REDUCE, "sumsq"], "REDUCE")
+
+
+def _import_numeric_after(patch: str) -> subprocess.CompletedProcess:
+    """Import jaccli.numeric in a fresh interpreter after ``patch`` has edited the catalog."""
+    code = f"from jaccli import catalog\n{patch}\nfrom jaccli import numeric\nprint(numeric.ARITY['hypot'])"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+
+
+def test_the_kernel_op_of_a_function_users_call_takes_its_arity_from_the_catalog():
+    user = {s.name for s in ROWS if s.elementwise}
+    assert set(numeric.USER_OPS) == user and user.isdisjoint(numeric.HELPER_OPS)
+    assert {numeric.ARITY[s.name] for s in ROWS if s.elementwise} == {1, 2, 3}
+    # One place: change a catalog row's arguments and the kernel op's arity follows, with no edit in numeric.py.
+    three = _import_numeric_after("import dataclasses\ncatalog.CATALOG['hypot'] = "
+                                  "dataclasses.replace(catalog.CATALOG['hypot'], args='a, b, c')")
+    assert three.returncode == 0 and three.stdout.split() == ["3"], three.stderr
+    # A catalog row of an elementwise kind without a NumPy op fails at import, naming the table that lacks it.
+    lacking = _import_numeric_after("catalog.CATALOG['sinc'] = catalog.Signature('sinc', catalog.ELEMENTWISE, "
+                                    "'x', 'cos(x)/x - sin(x)/x**2')")
+    assert lacking.returncode != 0 and "jaccli/numeric.py has no implementation of sinc" in lacking.stderr

@@ -286,9 +286,9 @@ def test_text_golden_mismatch_notes_rounding(tmp_path):
 
 @pytest.mark.parametrize("name, content, where, message", [
     ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, 2', ":1:", "not valid JSON"),
-    ("a.json", '{"shape": [2, 2], "dtype": "float64", "data": [[1, 2], [3]]}', ": data[1]", "a list of 1"),
-    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, "x"]}', ": data[1]", "'x' is not a number"),
-    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, true]}', ": data[1]", "True is not a number"),
+    ("a.json", '{"shape": [2, 2], "dtype": "float64", "data": [[1, 2], [3]]}', ": data[1]", "found a list of 1 item"),
+    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, "x"]}', ": data[1]", 'the string "x" is not a number'),
+    ("a.json", '{"shape": [2], "dtype": "float64", "data": [1, true]}', ": data[1]", "true is not a number"),
     ("a.json", '{"shape": [1], "dtype": "float64", "data": [NaN]}', "", "NaN is not JSON"),
     ("a.json", '{"shape": [1], "dtype": "float32", "data": [1e300]}', ": data[0]", "does not fit in float32"),
     ("a.json", '{"shape": [1], "dtype": "int32", "data": [1]}', "", "'dtype' must be"),
@@ -355,7 +355,7 @@ def test_missing_file_and_bad_utf8(tmp_path):
 def test_json_field_errors_render_as_one_error_line(tmp_path):
     path = raw(tmp_path, "a.json", json.dumps({"shape": [2], "dtype": "float64", "data": [1, [2]]}))
     rendered = input_error(path).render()
-    assert rendered.splitlines()[0] == f"Error: {path}: data[1]: a list of 1 is not a number"
+    assert rendered.splitlines()[0] == f"Error: {path}: data[1]: a list of 1 item is not a number"
 
 
 def test_compare_refuses_standard_input_twice(jaccli):

@@ -322,12 +322,12 @@ def test_deep_json_is_refused_quickly(tmp_path):
 
 
 JSON_ERRORS = [
-    ("[[1, 2], [3, 4], [5, 6], [7]]", ": at [3]", "expected a list of 2 numbers, found a list of 1 items"),
-    ("[[[1, 2]], [[3, 4]], [[5, 6]], [[7, 8], 9]]", ": at [3]", "expected a list of 1 lists"),
+    ("[[1, 2], [3, 4], [5, 6], [7]]", ": at [3]", "expected a list of 2 numbers, found a list of 1 item"),
+    ("[[[1, 2]], [[3, 4]], [[5, 6]], [[7, 8], 9]]", ": at [3]", "expected a list of 1 list, found a list of 2 items"),
     ("[[1, true]]", ": at [0][1]", "expected a number, found true"),
     ("[1, null]", ": at [1]", "expected a number, found null"),
-    ('[1, "2"]', ": at [1]", "expected a number, found a string '2'"),
-    ('{"x": [1, 2], "y": [[1], [2, 3]]}', ': at ["y"][1]', "expected a list of 1 numbers"),
+    ('[1, "2"]', ": at [1]", 'expected a number, found the string "2"'),
+    ('{"x": [1, 2], "y": [[1], [2, 3]]}', ': at ["y"][1]', "expected a list of 1 number, found a list of 2 items"),
     ('{"x": [1, 2], "y": "a"}', ': at ["y"]', "expected a number or a list"),
     ('{"x": [1, 2], "y": [1, 2, 3]}', "", "arrays 'x' and 'y' have different batch sizes (2 and 3)"),
     ('{"x": [1], "x": [2]}', "", "key 'x' appears twice"),

@@ -173,7 +173,11 @@ def _run(args: list[str], cache_dir: Path, probe: bool = False) -> subprocess.Co
 
 
 def test_warm_cli_call_does_not_import_sympy(tmp_path):
-    args = ["batch-jacobian", "x*x*x", "samples/seed.csv", "--dtype", "float32", "-k", "2"]
+    assert_warm_start(["batch-jacobian", "x*x*x", "samples/seed.csv", "--dtype", "float32", "-k", "2"], tmp_path)
+
+
+def assert_warm_start(args: list[str], tmp_path: Path) -> None:
+    """A cold run imports SymPy and stores the plan; the warm run loads it, imports no SymPy, same output."""
     cold, warm = _run(args, tmp_path), _run(args, tmp_path)
     assert cold.returncode == 0 and warm.returncode == 0, warm.stderr
     assert cold.stderr.decode().endswith("SYMPY=True\n")

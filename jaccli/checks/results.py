@@ -10,8 +10,9 @@ dtype (``dtype_known`` is False, so a dtype difference is not reported). text is
 (``exact`` is False): use it as a golden only with tolerances that allow for the rounding.
 
 This module owns ``Result``, choosing the format (extension, then ``sniff_result_format``) and the json and npy
-readers; the csv and text parsers live in ``results_text``; the strict-JSON hooks, the nested-list walker and the UTF-8
-decoding all readers share in ``jaccli.textkit``; the format names in ``jaccli.io.formats``.
+readers; the csv and text parsers live in ``results_text``; the strict-JSON hooks, the nested-list walker, the UTF-8
+decoding and the wording of a JSON value in a message (``describe_json``), which all readers share, in
+``jaccli.textkit``; the format names in ``jaccli.io.formats``.
 """
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ from jaccli.io.inputs.npy import array_from_bytes, check_size, read_header
 from jaccli.errors import InputError, did_you_mean
 from jaccli.checks.results_text import DTYPES, REWRITE_HINT, parse_csv, parse_text
 from jaccli.io.formats import RESULT_EXTENSIONS, RESULT_FORMATS, check_format
-from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, finite_float,
-                            item_path, label_for, nested_leaves, refuse_constant, text_start, unique_keys,
-                            unravel)
+from jaccli.textkit import (JSON_NONFINITE, JSON_NONFINITE_NAMES, NotRectangular, decode_utf8, describe_json,
+                            finite_float, item_path, label_for, nested_leaves, refuse_constant, text_start,
+                            unique_keys, unravel)
 
 _JSON_KEYS = ("shape", "dtype", "order", "layout", "data")
 
@@ -114,7 +115,7 @@ def _check_values(values: np.ndarray, dtype: np.dtype, label: str, name: str) ->
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(f"{float(values[index])!r} does not fit in {dtype.name}",
-                         where=f"{label}: {name}" + "".join(f"[{i}]" for i in index),
+                         where=f"{label}: {name}{item_path(index)}",
                          hint=f"{dtype.name} holds values up to {float(np.finfo(dtype).max):g}; a larger value "
                               "needs the dtype float64")
     return cast
@@ -141,7 +142,7 @@ def _read_json(data: bytes, label: str) -> Result:
     obj = load_json(data, label)
     hint = "jaccli's JSON object has the keys " + ", ".join(_JSON_KEYS)
     if not isinstance(obj, dict):
-        raise InputError(f"expected an object, found {_brief(obj)}", where=label, hint=hint)
+        raise InputError(f"expected an object, found {describe_json(obj)}", where=label, hint=hint)
     for key in obj:
         if key not in _JSON_KEYS:
             guess = did_you_mean(key, _JSON_KEYS)
@@ -152,17 +153,17 @@ def _read_json(data: bytes, label: str) -> Result:
             raise InputError(f"missing key {key!r}", where=label, hint=hint)
     shape, dtype, order, layout = obj["shape"], obj["dtype"], obj.get("order", 1), obj.get("layout")
     if not isinstance(shape, list) or not shape or not all(_is_size(n) for n in shape):
-        raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {_brief(shape)}", where=label,
+        raise InputError(f"'shape' must be a non-empty list of sizes >= 0, not {describe_json(shape)}", where=label,
                          hint='e.g. "shape": [2, 3, 3]: the batch size, then the size of every other axis')
     if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise InputError(f"'dtype' must be float16, float32 or float64, not {_brief(dtype)}", where=label,
+        raise InputError(f"'dtype' must be float16, float32 or float64, not {describe_json(dtype)}", where=label,
                          hint='e.g. "dtype": "float64"')
     if not _is_size(order) or order < 0:  # order 0 is the value (-k 0)
-        raise InputError(f"'order' must be a whole number >= 0, not {_brief(order)}", where=label,
+        raise InputError(f"'order' must be a whole number >= 0, not {describe_json(order)}", where=label,
                          hint='e.g. "order": 1 (0 is the value)')
     if layout is not None and (not isinstance(layout, list) or not all(isinstance(n, str) for n in layout)
                                or (layout and len(layout) != len(shape))):
-        raise InputError(f"'layout' must be {len(shape)} axis names, not {_brief(layout)}", where=label,
+        raise InputError(f"'layout' must be {len(shape)} axis names, not {describe_json(layout)}", where=label,
                          hint='one name per axis, e.g. "layout": ["batch", "target.0", "x.0:d1"], or leave it out')
     dtype = DTYPES[dtype]
     result = Result(None, tuple(shape), dtype, layout or None, label, fmt="json")
@@ -176,7 +177,7 @@ def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
     try:
         nodes, _ = nested_leaves(data, shape)
     except NotRectangular as exc:
-        raise InputError(f"expected a list of {exc.length} (shape {shape}), found {_brief(exc.node)}",
+        raise InputError(f"expected a list of {exc.length} (shape {shape}), found {describe_json(exc.node)}",
                          where=f"{label}: data{item_path(exc.index)}",
                          hint="'data' must have the size that 'shape' gives on every axis") from None
     values = []
@@ -188,7 +189,7 @@ def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
         else:
             index = item_path(unravel(position, shape))
             what = "is out of range" if isinstance(item, int) and not isinstance(item, bool) else "is not a number"
-            raise InputError(f"{_brief(item)} {what}", where=f"{label}: data{index}",
+            raise InputError(f"{describe_json(item)} {what}", where=f"{label}: data{index}",
                              hint=f"values are numbers or the strings {JSON_NONFINITE_NAMES}")
     return np.array(values, dtype=np.float64).reshape(shape)
 
@@ -196,15 +197,6 @@ def _json_data(data: object, shape: tuple[int, ...], label: str) -> np.ndarray:
 def _is_size(value: object) -> bool:
     """A whole number usable as an array size (JSON's true/false are not)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
-
-
-def _brief(value: object) -> str:
-    """A short description of a JSON value for messages: never the repr of a huge or deeply nested list."""
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return "an object"
-    return "null" if value is None else repr(value)[:40]
 
 
 # -- npy --------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from jaccli.errors import InputError
+from jaccli.io.labels import index_header
 from jaccli.textkit import RESULT_NUMBER, decode_utf8
 
 DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64")}  # the dtypes a result can have
@@ -57,7 +58,7 @@ def parse_csv(data: bytes, label: str) -> tuple[np.ndarray, bool]:
     if math.prod(per_example) != len(header):  # checked first: a lying last cell must not make us build a huge list
         raise InputError(f"the header has {len(header)} cells, but its last cell {header[-1]} implies "
                          f"{math.prod(per_example)}", where=f"{label}:1:1", hint=_CSV_HINT)
-    cells = ["J" + "".join(f"[{i}]" for i in index) for index in np.ndindex(*per_example)]
+    cells = index_header(per_example)
     if header != cells:
         column = 1
         for found, wanted in zip(header + [""], cells + [""]):

@@ -84,12 +84,10 @@ def _write_streamed(batch: Any, plan: Any, opts: Any, tally: Any, labels: Any, s
 def _csv_header(plan: Any, opts: Any, labels: Any) -> list[str] | None:
     if opts.fmt != "csv":
         return None
-    if opts.reduce:  # --reduce logabsdet: sign..., logabsdet... (SymPy-side module)
-        from jaccli.plan.engine import Plan
-        from jaccli.plan.reduce import csv_header
+    if opts.reduce:  # --reduce logabsdet: sign..., logabsdet...
+        from jaccli.plan.reduced import csv_header
 
-        assert isinstance(plan, Plan)  # reduced plans are never cached
-        header = csv_header(plan)
+        header = csv_header(getattr(plan, "numeric", plan))  # a fresh ReducedPlan, or one from the plan cache
         if header is not None:
             return header
     return labels.csv_header()  # one cell per entry: only when needed

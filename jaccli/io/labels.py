@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from jaccli.textkit import item_path
+
 if TYPE_CHECKING:
     from jaccli.io.inputs.batch import Batch
     from jaccli.plan.engine import AnyPlan
@@ -25,13 +27,9 @@ if TYPE_CHECKING:
 HEADER_STYLES = ("auto", "names", "index")
 
 
-def _bracketed(index: Sequence[int]) -> str:
-    return "".join(f"[{i}]" for i in index)
-
-
 def index_header(shape: Sequence[int]) -> list[str]:
     """jaccli 1.0's csv header for a per-example shape: ``J[0][0], J[0][1], ...`` (``J`` for a scalar)."""
-    return ["J" + _bracketed(index) for index in product(*map(range, shape))] if shape else ["J"]
+    return ["J" + item_path(index) for index in product(*map(range, shape))] if shape else ["J"]
 
 
 def csv_header_line(cells: Sequence[str] | None, shape: Sequence[int]) -> bytes:
@@ -57,7 +55,7 @@ def source_elements(wrt: str, batch: "Batch") -> list[str]:
             if columns and len(shape) == 1 and shape[0] == len(columns):  # the row of a CSV file: its columns
                 names += columns
             else:
-                names += [source + _bracketed(index) for index in product(*map(range, shape))]
+                names += [source + item_path(index) for index in product(*map(range, shape))]
         else:
             names.append(source)  # a column of the row (a 0-d source)
     return names
@@ -88,9 +86,9 @@ class Labels:
     def entry(self, index: Sequence[int]) -> str:
         """One per-example entry ``(*T, *S^k)``: ``d y[0]/d r`` (names) or ``J[0][1]`` (index)."""
         if not self.named:
-            return "J" + _bracketed(index)
+            return "J" + item_path(index)
         t = len(self.target_shape)
-        y = self.target + _bracketed(index[:t])
+        y = self.target + item_path(index[:t])
         if self.order == 0:
             return y
         width, rest = len(self.source_shape), list(index[t:])
@@ -125,6 +123,9 @@ def _shapes(plan: "AnyPlan") -> tuple[tuple[int, ...], tuple[int, ...], int, boo
     if derivative is not None:
         reduced = tuple(plan.example_shape) != tuple(derivative.shape)  # --reduce, --jvp, --vjp
         return tuple(derivative.target_shape), tuple(derivative.source.shape), derivative.order, reduced
+    source = getattr(plan, "source_shape", None)  # a reduced plan from the plan cache (plan/reduced.py)
+    if source is not None:
+        return tuple(plan.target_shape), tuple(source), plan.order, True  # type: ignore[union-attr]
     target, order = tuple(plan.target_shape), plan.order  # type: ignore[union-attr]
     rest = tuple(plan.example_shape)[len(target):]
     return target, rest[:len(rest) // order] if order else (), order, False

@@ -15,7 +15,8 @@ source groups (trace is then the Laplacian of every target component, diag the H
 trace, diag, jvp and vjp are linear, so they are computed from the plan's placements (``retarget``) without
 forming the full tensor. det and logabsdet take the product of the diagonal when the structure is triangular
 (every partial lands on or below -- or on or above -- the diagonal: elementwise maps, autoregressive maps);
-otherwise each chunk's full blocks go to ``numpy.linalg.det`` / ``slogdet``, one chunk at a time.
+otherwise each chunk's full blocks go to ``numpy.linalg.det`` / ``slogdet``, one chunk at a time. The numeric half
+(``ReducedPlan.numeric``, ``plan/reduced.py``) evaluates, SymPy-free, and is what the plan cache stores.
 """
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ import numpy as np
 from jaccli.errors import UsageError, did_you_mean
 from jaccli.expr.program import ExpressionText
 from jaccli.expr.scope import Scope
-from jaccli.plan import nanrule
-from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, evaluate, plan_jacobian
+from jaccli.plan.derive import Derivative
+from jaccli.plan.engine import MAX_AXES, MAX_EXAMPLE_VALUES, Plan, _check_result_size, plan_jacobian
 from jaccli.plan.reduce_index import Reduction, Vectors, index_map, reduced_shape, triangular, vector
 from jaccli.plan.reduce_kinds import REDUCE_KINDS
-from jaccli.plan.retarget import Group, evaluate_groups, retarget
+from jaccli.plan.reduced import Group, ReducedCompiled
+from jaccli.plan.retarget import retarget
 
 
 
@@ -46,6 +48,7 @@ class ReducedPlan(Plan):
     dense: bool = False  # det/logabsdet of full blocks, chunk by chunk
     block: int = 0  # n: the side of the square blocks det/logabsdet/trace/diag work on
     vectors: Vectors = field(default_factory=dict)  # the --jvp/--vjp arrays
+    _numeric: ReducedCompiled | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def example_shape(self) -> tuple[int, ...]:
@@ -55,11 +58,10 @@ class ReducedPlan(Plan):
         return ["batch"] + self.names
 
     def work_per_example(self) -> int:
-        size = int(np.prod(self.shape, dtype=np.int64))
-        if self.dense:
-            return size + super().work_per_example()
-        diagonal = _det_count(self) * self.block if self.reduction.kind in ("det", "logabsdet") else 0
-        return 2 * size + diagonal + sum(g.work for g in self.groups)
+        return self.numeric.work_per_example()
+
+    def calls_per_chunk(self) -> int:
+        return self.numeric.calls_per_chunk()
 
     def axis_rows(self, y: str) -> list[tuple[str, str]]:
         """(size, meaning) of every axis of the result, for ``--layout``."""
@@ -82,81 +84,24 @@ class ReducedPlan(Plan):
                 rows.append((str(size), f"d/d{src}[{_ranges(d.source.shape, axis)}]"))
         return rows
 
+    @property
+    def numeric(self) -> ReducedCompiled:
+        """The numeric form (``plan/reduced.py``): what evaluates, and what the plan cache stores."""
+        if self._numeric is None:
+            d = self.derivative
+            full = d if self.dense else Derivative(d.target_shape, d.source, d.order, d.connected, [], [])
+            base = Plan(self.expression, self.tape, full, self.dtype, self.scope, self.value, self.nan_prone).compiled
+            self._numeric = ReducedCompiled(base, self.reduction.kind, self.reduction.vjp is not None, self.shape,
+                                            tuple(self.names), tuple(d.source.shape), tuple(self.groups),
+                                            self.dense, self.block)
+        return self._numeric
+
     def evaluate(self, arrays: Mapping[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
-        b = next(iter(arrays.values())).shape[0]
-        result = np.zeros((b,) + self.shape, self.dtype) if out is None else out
-        kind = self.reduction.kind
-        if self.dense:
-            full = evaluate(self, arrays)  # the engine's full result of this chunk: (b, *T, *S^k)
-            _determinant(full.reshape(b, _det_count(self), self.block, self.block), kind, result)
-        else:
-            flats = {k: np.ascontiguousarray(a).reshape(b, -1) for k, a in arrays.items()}
-            flats.update(self.param_rows)  # -P arrays as (1, n) rows, as the engine reads them
-            if kind in ("det", "logabsdet"):
-                diagonal = np.zeros((b, _det_count(self), self.block), self.dtype)
-                evaluate_groups(self.groups, flats, diagonal.reshape(b, -1))
-                _determinant_of_diagonal(diagonal, kind, result)
-            else:
-                evaluate_groups(self.groups, flats, result.reshape(b, -1))
-        _nan_rule(self, arrays, result)
-        nan = np.isnan(result)
-        if nan.any():  # one NaN bit pattern, as the engine writes: output bytes must not depend on the path
-            result[nan] = np.nan
-        return result
-
-
-def _nan_rule(plan: ReducedPlan, arrays: Mapping[str, np.ndarray], result: np.ndarray) -> None:
-    """``plan/nanrule.py`` carried through the reduction: a component whose value is nan has nan derivatives, so
-    whatever is reduced from them is nan too (a whole example's det, trace at order 1 and vjp; else its row)."""
-    if plan.value is None or not (plan.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
-        return
-    value = evaluate(Plan(plan.expression, plan.tape, plan.value, plan.dtype, plan.scope), arrays)
-    value = nanrule.checked(value, arrays, plan.nan_prone)
-    b = value.shape[0]
-    nan = np.isnan(value.reshape(b, -1))
-    if not nan.any():
-        return
-    r = plan.reduction
-    if r.vjp or (r.kind in ("trace", "det", "logabsdet") and plan.derivative.order == 1):
-        result[nan.any(axis=1)] = np.nan
-    elif r.kind == "logabsdet":
-        result.reshape(b, 2, nan.shape[1], -1)[np.repeat(nan[:, None, :], 2, axis=1)] = np.nan
-    else:  # the target's axes lead the result (order-1 diag: its index is the target's)
-        result.reshape(b, nan.shape[1], -1)[nan] = np.nan
+        return self.numeric.evaluate(arrays, out)
 
 
 def _ranges(shape: tuple[int, ...], axis: int) -> str:
     return ",".join(f"0..{n - 1}" if a == axis else ":" for a, n in enumerate(shape))
-
-
-def _det_count(plan: ReducedPlan) -> int:
-    """How many determinants one example has (the size of the leading axes of the result)."""
-    size = int(np.prod(plan.shape, dtype=np.int64))
-    return size // 2 if plan.reduction.kind == "logabsdet" else size
-
-
-def _determinant(blocks: np.ndarray, kind: str | None, result: np.ndarray) -> None:
-    """``det`` or ``slogdet`` of blocks ``(b, P, n, n)`` into ``result`` (``(b, *R)`` or ``(b, 2, *R)``)."""
-    b = blocks.shape[0]
-    with np.errstate(all="ignore"):
-        if kind == "det":
-            result.reshape(b, -1)[:] = np.linalg.det(blocks)
-        else:
-            sign, logabs = np.linalg.slogdet(blocks)
-            pair = result.reshape(b, 2, -1)
-            pair[:, 0], pair[:, 1] = sign, logabs
-
-
-def _determinant_of_diagonal(diagonal: np.ndarray, kind: str | None, result: np.ndarray) -> None:
-    """The determinant of a triangular block is the product of its diagonal ``(b, P, n)``."""
-    b = diagonal.shape[0]
-    with np.errstate(all="ignore"):
-        if kind == "det":
-            result.reshape(b, -1)[:] = np.prod(diagonal, axis=-1)
-        else:
-            pair = result.reshape(b, 2, -1)
-            pair[:, 0] = np.prod(np.sign(diagonal), axis=-1)
-            pair[:, 1] = np.sum(np.log(np.abs(diagonal)), axis=-1)
 
 
 # --- planning ------------------------------------------------------------------------------------------------
@@ -204,12 +149,3 @@ def reduce_plan(plan: Plan, reduction: Reduction) -> Plan:
     return ReducedPlan(plan.expression, plan.tape, d, plan.dtype, plan.scope, plan.value, plan.nan_prone,
                        reduction=reduction, shape=shape, names=names, groups=groups, dense=dense, block=n,
                        vectors=vectors)
-
-
-def csv_header(plan: Plan) -> list[str] | None:
-    """CSV cells for a logabsdet result: two column groups, ``sign...`` then ``logabsdet...``; else None."""
-    if not isinstance(plan, ReducedPlan) or plan.reduction.kind != "logabsdet":
-        return None
-    rest = plan.shape[1:]
-    suffixes = ["".join(f"[{i}]" for i in index) for index in np.ndindex(*rest)] if rest else [""]
-    return [f"{name}{suffix}" for name in ("sign", "logabsdet") for suffix in suffixes]

@@ -16,7 +16,8 @@ import numpy as np
 
 from jaccli.errors import InputError
 from jaccli.io.inputs.batch import EMPTY_HINT, Batch, batch_from_arrays, check_name, read_all
-from jaccli.textkit import BOM, NotRectangular, decode_utf8, item_path, line_column, nested_leaves, unique_keys, unravel
+from jaccli.textkit import (BOM, NotRectangular, decode_utf8, describe_json, item_path, line_column, nested_leaves,
+                            plural, unique_keys, unravel)
 
 MAX_DEPTH = 32  # bracket nesting, the outer object included
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -50,20 +51,6 @@ def _check_depth(data: bytes, label: str) -> None:
                      hint=_DEPTH_HINT)
 
 
-def _describe(value: object) -> str:
-    if value is True or value is False:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"a string {value[:30]!r}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return "an object"
-    return "a number"
-
-
 def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
     """A rectangular nested list of numbers as a float64 array; raises with the path of the first bad item.
 
@@ -72,8 +59,8 @@ def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
     try:
         leaves, shape = nested_leaves(value)
     except NotRectangular as exc:
-        what = "numbers" if exc.depth == len(exc.shape) - 1 else "lists"
-        raise InputError(f"expected a list of {exc.length} {what}, found {_describe(exc.node)}",
+        what = "number" if exc.depth == len(exc.shape) - 1 else "list"
+        raise InputError(f"expected a list of {plural(exc.length, what)}, found {describe_json(exc.node)}",
                          where=f"{label}: at {prefix}{item_path(exc.index)}",
                          hint="nested lists must be rectangular: every example has the same shape") from None
     # parse_int=float made every JSON number a float; anything else (bool, null, str, ...) is refused here.
@@ -81,7 +68,7 @@ def _to_array(value: list, label: str, prefix: str) -> np.ndarray:
         i = next(i for i, item in enumerate(leaves) if type(item) is not float)
         hint = "booleans are refused; write 1 or 0" if isinstance(leaves[i], bool) else \
             "every item must be a number (NaN and Infinity count as non-finite numbers)"
-        raise InputError(f"expected a number, found {_describe(leaves[i])}",
+        raise InputError(f"expected a number, found {describe_json(leaves[i])}",
                          where=f"{label}: at {prefix}{item_path(unravel(i, shape))}", hint=hint)
     return np.array(leaves, dtype=np.float64).reshape(shape)
 
@@ -92,9 +79,9 @@ def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name
     sharing B) and scalars (numbers)."""
     data = read_all(path, stream, label).removeprefix(BOM)  # a BOM is not a column of line 1
     _check_depth(data, label)
-    text = decode_utf8(data, label)
+    text = decode_utf8(data, label, drop_bom=False)  # dropped above, once
     try:
-        document = json.loads(text.lstrip("\ufeff"), parse_int=float, object_pairs_hook=unique_keys)
+        document = json.loads(text, parse_int=float, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{label}:{exc.lineno}:{exc.colno}",
                          hint="check the brackets, commas and quotes near there") from None
@@ -113,7 +100,7 @@ def read_json(path: str | None, stream: BinaryIO | None, label: str, single_name
     if type(document) is float:
         raise InputError("the JSON input is a single number but needs a batch axis", where=label,
                          hint="give a list with one item per example")
-    raise InputError(f"the JSON input is {_describe(document)}", where=label,
+    raise InputError(f"the JSON input is {describe_json(document)}", where=label,
                      hint="give an array (one item per example) or an object of named arrays")
 
 
@@ -133,6 +120,6 @@ def _named_arrays(document: dict[str, object], label: str) -> dict[str, object]:
                 raise InputError(f"empty input: array {key!r} has no examples", where=label, hint=EMPTY_HINT)
             arrays[key] = _to_array(value, label, prefix)
         else:
-            raise InputError(f"expected a number or a list, found {_describe(value)}",
+            raise InputError(f"expected a number or a list, found {describe_json(value)}",
                              where=f"{label}: at {prefix}", hint="each member is a nested list or a number")
     return arrays
