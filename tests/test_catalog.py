@@ -105,9 +105,10 @@ def test_the_default_axis_is_the_rows():
 def test_every_row_has_its_implementation():
     assert {s.kind for s in ROWS} == set(KINDS)
     for s in ROWS:
-        if s.elementwise:  # the NumPy op and the derivative rule each take the catalog's arguments
+        if s.elementwise:
+            # ARITY is the catalog's count; the NumPy op and the derivative rule are what can disagree with it.
             row = functions.TABLE[s.name]
-            assert not row.internal and numeric.ARITY[s.name] == s.arity, s.name
+            assert not row.internal, s.name
             assert len(inspect.signature(row.derivative).parameters) == s.arity, s.name
             takes = row.numpy.nin if isinstance(row.numpy, np.ufunc) else len(inspect.signature(row.numpy).parameters)
             assert takes == s.arity, s.name

@@ -12,12 +12,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from jaccli.plan.reduce_kinds import REDUCE_KINDS
 from jaccli.plan.reduced import Group, ReducedCompiled, Target
 from jaccli.plan.store import (kernel_from_data, kernel_to_data, need, need_array, need_int, need_shape,
                                plan_from_data, plan_to_data)
 
 FORMAT = "jaccli-reduced"
-KINDS = ("det", "logabsdet", "trace", "diag")
 INDEXES = ("lanes", "order", "starts", "unique")
 
 
@@ -50,7 +50,7 @@ def reduced_from_data(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     need(isinstance(meta, Mapping) and meta.get("format") == FORMAT, "foreign format")
     base = plan_from_data(meta["base"], arrays)
     kind, vjp, dense = meta["kind"], meta["vjp"], meta["dense"]
-    need(kind is None or kind in KINDS, "unknown reduction")
+    need(kind is None or kind in REDUCE_KINDS, "unknown reduction")
     need(isinstance(vjp, bool) and isinstance(dense, bool), "vjp and dense must be booleans")
     shape, source = need_shape(meta["shape"], "shape"), need_shape(meta["source_shape"], "source_shape")
     names = meta["names"]
