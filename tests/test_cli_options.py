@@ -14,7 +14,7 @@ import pytest
 
 from jaccli.checks.tolerances import DEFAULT_TOLERANCES
 from jaccli.cli import cli
-from jaccli.io.formats import INPUT_FORMATS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, PARAM_EXTENSIONS, SEVERAL_FORMATS
+from jaccli.io.formats import HEADER_STYLES, INPUT_FORMATS, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, PARAM_EXTENSIONS, SEVERAL_FORMATS
 from jaccli.plan import reduce, reduced_store
 from jaccli.plan.reduce_kinds import REDUCE_KINDS
 
@@ -94,6 +94,7 @@ def test_format_choices_come_from_the_one_list():
     assert choices("batch-jacobian", "--format") == list(OUTPUT_FORMATS)
     assert choices("compare", "--format-a") == choices("compare", "--format-b") == ["auto", *OUTPUT_FORMATS]
     assert choices("batch-jacobian", "--reduce") == list(REDUCE_KINDS)
+    assert choices("batch-jacobian", "--header") == list(HEADER_STYLES)
     assert reduce.REDUCE_KINDS is reduced_store.REDUCE_KINDS is REDUCE_KINDS  # planning, and the plan cache's check
 
 

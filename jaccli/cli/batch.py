@@ -7,7 +7,7 @@ import click
 
 from jaccli.cli.options import AsciiIntRange, expression_options, input_format_option, stacked, tolerance_options
 from jaccli.errors import UsageError
-from jaccli.io.formats import OUTPUT_EXTENSIONS, OUTPUT_FORMATS, ROUNDED_FORMATS
+from jaccli.io.formats import HEADER_STYLES, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, ROUNDED_FORMATS
 from jaccli.limits import MAX_PARALLEL_ITERATIONS, MAX_PRECISION, parse_size
 from jaccli.plan.reduce_kinds import REDUCE_KINDS
 
@@ -68,7 +68,7 @@ _PARAMS = (
     click.option("--index-col", default="auto", show_default=True, metavar="COL",
                  help="A CSV column of row labels to skip: auto (an unnamed first column), none, a name or "
                       "0-based position."),
-    click.option("--header", type=click.Choice(["auto", "names", "index"]), default="auto", show_default=True,
+    click.option("--header", type=click.Choice(HEADER_STYLES), default="auto", show_default=True,
                  help="CSV header / JSON layout: names (d y[0]/d r), index (J[0][1]); auto = names if the input "
                       "has them."),
     click.option("--reduce", type=click.Choice(REDUCE_KINDS),

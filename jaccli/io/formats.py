@@ -23,6 +23,8 @@ SEVERAL_FORMATS = ("text", "json", "npz")  # the ones that hold several orders (
 SEVERAL_RESULT_FORMATS = ("npz", "json")  # ... and are read back order by order (checks/several; text is for people)
 ROUNDED_FORMATS = ("csv", "json")  # --precision rounds their values (text prints to it; the binary ones keep all)
 BINARY_FORMATS = ("npy", "npz")  # never printed to a terminal, never rounded
+# --header: how csv headers and JSON layouts name the values (``io/labels``); auto: names if the input has them
+HEADER_STYLES = ("auto", "names", "index")
 
 # Results read back (``checks/results``): one result per file, so every output format but npz; ``.text`` too.
 RESULT_FORMATS = ("auto", *(fmt for fmt in OUTPUT_FORMATS if fmt != "npz"))

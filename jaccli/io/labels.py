@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from jaccli.io.inputs.batch import Batch
     from jaccli.plan.engine import AnyPlan
 
-HEADER_STYLES = ("auto", "names", "index")
-
 
 def index_header(shape: Sequence[int]) -> list[str]:
     """jaccli 1.0's csv header for a per-example shape: ``J[0][0], J[0][1], ...`` (``J`` for a scalar)."""
@@ -132,7 +130,7 @@ def _shapes(plan: "AnyPlan") -> tuple[tuple[int, ...], tuple[int, ...], int, boo
 
 
 def labels_for(plan: "AnyPlan", style: str, batch: "Batch", wrt: str) -> Labels:
-    """The labels of ``plan``'s result for ``--header style`` (one of ``HEADER_STYLES``); ``auto`` follows whether
+    """The labels of ``plan``'s result for ``--header style`` (one of ``io/formats.HEADER_STYLES``); ``auto`` follows whether
     ``batch`` names its columns or arrays. A plan of order 0 (the value) names ``y[0]``."""
     target, source, order, reduced = _shapes(plan)
     elements = tuple(source_elements(wrt, batch))
