@@ -25,7 +25,10 @@ from jaccli.plan.orders_plan import OrdersPlan
 
 @dataclass
 class OrdersTally(Tally):
-    """A several-orders run's ``Tally``: the first non-finite value is named by its order too."""
+    """A several-orders run's ``Tally``: the first non-finite value is named by its order too.
+
+    The first is that of the first example (in input order) with a non-finite value in any order, and of the
+    lowest such order for that example (``first_of_orders``): a place that no chunking or thread count moves."""
 
     first_order: int | None = None  # the order of the first non-finite value
 
@@ -91,6 +94,18 @@ def check_output_size(batch: Batch, plan: OrdersPlan, opts: Options) -> tuple[tu
     return limit, per_example
 
 
+def first_of_orders(counts: dict[int, tuple[int, tuple[int, ...] | None]]
+                    ) -> tuple[int | None, tuple[int, ...] | None]:
+    """A chunk's first non-finite value over its orders (``{k: count_nonfinite(values)}``): the order and index
+    of the earliest example with one, the lowest order on a tie. Not the first order with one: a later order can
+    hold an earlier example, and which examples share a chunk must not change the answer."""
+    found = [(first[0], k, first) for k, (n, first) in counts.items() if n and first is not None]
+    if not found:
+        return None, None
+    _, order, first = min(found)
+    return order, first
+
+
 def results(batch: Batch, plan: OrdersPlan, opts: Options,
             tally: OrdersTally) -> Iterator[tuple[dict[int, np.ndarray], int]]:
     """Per chunk, ``{k: (b, *T, *S^k)}`` for the orders that have values, and b; non-finite values are counted.
@@ -113,10 +128,10 @@ def results(batch: Batch, plan: OrdersPlan, opts: Options,
     for out, counts, b in ordered_map(work, batch.chunks(step), threads):
         if batch.size is None:  # a CSV stream: its length shows as it is read
             check_result_bytes(tally.examples + b, per_example, plan.dtype.itemsize, *limit, so_far=True)
-        for k, values in out.items():
-            if tally.add_nonfinite(*counts[k]):
-                tally.first_order = k
-            tally.values += values.size
+        order, first = first_of_orders(counts)
+        if tally.add_nonfinite(sum(n for n, _ in counts.values()), first):
+            tally.first_order = order
+        tally.values += sum(values.size for values in out.values())
         tally.examples += b
         if tally.nonfinite and opts.strict:
             raise tally.nonfinite_error("result")

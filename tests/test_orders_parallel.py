@@ -175,3 +175,21 @@ def test_a_corrupt_orders_entry_is_rebuilt(tmp_path, monkeypatch):
 
 def test_warm_several_orders_call_does_not_import_sympy(tmp_path):
     assert_warm_start(["batch-jacobian", "x*x*x", "samples/seed.csv", "-k", "0,1,2", "--threads", "2"], tmp_path)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("chunk", ["1", "2", "1000"])
+def test_the_first_non_finite_value_is_the_first_example_s_for_every_chunking(jaccli, tmp_path, threads, chunk):
+    """Example 0 is non-finite only in order 1 (sqrt' at 0), example 1 in order 0 (1/(x-2) at 2): the first
+    example wins over the lower order, whether or not the two share a chunk."""
+    path = tmp_path / "z.csv"
+    path.write_text("x\n0\n2\n")
+    args = ["batch-jacobian", "1/(x-2) + sqrt(x)", path, "-k", "0,1", "-f", "json",
+            "--threads", threads, "--parallel-iterations", chunk]
+    assert_error(jaccli(*args, "--strict"), 4, "non-finite result in order 1 at index (0,)")
+    warned = jaccli(*args)
+    assert warned.exit_code == 0
+    assert "3 of 4 result values are not finite (nan or inf), the first in order 1 at index (0,)" in warned.stderr
+    both = tmp_path / "w.csv"  # one example non-finite in both orders: the lower order is named
+    both.write_text("x\n1\n2\n")
+    assert_error(jaccli(*args[:2], both, *args[3:], "--strict"), 4, "non-finite result in order 0 at index (1,)")
