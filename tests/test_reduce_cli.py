@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -208,3 +211,28 @@ def test_several_sources_name_reduced_axes_by_their_parts(jaccli, tmp_path):
     result = jaccli("batch-jacobian", "[a[0]*b[0], a[1]*exp(b[0]), sin(a[0]*a[1])]", path, "--wrt", "a,b", "-k", "2",
                     "--reduce", "diag", "-f", "json")
     assert json.loads(result.stdout)["layout"] == ["batch", "target.0", "a[0:2]+b[2:3]:d1=d2"]
+
+
+OVERFLOW = {"x": [[1.0, 1.0, 1.0], [0.1, 0.2, 0.3], [0.5, -1.0, 2.0]], "v": [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0],
+            [1.0, 0.0, 0.0]], "u": [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [2.0, 0.0, -1.0]]}
+
+
+@pytest.mark.parametrize("expr, flag, count", [
+    ("exp(1000*x)", "--jvp v", 4),  # inf * 0 in the weighting by v
+    ("exp(1000*x)", "--vjp u", 4),
+    ("exp(1000*x) - exp(1000*x[0])", "--jvp v", 4),  # inf + -inf summing lanes into one entry
+    ("sum(exp(1000*x)) - exp(1000*x[0])*x", "--vjp u", 4),
+])
+def test_overflowing_jvp_and_vjp_are_counted_not_warned_about_by_numpy(tmp_path, expr, flag, count):
+    """A real process (NumPy warns once per place on stderr): only the run's own non-finite warning, the same
+    for one thread and two."""
+    path = tmp_path / "overflow.json"
+    path.write_text(json.dumps(OVERFLOW))
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    runs = [subprocess.run([sys.executable, "-m", "jaccli", "batch-jacobian", expr, str(path), *flag.split(),
+                            "-f", "json", "--threads", threads, "--parallel-iterations", chunk],
+                           capture_output=True, text=True, env=env, timeout=60)
+            for threads, chunk in (("1", "3"), ("2", "1"))]
+    assert runs[0].returncode == 0 and "RuntimeWarning" not in runs[0].stderr, runs[0].stderr
+    assert runs[0].stderr.startswith(f"warning: {count} of 9 result values are not finite")
+    assert (runs[1].returncode, runs[1].stdout, runs[1].stderr) == (0, runs[0].stdout, runs[0].stderr)

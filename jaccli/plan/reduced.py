@@ -56,26 +56,33 @@ class Group:
 
 def evaluate_groups(groups: tuple[Group, ...] | list[Group], flats: dict[str, np.ndarray], out: np.ndarray) -> None:
     """Add every group's contribution into ``out`` ``(b, R)`` (zero-filled)."""
-    b = out.shape[0]
     for group in groups:
         inputs = [_gather(flats[leaf], index) for leaf, index in group.slots]
         parts = rescue(group.program, inputs, group.program(inputs), out.dtype)  # as the engine: finite where true
-        for t in group.targets:
-            value = np.broadcast_to(np.asarray(parts[t.part], dtype=out.dtype), (b, group.lanes))
-            if t.lanes is not None:
-                value = value[:, t.lanes]
-            for name, element in t.weights:
-                value = value * _gather(flats[name], element)  # the vector read like a slot: no copy when in order
-            if t.order is not None:
-                assert t.starts is not None
-                value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
-            if t.in_order and len(t.unique) == out.shape[1]:
-                if t.mode == "assign":
-                    out[:] = value
-                else:
-                    out += value
-            else:
-                _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
+        # inf * 0 and inf + -inf are nan here, a product or sum of huge finite values inf: results like any
+        # other, counted by the run's non-finite warning, not warned about by NumPy on stderr (as compiled.py)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for t in group.targets:
+                _place(t, parts, flats, out, group.lanes)
+
+
+def _place(t: Target, parts: list, flats: dict[str, np.ndarray], out: np.ndarray, lanes: int) -> None:
+    """One target's lanes of a group's kernel outputs ``parts``: weighted, summed by reduced index, into ``out``."""
+    value = np.broadcast_to(np.asarray(parts[t.part], dtype=out.dtype), (out.shape[0], lanes))
+    if t.lanes is not None:
+        value = value[:, t.lanes]
+    for name, element in t.weights:
+        value = value * _gather(flats[name], element)  # the vector read like a slot: no copy when in order
+    if t.order is not None:
+        assert t.starts is not None
+        value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
+    if t.in_order and len(t.unique) == out.shape[1]:
+        if t.mode == "assign":
+            out[:] = value
+        else:
+            out += value
+    else:
+        _scatter(out, t.unique, np.ascontiguousarray(value), t.mode)
 
 
 def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) -> None:
@@ -88,9 +95,8 @@ def _scatter(out: np.ndarray, flat: np.ndarray, value: np.ndarray, mode: str) ->
         for j, f in enumerate(flat.tolist()):
             if mode == "assign":
                 out[:, f] = value[:, j]
-            else:
-                with np.errstate(invalid="ignore"):  # inf + -inf is nan, as IEEE says; no warning on stderr
-                    out[:, f] += value[:, j]
+            else:  # under evaluate_groups' errstate: inf + -inf is nan, as IEEE says
+                out[:, f] += value[:, j]
         return
     b, n = out.shape
     index = (np.arange(b, dtype=np.int64)[:, None] * n + flat).ravel()
