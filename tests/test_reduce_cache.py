@@ -124,3 +124,34 @@ def test_the_reduction_is_part_of_the_key():
                       (None, None, "x"))]
     assert keys[0] == keys[1]  # nothing asked: the plain plan's key
     assert len({cache._path(k) for k in keys}) == 5
+
+
+@pytest.mark.parametrize("expr, order, reduce", [
+    ("sum(sin(x) * x[::-1]) * x", 2, ("trace", None, None)),
+    ("sum(x**4) * x", 2, ("diag", None, None)),
+    ("[x[0], x[0]*x[1], x[1]*x[2]*x[0]]", 1, ("det", None, None)),
+    ("sum(sin(x) * x[::-1])", 2, (None, "v", None)),
+    ("[x[0]*x[1], x[1]*x[2], x[2]*x[0]]", 1, (None, None, "v")),
+])
+def test_a_loaded_reduced_plan_writes_as_the_fresh_one(expr, order, reduce):
+    """Every target's write mode (assign or add) and ``in_order`` are the same fresh and from the cache (one
+    rule, ``reduced.make_target``), and so are the shape and layout the plan reports."""
+    plan = cache.plan_cached(expr, {"x": ((3,), np.float64), "v": ((3,), np.float64)}, order=order,
+                             reduce=reduce, use_cache=False)
+    meta, arrays = reduced_to_data(plan)
+    loaded = reduced_from_data(json.loads(json.dumps(meta)), {k: np.array(v) for k, v in arrays.items()})
+    fresh = [(t.mode, t.in_order, t.unique.tolist()) for g in plan.numeric.groups for t in g.targets]
+    assert fresh and fresh == [(t.mode, t.in_order, t.unique.tolist()) for g in loaded.groups for t in g.targets]
+    assert (plan.example_shape, plan.layout()) == (loaded.example_shape, loaded.layout())
+    assert plan.example_shape == plan.shape and plan.layout() == ["batch", *plan.names]
+
+
+def test_the_write_modes_cover_assign_add_and_in_order():
+    """The cases above are not vacuous: across them, targets assign, add and write in order."""
+    seen = set()
+    for expr, reduce in (("sum(sin(x) * x[::-1]) * x", ("trace", None, None)),
+                         ("sum(sin(x) * x[::-1])", (None, "v", None))):
+        plan = cache.plan_cached(expr, {"x": ((3,), np.float64), "v": ((3,), np.float64)}, order=2, reduce=reduce,
+                                 use_cache=False)
+        seen |= {(t.mode, t.in_order) for g in plan.numeric.groups for t in g.targets}
+    assert {mode for mode, _ in seen} == {"assign", "add"} and any(in_order for _, in_order in seen)

@@ -52,10 +52,10 @@ class ReducedPlan(Plan):
 
     @property
     def example_shape(self) -> tuple[int, ...]:
-        return self.shape
+        return self.numeric.example_shape
 
     def layout(self) -> list[str]:
-        return ["batch"] + self.names
+        return self.numeric.layout()
 
     def work_per_example(self) -> int:
         return self.numeric.work_per_example()

@@ -40,6 +40,19 @@ class Target:
     in_order: bool  # ``unique`` is 0, 1, 2, ...: a whole result written in order (a diagonal, a jvp) is one copy
 
 
+def make_target(part: int, lanes: np.ndarray | None, weights: tuple[tuple[str, np.ndarray], ...],
+                order: np.ndarray | None, starts: np.ndarray | None, unique: np.ndarray,
+                written: set[int]) -> Target:
+    """A ``Target`` with its write mode and ``in_order`` derived from ``unique``, given the reduced indices
+    ``written`` by the targets before it (updated). One rule for a fresh plan (``retarget``) and one loaded from
+    the plan cache (``reduced_store``): they must never disagree on what is assigned and what added."""
+    values = unique.tolist()
+    mode = "assign" if written.isdisjoint(values) else "add"
+    written.update(values)
+    in_order = bool((unique == np.arange(len(unique))).all())
+    return Target(part, lanes, weights, order, starts, unique, mode, in_order)
+
+
 @dataclass(frozen=True)
 class Group:
     """A kernel over the kept lanes of programs that read the same slots, and where its outputs go."""

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from jaccli.plan.reduce_kinds import REDUCE_KINDS
-from jaccli.plan.reduced import Group, ReducedCompiled, Target
+from jaccli.plan.reduced import Group, ReducedCompiled, make_target
 from jaccli.plan.store import (kernel_from_data, kernel_to_data, need, need_array, need_int, need_shape,
                                plan_from_data, plan_to_data)
 
@@ -95,9 +95,5 @@ def _group(i: int, g: Any, arrays: Mapping[str, np.ndarray], sizes: dict[str, in
             unique = need_array(arrays, f"{key}.unique", np.int64, 0, width, n)
         ordered = np.sort(unique)
         need(bool((ordered[1:] != ordered[:-1]).all()), f"{key}: repeated destinations")
-        values = unique.tolist()
-        mode = "assign" if written.isdisjoint(values) else "add"
-        written.update(values)
-        in_order = bool((unique == np.arange(len(unique))).all())
-        targets.append(Target(t["part"], kept, weights, order, starts, unique, mode, in_order))
+        targets.append(make_target(t["part"], kept, weights, order, starts, unique, written))
     return Group(slots, program, lanes, tuple(targets))

@@ -25,7 +25,7 @@ import numpy as np
 from jaccli.expr.field import Slot, slot_symbol
 from jaccli.plan.derive import Derivative, PieceProgram
 from jaccli.plan.kernel import Kernel
-from jaccli.plan.reduced import Group, Target
+from jaccli.plan.reduced import Group, Target, make_target
 
 # Per flat position F of the full result: (kept?, reduced flat index, [(vector name, element index), ...]).
 Mapping = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]]
@@ -76,8 +76,4 @@ def _target(part: int, lanes: np.ndarray | None, index: np.ndarray, weights: lis
     if len(np.unique(index)) != len(index):  # several lanes sum into one value: sort them into runs once
         order = np.argsort(index, kind="stable")
         unique, starts = np.unique(index[order], return_index=True)
-    values = unique.tolist()
-    mode = "assign" if written.isdisjoint(values) else "add"
-    written.update(values)
-    in_order = bool((unique == np.arange(len(unique))).all())
-    return Target(part, lanes, tuple(weights), order, starts, unique, mode, in_order)
+    return make_target(part, lanes, tuple(weights), order, starts, unique, written)
