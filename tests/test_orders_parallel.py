@@ -4,6 +4,7 @@ non-finite counts and the same first ``--strict`` error; a warm several-orders r
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -193,3 +194,23 @@ def test_the_first_non_finite_value_is_the_first_example_s_for_every_chunking(ja
     both = tmp_path / "w.csv"  # one example non-finite in both orders: the lower order is named
     both.write_text("x\n1\n2\n")
     assert_error(jaccli(*args[:2], both, *args[3:], "--strict"), 4, "non-finite result in order 0 at index (1,)")
+
+
+def test_a_part_s_value_plan_is_not_stored():
+    """A part carrying a value plan of its own (the nan rule lives in the OrdersPlan's) still stores and loads:
+    the store refuses a nested value under ``part{k}.``, which would make every warm run a miss."""
+    plan = cache.plan_cached("sqrt(x[0]) * x[1]", {"x": ((2,), np.float64)}, order=(1, 2), use_cache=False)
+    assert plan.value is not None
+    for k in plan.orders:
+        plan.parts[k] = replace(plan.parts[k].compiled, value=plan.value.compiled)
+    meta, arrays = orders_to_data(plan)
+    loaded = orders_from_data(json.loads(json.dumps(meta)), arrays)
+    assert all(p.value is None for p in loaded.parts.values()) and loaded.value is not None
+    x = {"x": np.array([[4.0, 1.0], [-1.0, 2.0]])}
+    assert loaded.evaluate(x).tobytes() == plan.evaluate(x).tobytes()
+    assert np.isnan(loaded.evaluate(x)[1]).all()  # the nan rule still holds, from the OrdersPlan's value
+
+
+def test_a_nan_prone_run_without_order_0_is_a_warm_hit(tmp_path):
+    assert_warm_start(["batch-jacobian", "sqrt(x) * log(x)", "samples/seed.csv", "-k", "1,2", "-f", "json"],
+                      tmp_path)

@@ -87,11 +87,15 @@ class OrdersPlan:
 
 def orders_to_data(plan: OrdersPlan) -> tuple[dict, dict[str, np.ndarray]]:
     """``plan`` as ``(meta, arrays)`` for the plan cache: the combined plan, each order's part (a plan with no
-    groups; the shared parameters live once, in the combined plan) and the value plan of the nan rule."""
+    groups; the shared parameters live once, in the combined plan) and the value plan of the nan rule.
+
+    A part is stored without a value plan of its own: the nan rule of every order is ``plan.value`` (or order 0),
+    and the store refuses a nested value under a prefix, so a part's would make every warm run a miss."""
     meta, arrays = plan_to_data(plan.plan)
     parts = []
     for k in plan.orders:
-        part, more = plan_to_data(dataclasses.replace(plan.parts[k].compiled, params={}), f"part{k}.")
+        bare = dataclasses.replace(plan.parts[k].compiled, params={}, value=None)
+        part, more = plan_to_data(bare, f"part{k}.")
         parts.append(part)
         arrays.update(more)
     value = None
