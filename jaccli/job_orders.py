@@ -72,7 +72,9 @@ class OrdersChecks:
 def open_orders(opts: Options, stdin: BinaryIO | None = None) -> tuple[Batch, OrdersPlan]:
     """Read the input's head and plan every order of ``opts.orders`` (from the plan cache when it has it)."""
     batch, plan = open_input(opts, stdin)
-    assert isinstance(plan, OrdersPlan)  # opts.orders asks for one
+    if not isinstance(plan, OrdersPlan):  # a bug, not the user's: a check that ``python -O`` keeps
+        raise TypeError(f"internal error: orders {opts.orders} were planned as a {type(plan).__name__}, "
+                        "not an OrdersPlan")
     return batch, plan
 
 

@@ -214,3 +214,14 @@ def test_a_part_s_value_plan_is_not_stored():
 def test_a_nan_prone_run_without_order_0_is_a_warm_hit(tmp_path):
     assert_warm_start(["batch-jacobian", "sqrt(x) * log(x)", "samples/seed.csv", "-k", "1,2", "-f", "json"],
                       tmp_path)
+
+
+def test_open_orders_refuses_a_plan_of_one_order(monkeypatch):
+    """Not an assert (``python -O`` drops those): a plan of the wrong kind is an internal error, said so."""
+    from jaccli import job_orders
+    from jaccli.job import Options
+
+    one = cache.plan_cached("x*x", {"x": ((2,), np.float64)}, order=1, use_cache=False)
+    monkeypatch.setattr(job_orders, "open_input", lambda opts, stdin=None: (None, one))
+    with pytest.raises(TypeError, match=r"internal error: orders \(0, 1\) were planned as a Plan, not an OrdersPlan"):
+        job_orders.open_orders(Options(expression="x*x", input="samples/seed.csv", orders=(0, 1)))

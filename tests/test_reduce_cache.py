@@ -155,3 +155,19 @@ def test_the_write_modes_cover_assign_add_and_in_order():
                                  use_cache=False)
         seen |= {(t.mode, t.in_order) for g in plan.numeric.groups for t in g.targets}
     assert {mode for mode, _ in seen} == {"assign", "add"} and any(in_order for _, in_order in seen)
+
+
+def test_reduced_imports_no_private_name_and_no_numeric_alias():
+    """``plan/reduced.py`` uses ``compiled.gather`` (public) and no module alias ``numeric`` (the name of
+    ``ReducedCompiled.numeric`` and of ``jaccli/numeric.py``)."""
+    import ast
+    import inspect
+
+    from jaccli.plan import reduced
+
+    tree = ast.parse(inspect.getsource(reduced))
+    names = [(node.module, a.name, a.asname) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             for a in node.names]
+    assert not [n for n in names if n[1].startswith("_") and n[1] != "annotations"]
+    assert "numeric" not in {asname or name for _, name, asname in names}
+    assert ("jaccli.plan.compiled", "gather", None) in names

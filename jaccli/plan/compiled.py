@@ -163,7 +163,7 @@ def _steps(placements: list, lanes: int) -> tuple[Step, ...]:
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
-def _gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
+def gather(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Slot input ``(b, L)`` (or ``(b, 1)`` when every lane reads the same element) from a leaf ``(b, n)``."""
     n = flat.shape[1]
     if len(index) == n and index[0] == 0 and np.array_equal(index, np.arange(n)):
@@ -223,7 +223,7 @@ def evaluate(plan: Compiled, arrays: Mapping[str, np.ndarray], out: np.ndarray |
     flats.update(plan.params)  # (1, n): broadcast in the kernel, never tiled to the batch
     finite = True
     for group in plan.groups:
-        inputs = [_gather(flats[leaf], index) for leaf, index in group.slots]
+        inputs = [gather(flats[leaf], index) for leaf, index in group.slots]
         lanes, width = group.lanes, len(group.program.outputs) * group.lanes
         block = np.empty((b, width), plan.dtype)
         group.program.fill(inputs, block, lanes)

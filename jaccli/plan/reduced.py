@@ -13,10 +13,9 @@ from typing import Mapping
 
 import numpy as np
 
-from jaccli.plan import compiled as numeric
 from jaccli.plan import nanrule
 from jaccli.plan.chunking import chunk_rows
-from jaccli.plan.compiled import Compiled, _gather
+from jaccli.plan.compiled import Compiled, gather, evaluate as evaluate_compiled
 from jaccli.plan.program import Program
 from jaccli.plan.rescue import rescue
 from jaccli.textkit import item_path
@@ -70,7 +69,7 @@ class Group:
 def evaluate_groups(groups: tuple[Group, ...] | list[Group], flats: dict[str, np.ndarray], out: np.ndarray) -> None:
     """Add every group's contribution into ``out`` ``(b, R)`` (zero-filled)."""
     for group in groups:
-        inputs = [_gather(flats[leaf], index) for leaf, index in group.slots]
+        inputs = [gather(flats[leaf], index) for leaf, index in group.slots]
         parts = rescue(group.program, inputs, group.program(inputs), out.dtype)  # as the engine: finite where true
         # inf * 0 and inf + -inf are nan here, a product or sum of huge finite values inf: results like any
         # other, counted by the run's non-finite warning, not warned about by NumPy on stderr (as compiled.py)
@@ -85,7 +84,7 @@ def _place(t: Target, parts: list, flats: dict[str, np.ndarray], out: np.ndarray
     if t.lanes is not None:
         value = value[:, t.lanes]
     for name, element in t.weights:
-        value = value * _gather(flats[name], element)  # the vector read like a slot: no copy when in order
+        value = value * gather(flats[name], element)  # the vector read like a slot: no copy when in order
     if t.order is not None:
         assert t.starts is not None
         value = np.add.reduceat(value[:, t.order], t.starts, axis=1)
@@ -178,7 +177,7 @@ class ReducedCompiled:
         b = next(iter(arrays.values())).shape[0]
         result = np.zeros((b,) + self.shape, self.dtype) if out is None else out
         if self.dense:
-            full = numeric.evaluate(self.base, arrays)  # the full result of this chunk: (b, *T, *S^k)
+            full = evaluate_compiled(self.base, arrays)  # the full result of this chunk: (b, *T, *S^k)
             _determinant(full.reshape(b, self.det_count(), self.block, self.block), self.kind, result)
         else:
             flats = {k: np.ascontiguousarray(a).reshape(b, -1) for k, a in arrays.items()}
@@ -201,7 +200,7 @@ class ReducedCompiled:
         base = self.base
         if base.value is None or not (base.nan_prone or nanrule.inputs_hold_nan(dict(arrays))):
             return
-        value = nanrule.checked(numeric.evaluate(base.value, arrays), arrays, base.nan_prone)
+        value = nanrule.checked(evaluate_compiled(base.value, arrays), arrays, base.nan_prone)
         b = value.shape[0]
         nan = np.isnan(value.reshape(b, -1))
         if not nan.any():
