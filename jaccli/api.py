@@ -26,6 +26,17 @@ NAMES_HINT = "pass a 2-D array (B, n) and n names, one per column, e.g. names=['
 ORDER_HINT = "e.g. order=1 (Jacobian), order=2 (Hessian)"
 
 
+def _typed(constants: Mapping[str, Any]) -> tuple:
+    """Constants as a key of ``_plan``'s cache: ``2 == 2.0`` and ``0.0 == -0.0`` (equal hashes too), yet they are
+    different plans (an int exponent stays exact; the sign of zero reaches atan2), so the type and the repr take
+    part, as in the disk cache's key (``plan/cache.py``)."""
+    return tuple((name, type(value).__name__, repr(value), value) for name, value in constants.items())
+
+
+def _untyped(constants: tuple) -> dict[str, Any]:
+    return {name: value for name, _, _, value in constants}
+
+
 @lru_cache(maxsize=64)
 def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tuple, names: tuple | None,
           row: str, wrt: str, order: int | tuple[int, ...], dtype: str,
@@ -35,8 +46,8 @@ def _plan(expression: ExpressionText, shapes: tuple, scalars: tuple, defines: tu
     Plans are never mutated after planning, so sharing them between calls is safe. A tuple ``order`` plans
     several orders at once (``plan.orders``)."""
     arrays = {k: shape for k, shape, _ in shapes}
-    scope = make_scope(arrays, scalars=dict(scalars), defines=dict(defines), columns=list(names) if names else None,
-                       row=row, wrt=wrt, params=params.arrays)
+    scope = make_scope(arrays, scalars=_untyped(scalars), defines=_untyped(defines),
+                       columns=list(names) if names else None, row=row, wrt=wrt, params=params.arrays)
     dtypes = {k: np.dtype(d) for k, _, d in shapes}
     if isinstance(order, tuple):
         if reduction.active:
@@ -138,7 +149,7 @@ def batch_jacobian(expression: str, x: ArrayInput, order: int | Sequence[int] = 
     batch, row = _input_batch(x, wrt, names, allow_nonfinite)
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, spec.event_shape, spec.dtype.str) for k, spec in batch.arrays.items())
-    plan = _plan(load_expression(expression), shapes, tuple(batch.scalars.items()), tuple(defines.items()),
+    plan = _plan(load_expression(expression), shapes, _typed(batch.scalars), _typed(defines),
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared),
                  Reduction(reduce, jvp, vjp))
     if isinstance(plan, OrdersPlan):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jaccli import batch_jacobian
 from jaccli.functions import ROWS
 from jaccli.numeric import ARITY, NUMPY
 from jaccli.plan import cache
@@ -218,3 +219,19 @@ def test_the_cache_key_changes_with_the_planner_source(monkeypatch, tmp_path):
     other = cache.plan_key("x*x", {"x": ((2,), "<f8")}, scalars={}, defines={}, columns=None, row=None, wrt="x",
                            order=1, dtype="float64")
     assert cache._path(key) != cache._path(other)
+
+
+@pytest.mark.parametrize("exact, rounded", [(-1, -1.0), (3, 3.0), (0.0, -0.0)])
+def test_the_api_keeps_equal_numbers_of_another_type_apart(exact, rounded):
+    """``-1 == -1.0`` (equal hashes too), but an int exponent stays exact and a float one does not, and the sign
+    of zero reaches atan2: the API's in-memory plan cache must not hand one's plan to the other. The reference
+    is a plan made with the cache emptied, so it cannot have seen the other number."""
+    from jaccli.api import _plan
+
+    x = np.random.default_rng(1).uniform(0.5, 2.0, (300, 3))
+    expression = "x**a + atan2(a, x)"
+    _plan.cache_clear()
+    fresh = batch_jacobian(expression, x, 2, constants={"a": rounded})
+    _plan.cache_clear()
+    batch_jacobian(expression, x, 2, constants={"a": exact})  # now in the cache
+    assert batch_jacobian(expression, x, 2, constants={"a": rounded}).tobytes() == fresh.tobytes()

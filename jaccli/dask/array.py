@@ -77,7 +77,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
     already refused non-finite values. ``block_values`` rechunks the batch axis to about that many input and
     result values per block (a multiple of the source's own chunks); ``reopen(rows)``, if given, reads the batched
     arrays again in blocks of ``rows`` straight from storage (no rechunking, so no block moves between workers)."""
-    from jaccli.api import NAMES_HINT, ORDER_HINT, UNCONNECTED_HINT, _Params, _plan, _split_constants
+    from jaccli.api import NAMES_HINT, ORDER_HINT, UNCONNECTED_HINT, _Params, _plan, _split_constants, _typed
     from jaccli.expr.program import load_expression
     from jaccli.plan.engine import Plan
     from jaccli.plan.parallel import thread_count
@@ -98,7 +98,7 @@ def plan_lazy(expression: str, x: Any, order: int = 1, *, wrt: str = "x",
         raise UsageError("names need a 2-D array with one name per column", hint=NAMES_HINT)
     defines, shared = _split_constants(constants or {}, params or {}, allow_nonfinite)
     shapes = tuple((k, tuple(a.shape[1:]), a.dtype.str) for k, a in batched.items())
-    plan = _plan(load_expression(expression), shapes, tuple(scalars.items()), tuple(defines.items()),
+    plan = _plan(load_expression(expression), shapes, _typed(scalars), _typed(defines),
                  tuple(names) if names is not None else None, row, wrt, order, dtype, _Params(shared))
     assert isinstance(plan, Plan)  # one order (checked above): one symbolic plan
     rows = _block_rows(batched, plan.scope.source().leaf, block_values, int(np.prod(plan.example_shape)))
