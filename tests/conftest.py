@@ -82,6 +82,14 @@ def caret(result: Result) -> tuple[str, int, int]:
     return shown, start, len(marks)
 
 
+@pytest.fixture
+def small_batches_use_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small test batches would run on one thread (too few values per NumPy call): use the pool anyway."""
+    from jaccli.plan import chunking
+
+    monkeypatch.setattr(chunking, "GIL_VALUES_PER_CALL", 0)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_plan_cache(tmp_path_factory: pytest.TempPathFactory):
     """Tests never write to the user's real plan cache: one temporary cache directory for the whole run."""

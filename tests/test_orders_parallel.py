@@ -11,7 +11,7 @@ import pytest
 
 import jaccli
 from jaccli import api
-from jaccli.plan import cache, chunking, parallel
+from jaccli.plan import cache, parallel
 from jaccli.plan.compiled import Compiled
 from jaccli.plan.orders_plan import OrdersPlan, orders_from_data, orders_to_data
 from jaccli.plan.store import StoreError
@@ -32,10 +32,7 @@ def _x(shape: tuple, b: int = 301) -> np.ndarray:
     return x
 
 
-@pytest.fixture(autouse=True)
-def _always_threads(monkeypatch):
-    """Small test batches would run on one thread (too few values per NumPy call): use the pool anyway."""
-    monkeypatch.setattr(chunking, "GIL_VALUES_PER_CALL", 0)
+pytestmark = pytest.mark.usefixtures("small_batches_use_threads")
 
 
 @pytest.fixture

@@ -26,10 +26,7 @@ def _x(shape: tuple, b: int = 301) -> np.ndarray:
     return x
 
 
-@pytest.fixture(autouse=True)
-def _always_threads(monkeypatch):
-    """Small test batches would run on one thread (too few values per NumPy call): use the pool anyway."""
-    monkeypatch.setattr(chunking, "GIL_VALUES_PER_CALL", 0)
+pytestmark = pytest.mark.usefixtures("small_batches_use_threads")
 
 
 @pytest.mark.parametrize("expr, shape, order", CASES)
